@@ -1,0 +1,135 @@
+# mod_websocket -- build, test, install and demo.
+#
+#   make                 build the module and the handlers (apxs)
+#   make install         install into httpd's places (honours DESTDIR)
+#   make test            unit + integration tests (after ./build.sh deps)
+#   make start PORT=n    demo site in the background (default 8080)
+#   make stop            stop it;  make run: the same in the foreground
+#
+# APXS=/path/to/apxs selects another httpd.  Warnings are errors.
+
+APXS    ?= apxs
+CC      ?= cc
+PYTHON  ?= /usr/bin/python3
+PORT    ?= 8080
+MPM     ?= event
+
+BUILD   := build
+SRC     := mod_websocket
+INC     := $(SRC)/include
+
+HTTPD_INCLUDEDIR := $(shell $(APXS) -q INCLUDEDIR)
+HTTPD_LIBEXECDIR := $(shell $(APXS) -q LIBEXECDIR)
+HTTPD_SYSCONFDIR := $(shell $(APXS) -q SYSCONFDIR)
+HTTPD_BIN        := $(shell $(APXS) -q SBINDIR)/$(shell $(APXS) -q TARGET)
+APR_CFLAGS       := $(shell $(APXS) -q EXTRA_CPPFLAGS) \
+                    -I$(shell $(APXS) -q APR_INCLUDEDIR) \
+                    -I$(shell $(APXS) -q APU_INCLUDEDIR)
+
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter \
+           -Wno-missing-field-initializers
+CFLAGS_EXTRA ?=
+LDFLAGS_EXTRA ?=
+
+MOD_SRCS := $(SRC)/mod_websocket.c $(SRC)/ws_config.c $(SRC)/ws_conn.c \
+            $(SRC)/ws_frame.c $(SRC)/ws_handshake.c $(SRC)/ws_io.c \
+            $(SRC)/ws_plugin.c $(SRC)/ws_session.c $(SRC)/ws_upgrade.c \
+            $(SRC)/ws_utf8.c
+MOD_HDRS := $(wildcard $(SRC)/*.h) $(INC)/ws_plugin_api.h
+MODULE   := $(BUILD)/modules/mod_websocket.so
+
+HANDLERS      := echo
+HANDLER_SOS   := $(HANDLERS:%=$(BUILD)/handlers/%.so)
+TEST_HANDLERS := $(patsubst tests/handlers/%.c,$(BUILD)/test-handlers/%.so,\
+                   $(wildcard tests/handlers/*.c))
+
+# Pure units: no httpd, only APR (sha1/base64) and Check.
+UNIT_SRCS  := $(SRC)/ws_frame.c $(SRC)/ws_utf8.c $(SRC)/ws_conn.c \
+              $(SRC)/ws_handshake.c
+UNIT_TESTS := $(wildcard tests/unit/*.c)
+UNIT_BIN   := $(BUILD)/tests/unit_tests
+UNIT_LIBS  := $(shell pkg-config --cflags --libs check apr-1 apr-util-1 \
+                2>/dev/null)
+
+.PHONY: all module handlers test-handlers install test unit integration \
+        start stop run clean format
+
+all: module handlers
+
+module: $(MODULE)
+
+$(MODULE): $(MOD_SRCS) $(MOD_HDRS)
+	@mkdir -p $(BUILD)/obj $(BUILD)/modules
+	cp $(MOD_SRCS) $(MOD_HDRS) $(BUILD)/obj/
+	cd $(BUILD)/obj && $(APXS) -c -n websocket -o mod_websocket.la \
+	    $(addprefix -Wc$(comma),$(WARN) $(CFLAGS_EXTRA)) \
+	    $(addprefix -Wl$(comma),$(LDFLAGS_EXTRA)) \
+	    $(notdir $(MOD_SRCS)) >build.log 2>&1 || { cat build.log; exit 1; }
+	cp $(BUILD)/obj/.libs/mod_websocket.so $@
+
+comma := ,
+
+handlers: $(HANDLER_SOS)
+
+$(BUILD)/handlers/%.so: handlers/%.c $(INC)/ws_plugin_api.h
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -O2 -g $(WARN) $(CFLAGS_EXTRA) -I$(INC) -o $@ $< \
+	    $(LDFLAGS_EXTRA) -lpthread
+
+test-handlers: $(TEST_HANDLERS)
+
+$(BUILD)/test-handlers/%.so: tests/handlers/%.c $(INC)/ws_plugin_api.h
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -O1 -g $(WARN) $(CFLAGS_EXTRA) -I$(INC) -o $@ $< \
+	    $(LDFLAGS_EXTRA) -lpthread
+
+$(UNIT_BIN): $(UNIT_SRCS) $(UNIT_TESTS) $(MOD_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu99 -O1 -g $(WARN) $(CFLAGS_EXTRA) -I$(SRC) \
+	    $(UNIT_SRCS) $(UNIT_TESTS) -o $@ $(UNIT_LIBS) $(LDFLAGS_EXTRA)
+
+unit: $(UNIT_BIN)
+	$(UNIT_BIN)
+
+integration: all test-handlers
+	HTTPD=$(HTTPD_BIN) $(PYTHON) -m pytest -q -p no:cacheprovider \
+	    tests/integration
+
+# The README's test command (./build.sh test) runs this after installing
+# the dependencies.
+test: unit integration
+
+install: all
+	install -d $(DESTDIR)$(HTTPD_LIBEXECDIR)/websocket
+	install -m 644 $(MODULE) $(DESTDIR)$(HTTPD_LIBEXECDIR)/mod_websocket.so
+	install -m 644 $(HANDLER_SOS) $(DESTDIR)$(HTTPD_LIBEXECDIR)/websocket/
+	install -d $(DESTDIR)$(HTTPD_INCLUDEDIR)
+	install -m 644 $(INC)/ws_plugin_api.h $(DESTDIR)$(HTTPD_INCLUDEDIR)/
+	if [ -d $(DESTDIR)$(HTTPD_SYSCONFDIR)/mods-available ]; then \
+	    install -m 644 conf.d/websocket.load conf.d/websocket.conf \
+	        $(DESTDIR)$(HTTPD_SYSCONFDIR)/mods-available/; \
+	else \
+	    install -d $(DESTDIR)$(HTTPD_SYSCONFDIR)/conf.d; \
+	    install -m 644 conf.d/websocket.load \
+	        $(DESTDIR)$(HTTPD_SYSCONFDIR)/conf.d/websocket.load.conf; \
+	    install -m 644 conf.d/websocket.conf \
+	        $(DESTDIR)$(HTTPD_SYSCONFDIR)/conf.d/websocket.conf; \
+	fi
+
+DEMO := $(PYTHON) tools/serverroot.py --httpd $(HTTPD_BIN) \
+        --dir $(BUILD)/demo --port $(PORT) --mpm $(MPM) --demo
+
+start: all
+	$(DEMO) start
+
+stop:
+	$(PYTHON) tools/serverroot.py --dir $(BUILD)/demo stop
+
+run: all
+	$(DEMO) run
+
+format:
+	clang-format -i $(SRC)/*.c $(SRC)/*.h $(INC)/*.h handlers/*.c
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,293 @@
+/*
+ * ws_config.c -- per-directory configuration and the directive table.
+ *
+ * Owns: ws_dir_conf_t's life (create/merge) and parsing every directive,
+ * with errors that name the directive and the accepted range.  httpd adds
+ * the file and line.  Must not touch requests or connections.
+ */
+#include "apr_lib.h"
+#include "apr_strings.h"
+#include "http_core.h"
+
+#include "ws_private.h"
+#include "ws_config.h"
+
+#define WS_MERGE(field) \
+    conf->field = (add->field == WS_UNSET) ? base->field : add->field
+#define WS_MERGE_PTR(field) \
+    conf->field = add->field ? add->field : base->field
+
+void *ws_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    ws_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    (void)dir;
+    conf->max_message = WS_UNSET;
+    conf->max_frame = WS_UNSET;
+    conf->plain = WS_UNSET;
+    return conf;
+}
+
+void *ws_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    ws_dir_conf_t *base = basev, *add = addv;
+    ws_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    WS_MERGE_PTR(handler);
+    WS_MERGE(max_message);
+    WS_MERGE(max_frame);
+    WS_MERGE_PTR(origins);
+    WS_MERGE_PTR(protocols);
+    WS_MERGE(plain);
+    if (base->options && add->options) {
+        conf->options = apr_table_overlay(p, add->options, base->options);
+    }
+    else {
+        WS_MERGE_PTR(options);
+    }
+    return conf;
+}
+
+apr_off_t ws_conf_max_message(const ws_dir_conf_t *conf)
+{
+    return conf->max_message == WS_UNSET ? WS_DEFAULT_MAX_MESSAGE
+                                         : conf->max_message;
+}
+
+apr_off_t ws_conf_max_frame(const ws_dir_conf_t *conf)
+{
+    return conf->max_frame == WS_UNSET ? WS_DEFAULT_MAX_FRAME
+                                       : conf->max_frame;
+}
+
+int ws_conf_plain(const ws_dir_conf_t *conf)
+{
+    return conf->plain == WS_UNSET ? WS_PLAIN_REFUSE : conf->plain;
+}
+
+const char *ws_parse_size(apr_pool_t *p, const char *arg, apr_off_t *out)
+{
+    char *end;
+    apr_off_t v;
+    apr_off_t unit = 1;
+
+    if (apr_strtoff(&v, arg, &end, 10) != APR_SUCCESS || end == arg
+        || v <= 0) {
+        return apr_psprintf(p, "'%s' is not a positive size", arg);
+    }
+    switch (*end) {
+    case 'k': case 'K': unit = 1024; end++; break;
+    case 'm': case 'M': unit = 1024 * 1024; end++; break;
+    case 'g': case 'G': unit = 1024 * 1024 * 1024; end++; break;
+    }
+    if (*end) {
+        return apr_psprintf(p, "'%s': unknown unit (use K, M or G)", arg);
+    }
+    if (v > APR_INT64_MAX / unit) {
+        return apr_psprintf(p, "'%s' is too large", arg);
+    }
+    *out = v * unit;
+    return NULL;
+}
+
+/* Run a handler's own check of one option, if it has one. */
+static const char *check_option(cmd_parms *cmd, ws_plugin_t *pl,
+                                const char *key, const char *val)
+{
+    const char *err;
+
+    if (!pl->h->check_option) {
+        return NULL;
+    }
+    err = pl->h->check_option(key, val);
+    return err ? apr_psprintf(cmd->pool, "%s: handler %s, option %s: %s",
+                              cmd->cmd->name, pl->name, key, err)
+               : NULL;
+}
+
+typedef struct {
+    cmd_parms *cmd;
+    ws_plugin_t *pl;
+    const char *err;
+} check_ctx_t;
+
+static int check_one(void *data, const char *key, const char *val)
+{
+    check_ctx_t *ctx = data;
+
+    ctx->err = check_option(ctx->cmd, ctx->pl, key, val);
+    return ctx->err == NULL;
+}
+
+static const char *cmd_load_handler(cmd_parms *cmd, void *dconf,
+                                    const char *name, const char *path)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    err = ws_plugin_load(cmd->pool, name, path);
+    return err ? apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err, NULL)
+               : NULL;
+}
+
+static const char *cmd_handler(cmd_parms *cmd, void *dconf, const char *name)
+{
+    ws_dir_conf_t *conf = dconf;
+    check_ctx_t ctx;
+
+    conf->handler = ws_plugin_find(name);
+    if (!conf->handler) {
+        return apr_psprintf(cmd->pool, "%s: no handler named '%s' has been "
+                            "loaded; load it with WebSocketLoadHandler "
+                            "before this line", cmd->cmd->name, name);
+    }
+    /* Options set earlier in this section are checked now. */
+    if (conf->options) {
+        ctx.cmd = cmd;
+        ctx.pl = conf->handler;
+        ctx.err = NULL;
+        apr_table_do(check_one, &ctx, conf->options, NULL);
+        return ctx.err;
+    }
+    return NULL;
+}
+
+static const char *cmd_option(cmd_parms *cmd, void *dconf, const char *key,
+                              const char *val)
+{
+    ws_dir_conf_t *conf = dconf;
+
+    if (!conf->options) {
+        conf->options = apr_table_make(cmd->pool, 4);
+    }
+    apr_table_set(conf->options, key, val);
+    return conf->handler ? check_option(cmd, conf->handler, key, val) : NULL;
+}
+
+static const char *cmd_size(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    apr_off_t v;
+    const char *err = ws_parse_size(cmd->pool, arg, &v);
+
+    if (err) {
+        return apr_psprintf(cmd->pool, "%s: %s; expected bytes from 1 to "
+                            "%" APR_INT64_T_FMT ", optionally with K, M or "
+                            "G", cmd->cmd->name, err, (apr_int64_t)APR_INT64_MAX);
+    }
+    *(apr_off_t *)((char *)dconf + (size_t)cmd->info) = v;
+    return NULL;
+}
+
+/* An origin is "scheme://host[:port]" with no path, as browsers send it
+ * (RFC 6454), or "*" for any. */
+static int origin_syntax_ok(const char *o)
+{
+    const char *rest;
+
+    if (!strcmp(o, "*")) {
+        return 1;
+    }
+    rest = ap_strstr_c(o, "://");
+    if (!rest || rest == o || !rest[3]) {
+        return 0;
+    }
+    return ap_strchr_c(rest + 3, '/') == NULL;
+}
+
+static const char *cmd_origins(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ws_dir_conf_t *conf = dconf;
+
+    if (!origin_syntax_ok(arg)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an origin; expected "
+                            "scheme://host[:port] (no path) or *",
+                            cmd->cmd->name, arg);
+    }
+    if (!conf->origins) {
+        conf->origins = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(conf->origins, const char *) = arg;
+    return NULL;
+}
+
+/* RFC 7230 token characters; subprotocol names are tokens (RFC 6455
+ * section 4.1). */
+static int is_token(const char *s)
+{
+    if (!*s) {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!apr_isalnum(*s) && !ap_strchr_c("!#$%&'*+-.^_`|~", *s)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *cmd_protocols(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ws_dir_conf_t *conf = dconf;
+
+    if (!is_token(arg)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid "
+                            "subprotocol name (an HTTP token)",
+                            cmd->cmd->name, arg);
+    }
+    if (!conf->protocols) {
+        conf->protocols = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(conf->protocols, const char *) = arg;
+    return NULL;
+}
+
+static const char *cmd_plain(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ws_dir_conf_t *conf = dconf;
+
+    if (!strcasecmp(arg, "Refuse")) {
+        conf->plain = WS_PLAIN_REFUSE;
+    }
+    else if (!strcasecmp(arg, "Serve")) {
+        conf->plain = WS_PLAIN_SERVE;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not Refuse or Serve",
+                            cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
+const command_rec ws_cmds[] = {
+    AP_INIT_TAKE2("WebSocketLoadHandler", cmd_load_handler, NULL, RSRC_CONF,
+                  "Load a WebSocket handler .so under a name: "
+                  "WebSocketLoadHandler <name> <path>."),
+    AP_INIT_TAKE1("WebSocketHandler", cmd_handler, NULL, ACCESS_CONF,
+                  "Serve WebSocket upgrades here with the named handler."),
+    AP_INIT_TAKE2("WebSocketHandlerOption", cmd_option, NULL, ACCESS_CONF,
+                  "Pass an option to this location's handler: "
+                  "WebSocketHandlerOption <name> <value>."),
+    AP_INIT_TAKE1("WebSocketMaxMessageSize", cmd_size,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, max_message),
+                  ACCESS_CONF,
+                  "Largest message accepted, in bytes (K, M, G allowed); "
+                  "larger ones close the connection with 1009."),
+    AP_INIT_TAKE1("WebSocketMaxFrameSize", cmd_size,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, max_frame),
+                  ACCESS_CONF,
+                  "Largest frame payload accepted, in bytes (K, M, G "
+                  "allowed); larger ones close the connection with 1009."),
+    AP_INIT_ITERATE("WebSocketAllowedOrigins", cmd_origins, NULL,
+                    ACCESS_CONF,
+                    "Origins allowed besides the site itself: "
+                    "scheme://host[:port] ..., or * for any."),
+    AP_INIT_ITERATE("WebSocketProtocols", cmd_protocols, NULL, ACCESS_CONF,
+                    "Subprotocols offered here, in order of preference."),
+    AP_INIT_TAKE1("WebSocketPlainRequests", cmd_plain, NULL, ACCESS_CONF,
+                  "Refuse (426 Upgrade Required, the default) or Serve "
+                  "requests without an Upgrade to this location."),
+    { NULL }
+};

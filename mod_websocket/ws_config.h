@@ -1,0 +1,53 @@
+/*
+ * ws_config.h -- mod_websocket's configuration: the per-directory struct,
+ * its create/merge, and the directive table.
+ *
+ * Merging is mechanical (as in mod_h2 and mod_reqtimeout): create sets every
+ * field to UNSET, merge takes the inner value where it was set.  The
+ * defaults are applied by the ws_conf_*() getters, not stored, so that an
+ * unset value in an inner <Location> still inherits an outer setting.
+ */
+#ifndef WS_CONFIG_H
+#define WS_CONFIG_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "apr_tables.h"
+
+#include "ws_plugin.h"
+
+#define WS_UNSET (-1)
+
+/* Defaults, in one place (README "Directives" documents each). */
+#define WS_DEFAULT_MAX_MESSAGE  (16 * 1024 * 1024)
+#define WS_DEFAULT_MAX_FRAME    (16 * 1024 * 1024)
+
+typedef enum {
+    WS_PLAIN_REFUSE = 0,        /* non-upgrade requests get 426 */
+    WS_PLAIN_SERVE = 1          /* ...are served as normal content */
+} ws_plain_e;
+
+typedef struct {
+    ws_plugin_t *handler;       /* NULL: unset */
+    apr_table_t *options;       /* WebSocketHandlerOption; overlaid */
+    apr_off_t max_message;      /* WS_UNSET or bytes */
+    apr_off_t max_frame;        /* WS_UNSET or bytes */
+    apr_array_header_t *origins;    /* const char *; NULL: unset */
+    apr_array_header_t *protocols;  /* const char *; NULL: unset */
+    int plain;                  /* WS_UNSET or ws_plain_e */
+} ws_dir_conf_t;
+
+extern const command_rec ws_cmds[];
+
+void *ws_create_dir_conf(apr_pool_t *p, char *dir);
+void *ws_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
+
+/* Effective values, defaults applied. */
+apr_off_t ws_conf_max_message(const ws_dir_conf_t *conf);
+apr_off_t ws_conf_max_frame(const ws_dir_conf_t *conf);
+int ws_conf_plain(const ws_dir_conf_t *conf);
+
+/* Parse a byte size ("1048576", "64K", "16M", "1G"); NULL or an error. */
+const char *ws_parse_size(apr_pool_t *p, const char *arg, apr_off_t *out);
+
+#endif /* WS_CONFIG_H */

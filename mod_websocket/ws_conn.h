@@ -1,0 +1,123 @@
+/*
+ * ws_conn.h -- the WebSocket protocol engine of one connection, pure.
+ *
+ * Owns: the connection state machine (RFC 6455 section 4-7): message
+ * assembly from fragments, size limits, UTF-8 validation of text, answering
+ * pings, the closing handshake, and mapping every violation to its close
+ * code.  It is fed bytes and hands frames to an output callback.
+ *
+ * Must not touch: sockets, httpd, threads.  It is single-threaded by design:
+ * the caller (ws_session) serialises every call for one connection.  That is
+ * what lets the I/O strategy (a thread per connection, or parked connections
+ * under mpm_event) change without touching the protocol.
+ */
+#ifndef WS_CONN_H
+#define WS_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ws_frame.h"
+#include "ws_utf8.h"
+
+typedef enum {
+    WS_STATE_CONNECTING = 0,    /* handshake not finished */
+    WS_STATE_OPEN,              /* messages flow both ways */
+    WS_STATE_CLOSING,           /* we sent a close, waiting for the peer's */
+    WS_STATE_CLOSED             /* done: the caller closes TCP */
+} ws_state_e;
+
+/* Results of ws_conn_send and friends. */
+#define WS_CONN_OK       0
+#define WS_CONN_ECLOSED (-1)    /* not OPEN: nothing sent */
+#define WS_CONN_EINVAL  (-3)    /* bad close code or reason */
+#define WS_CONN_EOUTPUT (-4)    /* the output callback failed */
+
+typedef struct {
+    /* A whole message.  data[len] is a NUL byte (not part of the message).
+     * data is valid until the callback returns.  Return 0, or non-zero to
+     * fail the connection with 1011. */
+    int (*message)(void *baton, int opcode, const uint8_t *data, size_t len);
+
+    /* Send one frame: hdr then payload.  Both are only valid during the
+     * call.  Return 0, or -1 if the connection can no longer be written. */
+    int (*output)(void *baton, const uint8_t *hdr, size_t hlen,
+                  const uint8_t *payload, size_t plen);
+
+    /* A pong arrived (optional; keepalive bookkeeping). */
+    void (*pong)(void *baton, const uint8_t *data, size_t len);
+
+    /* A protocol violation by the peer, just before the close frame is
+     * sent (optional; for the log). */
+    void (*violation)(void *baton, int close_code, const char *reason);
+} ws_conn_ops_t;
+
+typedef struct {
+    uint64_t max_message_size;  /* 0 = no limit */
+    uint64_t max_frame_size;    /* 0 = no limit */
+} ws_conn_limits_t;
+
+typedef struct {
+    ws_state_e state;
+    ws_frame_decoder_t dec;
+    ws_utf8_t utf8;
+    uint64_t max_message_size;
+
+    /* The data message being assembled. */
+    int msg_opcode;             /* 0 when none */
+    uint8_t *msg;               /* malloc'd, reused between messages */
+    size_t msg_len;
+    size_t msg_cap;
+    int direct;                 /* current frame delivered from the input */
+    uint8_t *direct_data;
+
+    /* The control frame being read (section 5.5: at most 125 bytes). */
+    ws_frame_header_t frame;
+    uint8_t ctl[WS_FRAME_MAX_CONTROL + 1];
+    size_t ctl_len;
+
+    /* How it ended, for on_close and the log. */
+    int close_code;
+    char close_reason[WS_FRAME_MAX_CONTROL];
+    int close_received;         /* the peer sent a close frame */
+
+    const ws_conn_ops_t *ops;
+    void *baton;
+
+    /* Counters. */
+    uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
+} ws_conn_t;
+
+const char *ws_conn_state_str(ws_state_e state);
+
+/* Start in OPEN (the handshake is done by the caller). */
+void ws_conn_init(ws_conn_t *c, const ws_conn_limits_t *limits,
+                  const ws_conn_ops_t *ops, void *baton);
+
+/* Free the message buffer. */
+void ws_conn_cleanup(ws_conn_t *c);
+
+/*
+ * Feed received bytes.  buf must have one writable byte after buf[len - 1]
+ * (the engine NUL-terminates messages delivered straight from the input and
+ * restores the byte).  Payload is unmasked in place.  Returns the state
+ * afterwards; CLOSED means the caller should close TCP (after flushing).
+ */
+ws_state_e ws_conn_feed(ws_conn_t *c, uint8_t *buf, size_t len);
+
+/* Send one whole data message (WS_OP_TEXT or WS_OP_BINARY), unfragmented.
+ * Text is not validated here. */
+int ws_conn_send(ws_conn_t *c, int opcode, const void *data, size_t len);
+
+/* Send a ping with up to 125 bytes of payload. */
+int ws_conn_ping(ws_conn_t *c, const void *data, size_t len);
+
+/* Start the closing handshake (section 7.1.2): code 0 sends a close frame
+ * without a status.  State becomes CLOSING. */
+int ws_conn_close(ws_conn_t *c, int code, const char *reason);
+
+/* The transport is gone or timed out: state becomes CLOSED and, unless a
+ * close was already exchanged, the close code 1006. */
+void ws_conn_abort(ws_conn_t *c);
+
+#endif /* WS_CONN_H */

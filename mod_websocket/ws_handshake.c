@@ -1,0 +1,333 @@
+/*
+ * ws_handshake.c -- the opening handshake's rules (RFC 6455 section 4.2).
+ *
+ * Pure functions over strings; see ws_handshake.h.  The order of the checks
+ * decides which status a request with several faults gets: not an upgrade
+ * at all, then method, then HTTP version and headers, then the version
+ * number (426), then the key.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "apr_lib.h"
+#include "apr_sha1.h"
+#include "apr_base64.h"
+
+#include "ws_handshake.h"
+
+/* Section 1.3. */
+static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+static int is_ows(char ch)
+{
+    return ch == ' ' || ch == '\t';
+}
+
+static int is_tchar(char ch)
+{
+    return apr_isalnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+int ws_handshake_next_token(const char **list, char *buf, size_t size)
+{
+    const char *s = *list, *start, *end;
+    size_t n;
+
+    while (is_ows(*s)) {
+        s++;
+    }
+    if (!*s) {
+        *list = s;
+        return 0;
+    }
+    start = s;
+    while (*s && *s != ',') {
+        s++;
+    }
+    end = s;
+    while (end > start && is_ows(end[-1])) {
+        end--;
+    }
+    *list = *s ? s + 1 : s;
+    n = (size_t)(end - start);
+    if (n == 0 || n >= size) {
+        return -1;
+    }
+    for (s = start; s < end; s++) {
+        if (!is_tchar(*s)) {
+            return -1;
+        }
+    }
+    memcpy(buf, start, n);
+    buf[n] = '\0';
+    return 1;
+}
+
+int ws_handshake_has_token(const char *value, const char *token)
+{
+    size_t tlen = strlen(token);
+    const char *s = value;
+
+    if (!value) {
+        return 0;
+    }
+    while (*s) {
+        const char *start, *end;
+
+        while (is_ows(*s) || *s == ',') {
+            s++;
+        }
+        start = s;
+        while (*s && *s != ',') {
+            s++;
+        }
+        end = s;
+        while (end > start && is_ows(end[-1])) {
+            end--;
+        }
+        if ((size_t)(end - start) == tlen
+            && !strncasecmp(start, token, tlen)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int is_b64(char ch)
+{
+    return apr_isalnum(ch) || ch == '+' || ch == '/';
+}
+
+int ws_handshake_key_valid(const char *key)
+{
+    int i;
+
+    /* 16 bytes encode as 22 base64 characters and "==" (section 4.1). */
+    if (!key || strlen(key) != 24 || strcmp(key + 22, "==") != 0) {
+        return 0;
+    }
+    for (i = 0; i < 22; i++) {
+        if (!is_b64(key[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+void ws_handshake_accept(const char *key, char out[WS_ACCEPT_LEN + 1])
+{
+    apr_sha1_ctx_t sha;
+    unsigned char digest[APR_SHA1_DIGESTSIZE];
+
+    apr_sha1_init(&sha);
+    apr_sha1_update(&sha, key, (unsigned int)strlen(key));
+    apr_sha1_update(&sha, ws_guid, (unsigned int)(sizeof(ws_guid) - 1));
+    apr_sha1_final(digest, &sha);
+    apr_base64_encode(out, (const char *)digest, APR_SHA1_DIGESTSIZE);
+    out[WS_ACCEPT_LEN] = '\0';
+}
+
+ws_hs_result_e ws_handshake_check(const ws_handshake_req_t *req,
+                                  const char **why)
+{
+    const char *dummy;
+    char tok[64];
+    const char *list;
+    int rc;
+
+    if (!why) {
+        why = &dummy;
+    }
+    /* Section 4.2.1 item 3. */
+    if (!ws_handshake_has_token(req->upgrade, "websocket")) {
+        *why = "no 'Upgrade: websocket' header";
+        return WS_HS_NOT_WEBSOCKET;
+    }
+    /* Item 1: "An HTTP/1.1 or higher GET request". */
+    if (!req->method || strcmp(req->method, "GET") != 0) {
+        *why = "WebSocket upgrade with a method other than GET";
+        return WS_HS_BAD_METHOD;
+    }
+    if (req->proto_num < 1001) {
+        *why = "WebSocket upgrade over HTTP/1.0";
+        return WS_HS_BAD_REQUEST;
+    }
+    /* Item 2. */
+    if (!req->host || !*req->host) {
+        *why = "no Host header";
+        return WS_HS_BAD_REQUEST;
+    }
+    /* Item 4. */
+    if (!ws_handshake_has_token(req->connection, "upgrade")) {
+        *why = "the Connection header lacks the 'upgrade' token";
+        return WS_HS_BAD_REQUEST;
+    }
+    /* Item 6 and section 4.4. */
+    if (!req->version) {
+        *why = "no Sec-WebSocket-Version header";
+        return WS_HS_BAD_REQUEST;
+    }
+    if (strcmp(req->version, "13") != 0) {
+        *why = "unsupported Sec-WebSocket-Version (only 13 is spoken)";
+        return WS_HS_BAD_VERSION;
+    }
+    /* Item 5. */
+    if (!req->key) {
+        *why = "no Sec-WebSocket-Key header";
+        return WS_HS_BAD_REQUEST;
+    }
+    if (!ws_handshake_key_valid(req->key)) {
+        *why = "Sec-WebSocket-Key is not the base64 of 16 bytes";
+        return WS_HS_BAD_REQUEST;
+    }
+    /* Item 8: a list of tokens, if present. */
+    if (req->protocols) {
+        list = req->protocols;
+        while ((rc = ws_handshake_next_token(&list, tok, sizeof(tok))) > 0) {
+            continue;
+        }
+        if (rc < 0) {
+            *why = "Sec-WebSocket-Protocol is not a list of tokens";
+            return WS_HS_BAD_REQUEST;
+        }
+    }
+    *why = "valid";
+    return WS_HS_OK;
+}
+
+int ws_handshake_status(ws_hs_result_e result)
+{
+    switch (result) {
+    case WS_HS_BAD_METHOD:
+        return 405;
+    case WS_HS_BAD_REQUEST:
+        return 400;
+    case WS_HS_BAD_VERSION:
+        return 426;
+    default:
+        return 0;
+    }
+}
+
+typedef struct {
+    char scheme[16];
+    char host[256];
+    unsigned port;
+} origin_t;
+
+static unsigned default_port(const char *scheme)
+{
+    if (!strcasecmp(scheme, "http") || !strcasecmp(scheme, "ws")) {
+        return 80;
+    }
+    if (!strcasecmp(scheme, "https") || !strcasecmp(scheme, "wss")) {
+        return 443;
+    }
+    return 0;
+}
+
+/* Split "host[:port]" (host may be an [IPv6] literal); 0 if malformed. */
+static int parse_authority(const char *s, const char *scheme, origin_t *o)
+{
+    const char *colon = NULL, *end = s + strlen(s);
+    size_t hlen;
+
+    if (*s == '[') {
+        const char *rb = strchr(s, ']');
+
+        if (!rb) {
+            return 0;
+        }
+        if (rb[1] == ':') {
+            colon = rb + 1;
+        }
+        else if (rb[1]) {
+            return 0;
+        }
+    }
+    else {
+        colon = strchr(s, ':');
+    }
+    hlen = (size_t)((colon ? colon : end) - s);
+    if (hlen == 0 || hlen >= sizeof(o->host)) {
+        return 0;
+    }
+    memcpy(o->host, s, hlen);
+    o->host[hlen] = '\0';
+    if (colon) {
+        const char *p = colon + 1;
+        unsigned long port = 0;
+
+        if (!*p) {
+            return 0;
+        }
+        for (; *p; p++) {
+            if (!apr_isdigit(*p) || (port = port * 10 + (unsigned)(*p - '0'))
+                                    > 65535) {
+                return 0;
+            }
+        }
+        o->port = (unsigned)port;
+    }
+    else {
+        o->port = default_port(scheme);
+    }
+    return 1;
+}
+
+static int parse_origin(const char *origin, origin_t *o)
+{
+    const char *sep = strstr(origin, "://");
+    size_t slen;
+
+    if (!sep) {
+        return 0;
+    }
+    slen = (size_t)(sep - origin);
+    if (slen == 0 || slen >= sizeof(o->scheme)) {
+        return 0;
+    }
+    memcpy(o->scheme, origin, slen);
+    o->scheme[slen] = '\0';
+    if (strchr(sep + 3, '/')) {
+        return 0;
+    }
+    return parse_authority(sep + 3, o->scheme, o);
+}
+
+static int same(const origin_t *a, const origin_t *b)
+{
+    return !strcasecmp(a->scheme, b->scheme)
+           && !strcasecmp(a->host, b->host) && a->port == b->port;
+}
+
+int ws_handshake_origin_same(const char *origin, const char *scheme,
+                             const char *host)
+{
+    origin_t o, site;
+
+    if (!origin || !scheme || !host || !parse_origin(origin, &o)) {
+        return 0;
+    }
+    if (strlen(scheme) >= sizeof(site.scheme)) {
+        return 0;
+    }
+    strcpy(site.scheme, scheme);
+    if (!parse_authority(host, scheme, &site)) {
+        return 0;
+    }
+    return same(&o, &site);
+}
+
+int ws_handshake_origin_match(const char *origin, const char *allowed)
+{
+    origin_t o, a;
+
+    if (!strcmp(allowed, "*")) {
+        return 1;
+    }
+    if (!origin || !parse_origin(origin, &o) || !parse_origin(allowed, &a)) {
+        return 0;
+    }
+    return same(&o, &a);
+}

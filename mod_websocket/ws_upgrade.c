@@ -1,0 +1,213 @@
+/*
+ * ws_upgrade.c -- turning an HTTP request into a WebSocket connection.
+ *
+ * Owns the content-handler side: it runs after httpd's own access checks
+ * (Require, authentication, mod_ssl), so those apply before any upgrade.  It
+ * answers a bad handshake with the precise status (ws_handshake decides
+ * which), checks Origin, lets the handler accept or refuse, sends the 101,
+ * and hands the connection to ws_io.  Must not parse frames.
+ */
+#include "apr_strings.h"
+#include "http_core.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+
+#include "ws_private.h"
+#include "ws_upgrade.h"
+#include "ws_handshake.h"
+#include "ws_session.h"
+#include "ws_io.h"
+
+/* 426 for a plain request: say which protocol would be understood. */
+static int refuse_plain(request_rec *r)
+{
+    apr_table_setn(r->err_headers_out, "Upgrade", "websocket");
+    apr_table_setn(r->err_headers_out, "Connection", "Upgrade");
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00040)
+                  "%s %s: not a WebSocket upgrade; answering 426 (use "
+                  "WebSocketPlainRequests Serve to serve content here)",
+                  r->method, r->uri);
+    return HTTP_UPGRADE_REQUIRED;
+}
+
+/* Section 10.2: refuse cross-site WebSocket hijacking. */
+static int origin_allowed(request_rec *r, const ws_dir_conf_t *conf,
+                          const char *origin)
+{
+    const char *host = apr_table_get(r->headers_in, "Host");
+    int i;
+
+    if (!origin) {
+        /* Non-browser clients send none; Origin protects browsers. */
+        return 1;
+    }
+    if (ws_handshake_origin_same(origin, ap_http_scheme(r), host)) {
+        return 1;
+    }
+    for (i = 0; conf->origins && i < conf->origins->nelts; i++) {
+        if (ws_handshake_origin_match(origin, APR_ARRAY_IDX(conf->origins, i,
+                                                           const char *))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Default subprotocol: the first of WebSocketProtocols the client offers. */
+static const char *default_protocol(const ws_dir_conf_t *conf,
+                                    const char *offered)
+{
+    int i;
+    char tok[64];
+
+    for (i = 0; offered && conf->protocols && i < conf->protocols->nelts;
+         i++) {
+        const char *want = APR_ARRAY_IDX(conf->protocols, i, const char *);
+        const char *list = offered;
+
+        while (ws_handshake_next_token(&list, tok, sizeof(tok)) > 0) {
+            if (!strcmp(tok, want)) {
+                return want;
+            }
+        }
+    }
+    return NULL;
+}
+
+static int send_101(request_rec *r, ws_session_t *ws, const char *key)
+{
+    char accept[WS_ACCEPT_LEN + 1];
+
+    ws_handshake_accept(key, accept);
+    apr_table_clear(r->headers_out);
+    apr_table_setn(r->headers_out, "Upgrade", "websocket");
+    apr_table_setn(r->headers_out, "Connection", "Upgrade");
+    apr_table_setn(r->headers_out, "Sec-WebSocket-Accept",
+                   apr_pstrdup(r->pool, accept));
+    if (ws->protocol) {
+        apr_table_setn(r->headers_out, "Sec-WebSocket-Protocol",
+                       ws->protocol);
+    }
+    r->status = HTTP_SWITCHING_PROTOCOLS;
+    r->status_line = "101 Switching Protocols";
+    ap_send_interim_response(r, 1);
+    return OK;
+}
+
+/*
+ * After the 101 this connection is no longer HTTP: stop httpd from
+ * sending a response of its own at the end of the request, and stop
+ * mod_reqtimeout from applying request deadlines to the WebSocket.
+ */
+static void leave_http(request_rec *r)
+{
+    conn_rec *c = r->connection;
+
+    ap_remove_output_filter_byhandle(r->output_filters, "HTTP_HEADER");
+    ap_remove_input_filter_byhandle(c->input_filters, "reqtimeout");
+    ap_remove_output_filter_byhandle(c->output_filters, "reqtimeout");
+    c->keepalive = AP_CONN_CLOSE;
+}
+
+int ws_upgrade_handle(request_rec *r, const ws_dir_conf_t *conf)
+{
+    ws_handshake_req_t hr;
+    ws_hs_result_e res;
+    const char *why, *origin, *key;
+    ws_session_t *ws;
+    char code[16];
+    int status;
+
+    hr.method = r->method;
+    hr.proto_num = r->proto_num;
+    hr.host = apr_table_get(r->headers_in, "Host");
+    hr.upgrade = apr_table_get(r->headers_in, "Upgrade");
+    hr.connection = apr_table_get(r->headers_in, "Connection");
+    hr.key = key = apr_table_get(r->headers_in, "Sec-WebSocket-Key");
+    hr.version = apr_table_get(r->headers_in, "Sec-WebSocket-Version");
+    hr.protocols = apr_table_get(r->headers_in, "Sec-WebSocket-Protocol");
+
+    res = ws_handshake_check(&hr, &why);
+    switch (res) {
+    case WS_HS_OK:
+        break;
+    case WS_HS_NOT_WEBSOCKET:
+        if (ws_conf_plain(conf) == WS_PLAIN_SERVE) {
+            return DECLINED;
+        }
+        return refuse_plain(r);
+    case WS_HS_BAD_METHOD:
+        apr_table_setn(r->err_headers_out, "Allow", "GET");
+        /* fall through */
+    default:
+        if (res == WS_HS_BAD_VERSION) {
+            apr_table_setn(r->err_headers_out, "Sec-WebSocket-Version", "13");
+        }
+        status = ws_handshake_status(res);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00041)
+                      "bad WebSocket handshake for %s: %s; answering %d",
+                      r->uri, why, status);
+        return status;
+    }
+
+    origin = apr_table_get(r->headers_in, "Origin");
+    if (!origin_allowed(r, conf, origin)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00042)
+                      "WebSocket upgrade for %s from origin '%s' refused "
+                      "(not this site; see WebSocketAllowedOrigins)", r->uri,
+                      origin);
+        return HTTP_FORBIDDEN;
+    }
+    if (!conf->handler->ready) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, WSLOGNO(00043)
+                      "WebSocket handler %s is not available in this process "
+                      "(its init failed)", conf->handler->name);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ws = ws_session_create(r, conf, conf->handler);
+    ws->protocol = default_protocol(conf, ws->offered);
+    if (conf->handler->h->on_open) {
+        ws->in_open = 1;
+        status = conf->handler->h->on_open(ws);
+        ws->in_open = 0;
+        if (status != 0) {
+            if (status < 400 || status > 599) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, WSLOGNO(00044)
+                              "handler %s: on_open returned %d, which is "
+                              "not an HTTP error status; answering 500",
+                              conf->handler->name, status);
+                status = HTTP_INTERNAL_SERVER_ERROR;
+            }
+            else {
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00045)
+                              "handler %s refused the WebSocket for %s "
+                              "with %d", conf->handler->name, r->uri, status);
+            }
+            ws_session_unref(ws);
+            return status;
+        }
+    }
+    ws->opened = 1;
+
+    send_101(r, ws, key);
+    leave_http(r);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, WSLOGNO(00046)
+                  "[ws %lu %s] open, handler %s, subprotocol %s", ws->id,
+                  ws->path, conf->handler->name,
+                  ws->protocol ? ws->protocol : "(none)");
+
+    ws_session_start(ws, r->connection);
+    ws_io_run(ws);
+
+    /* For the access log: %b counts WebSocket payload bytes sent, and
+     * %{WS_CLOSE_CODE}e gives how it ended. */
+    r->bytes_sent = (apr_off_t)ws->engine.bytes_out;
+    apr_snprintf(code, sizeof(code), "%d", ws->engine.close_code
+                                           ? ws->engine.close_code
+                                           : WS_CLOSE_ABNORMAL);
+    apr_table_set(r->subprocess_env, "WS_CLOSE_CODE", code);
+    ws_session_unref(ws);
+    return OK;
+}
