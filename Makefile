@@ -43,9 +43,10 @@ HANDLER_SOS   := $(HANDLERS:%=$(BUILD)/handlers/%.so)
 TEST_HANDLERS := $(patsubst tests/handlers/%.c,$(BUILD)/test-handlers/%.so,\
                    $(wildcard tests/handlers/*.c))
 
-# Pure units: no httpd, only APR (sha1/base64) and Check.
+# Pure units: no httpd, only APR and Check (ws_config.c's few httpd calls
+# are stubbed in tests/unit/test_config.c).
 UNIT_SRCS  := $(SRC)/ws_frame.c $(SRC)/ws_utf8.c $(SRC)/ws_conn.c \
-              $(SRC)/ws_handshake.c
+              $(SRC)/ws_handshake.c $(SRC)/ws_config.c
 UNIT_TESTS := $(wildcard tests/unit/*.c)
 UNIT_BIN   := $(BUILD)/tests/unit_tests
 UNIT_LIBS  := $(shell pkg-config --cflags --libs check apr-1 apr-util-1 \
@@ -85,7 +86,8 @@ $(BUILD)/test-handlers/%.so: tests/handlers/%.c $(INC)/ws_plugin_api.h
 
 $(UNIT_BIN): $(UNIT_SRCS) $(UNIT_TESTS) $(MOD_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu99 -O1 -g $(WARN) $(CFLAGS_EXTRA) -I$(SRC) \
+	$(CC) -std=gnu99 -O1 -g $(WARN) $(CFLAGS_EXTRA) -I$(SRC) -I$(INC) \
+	    -I$(HTTPD_INCLUDEDIR) $(APR_CFLAGS) \
 	    $(UNIT_SRCS) $(UNIT_TESTS) -o $@ $(UNIT_LIBS) $(LDFLAGS_EXTRA)
 
 unit: $(UNIT_BIN)

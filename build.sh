@@ -1,0 +1,52 @@
+#!/bin/sh
+# build.sh -- install what mod_websocket needs, build it, and optionally
+# start the demo or run the tests.  The README's two commands:
+#
+#   ./build.sh start     demo site on http://localhost:8080/ (PORT=n to move)
+#   ./build.sh test      every test (unit + integration); CI runs this
+#
+# Plain `./build.sh` only installs dependencies and builds.  Debian
+# packages come from apt (run as root, or with sudo available); the Node
+# test client comes from npm into tests/node/node_modules.
+set -eu
+cd "$(dirname "$0")"
+
+# Build: apxs (apache2-dev), APR, Check, OpenSSL, zlib.  Run: apache2-bin
+# (httpd itself and its modules; no system service is started), media-types
+# (mime.types), apache2-utils (htpasswd).  Tests: Python websockets and
+# pytest, openssl (test certificates), curl.
+DEBS="apache2-bin apache2-dev apache2-utils media-types libapr1-dev
+libaprutil1-dev check pkg-config libssl-dev zlib1g-dev python3
+python3-websockets python3-pytest openssl curl make gcc"
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=""
+for p in $DEBS; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+# Node is only installed from Debian if the machine has none.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+if [ -n "$missing" ]; then
+    echo "build.sh: installing Debian packages:$missing"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends $missing >/dev/null
+fi
+
+if [ ! -d tests/node/node_modules/ws ]; then
+    echo "build.sh: installing the Node test client (npm ci)"
+    npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+fi
+
+make all
+
+case "${1:-}" in
+    start) make start PORT="${PORT:-8080}" ;;
+    test) make test ;;
+    "") ;;
+    *) echo "usage: $0 [start|test]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,236 @@
+/*
+ * test_config.c -- unit tests for ws_config.c: directive parsing through
+ * the real command table, and mechanical merging of nested locations
+ * (what httpd's own mod_proxy_wstunnel gets wrong for its idle timeout).
+ *
+ * The few httpd/plugin symbols ws_config.c calls are stubbed here, so the
+ * test needs APR but no running httpd.
+ */
+#include <string.h>
+#include <check.h>
+
+#include "apr_general.h"
+#include "ws_config.h"
+
+/* --- stubs --- */
+
+static ws_handler_t fake_handler = { WS_HANDLER_HEADER("fake") };
+static ws_plugin_t fake_plugin = { "echo", "/x/echo.so", &fake_handler,
+                                   NULL, 1 };
+
+ws_plugin_t *ws_plugin_find(const char *name)
+{
+    return strcmp(name, "echo") == 0 ? &fake_plugin : NULL;
+}
+
+const char *ws_plugin_load(apr_pool_t *p, const char *name, const char *path)
+{
+    (void)p; (void)name; (void)path;
+    return NULL;
+}
+
+const char *ap_check_cmd_context(cmd_parms *cmd, unsigned forbidden)
+{
+    (void)cmd; (void)forbidden;
+    return NULL;
+}
+
+/* --- helpers --- */
+
+static apr_pool_t *pool;
+
+static void setup(void)
+{
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+}
+
+static void teardown(void)
+{
+    apr_pool_destroy(pool);
+    apr_terminate();
+}
+
+static const command_rec *find_cmd(const char *name)
+{
+    const command_rec *c;
+
+    for (c = ws_cmds; c->name; c++) {
+        if (!strcmp(c->name, name)) {
+            return c;
+        }
+    }
+    ck_abort_msg("no directive %s", name);
+    return NULL;
+}
+
+/* Run one directive on conf as httpd would; returns its error or NULL. */
+static const char *run(ws_dir_conf_t *conf, const char *name,
+                       const char *a1, const char *a2)
+{
+    const command_rec *c = find_cmd(name);
+    cmd_parms cmd;
+
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.pool = pool;
+    cmd.temp_pool = pool;
+    cmd.cmd = c;
+    cmd.info = c->cmd_data;
+    switch (c->args_how) {
+    case TAKE1:
+    case ITERATE:
+        return c->AP_TAKE1(&cmd, conf, a1);
+    case TAKE2:
+        return c->AP_TAKE2(&cmd, conf, a1, a2);
+    default:
+        ck_abort_msg("unexpected args_how for %s", name);
+        return NULL;
+    }
+}
+
+static ws_dir_conf_t *fresh(void)
+{
+    return ws_create_dir_conf(pool, NULL);
+}
+
+/* --- tests --- */
+
+START_TEST(unset_values_fall_back_to_the_defaults)
+{
+    ws_dir_conf_t *c = fresh();
+
+    ck_assert_int_eq(ws_conf_max_message(c), WS_DEFAULT_MAX_MESSAGE);
+    ck_assert_int_eq(ws_conf_max_frame(c), WS_DEFAULT_MAX_FRAME);
+    ck_assert_int_eq(ws_conf_plain(c), WS_PLAIN_REFUSE);
+    ck_assert_ptr_null(c->handler);
+}
+END_TEST
+
+START_TEST(sizes_accept_units_and_reject_nonsense)
+{
+    ws_dir_conf_t *c = fresh();
+
+    ck_assert_ptr_null(run(c, "WebSocketMaxMessageSize", "64K", NULL));
+    ck_assert_int_eq(c->max_message, 65536);
+    ck_assert_ptr_null(run(c, "WebSocketMaxFrameSize", "2M", NULL));
+    ck_assert_int_eq(c->max_frame, 2 * 1024 * 1024);
+    ck_assert_ptr_null(run(c, "WebSocketMaxMessageSize", "1G", NULL));
+    ck_assert_int_eq(c->max_message, 1024 * 1024 * 1024);
+    ck_assert_ptr_nonnull(run(c, "WebSocketMaxMessageSize", "0", NULL));
+    ck_assert_ptr_nonnull(run(c, "WebSocketMaxMessageSize", "-5", NULL));
+    ck_assert_ptr_nonnull(run(c, "WebSocketMaxMessageSize", "abc", NULL));
+    ck_assert_ptr_nonnull(run(c, "WebSocketMaxMessageSize", "5X", NULL));
+    ck_assert_ptr_nonnull(strstr(run(c, "WebSocketMaxFrameSize", "0", NULL),
+                                 "WebSocketMaxFrameSize"));
+}
+END_TEST
+
+START_TEST(origins_need_a_scheme_and_no_path)
+{
+    ws_dir_conf_t *c = fresh();
+
+    ck_assert_ptr_null(run(c, "WebSocketAllowedOrigins",
+                           "https://app.example.com", NULL));
+    ck_assert_ptr_null(run(c, "WebSocketAllowedOrigins", "*", NULL));
+    ck_assert_int_eq(c->origins->nelts, 2);
+    ck_assert_ptr_nonnull(run(c, "WebSocketAllowedOrigins", "example.com",
+                              NULL));
+    ck_assert_ptr_nonnull(run(c, "WebSocketAllowedOrigins",
+                              "https://example.com/app", NULL));
+}
+END_TEST
+
+START_TEST(protocols_must_be_tokens)
+{
+    ws_dir_conf_t *c = fresh();
+
+    ck_assert_ptr_null(run(c, "WebSocketProtocols", "chat.v2", NULL));
+    ck_assert_ptr_nonnull(run(c, "WebSocketProtocols", "a,b", NULL));
+    ck_assert_ptr_nonnull(run(c, "WebSocketProtocols", "a/b", NULL));
+}
+END_TEST
+
+START_TEST(unknown_handler_is_refused_with_advice)
+{
+    ws_dir_conf_t *c = fresh();
+    const char *err = run(c, "WebSocketHandler", "nope", NULL);
+
+    ck_assert_ptr_nonnull(err);
+    ck_assert_ptr_nonnull(strstr(err, "WebSocketLoadHandler"));
+    ck_assert_ptr_null(run(c, "WebSocketHandler", "echo", NULL));
+    ck_assert_ptr_eq(c->handler, &fake_plugin);
+}
+END_TEST
+
+START_TEST(plain_requests_take_refuse_or_serve)
+{
+    ws_dir_conf_t *c = fresh();
+
+    ck_assert_ptr_null(run(c, "WebSocketPlainRequests", "serve", NULL));
+    ck_assert_int_eq(ws_conf_plain(c), WS_PLAIN_SERVE);
+    ck_assert_ptr_nonnull(run(c, "WebSocketPlainRequests", "maybe", NULL));
+}
+END_TEST
+
+START_TEST(nested_locations_inherit_what_they_do_not_set)
+{
+    ws_dir_conf_t *outer = fresh(), *inner = fresh(), *m;
+
+    run(outer, "WebSocketHandler", "echo", NULL);
+    run(outer, "WebSocketMaxMessageSize", "1K", NULL);
+    run(outer, "WebSocketHandlerOption", "room", "lobby");
+    run(outer, "WebSocketProtocols", "chat", NULL);
+    run(inner, "WebSocketHandlerOption", "greeting", "hi");
+    run(inner, "WebSocketMaxFrameSize", "512", NULL);
+
+    m = ws_merge_dir_conf(pool, outer, inner);
+    ck_assert_ptr_eq(m->handler, &fake_plugin);
+    ck_assert_int_eq(ws_conf_max_message(m), 1024);
+    ck_assert_int_eq(ws_conf_max_frame(m), 512);
+    ck_assert_str_eq(apr_table_get(m->options, "room"), "lobby");
+    ck_assert_str_eq(apr_table_get(m->options, "greeting"), "hi");
+    ck_assert_int_eq(m->protocols->nelts, 1);
+}
+END_TEST
+
+START_TEST(inner_settings_override_outer_ones)
+{
+    ws_dir_conf_t *outer = fresh(), *inner = fresh(), *deeper = fresh();
+    ws_dir_conf_t *m;
+
+    run(outer, "WebSocketMaxMessageSize", "1K", NULL);
+    run(outer, "WebSocketHandlerOption", "room", "lobby");
+    run(outer, "WebSocketAllowedOrigins", "https://a.example", NULL);
+    run(inner, "WebSocketMaxMessageSize", "4K", NULL);
+    run(inner, "WebSocketHandlerOption", "room", "vip");
+    run(deeper, "WebSocketPlainRequests", "Serve", NULL);
+
+    /* Three levels: outer <- inner <- deeper, as httpd merges them. */
+    m = ws_merge_dir_conf(pool, ws_merge_dir_conf(pool, outer, inner),
+                          deeper);
+    ck_assert_int_eq(ws_conf_max_message(m), 4096);
+    ck_assert_str_eq(apr_table_get(m->options, "room"), "vip");
+    ck_assert_int_eq(m->origins->nelts, 1);
+    ck_assert_int_eq(ws_conf_plain(m), WS_PLAIN_SERVE);
+    /* The outer config itself is untouched by merging. */
+    ck_assert_str_eq(apr_table_get(outer->options, "room"), "lobby");
+}
+END_TEST
+
+Suite *ws_config_suite(void)
+{
+    Suite *s = suite_create("ws_config");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, unset_values_fall_back_to_the_defaults);
+    tcase_add_test(tc, sizes_accept_units_and_reject_nonsense);
+    tcase_add_test(tc, origins_need_a_scheme_and_no_path);
+    tcase_add_test(tc, protocols_must_be_tokens);
+    tcase_add_test(tc, unknown_handler_is_refused_with_advice);
+    tcase_add_test(tc, plain_requests_take_refuse_or_serve);
+    tcase_add_test(tc, nested_locations_inherit_what_they_do_not_set);
+    tcase_add_test(tc, inner_settings_override_outer_ones);
+    suite_add_tcase(s, tc);
+    return s;
+}
