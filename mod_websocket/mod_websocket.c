@@ -6,6 +6,9 @@
  *   pre_config   ws_plugin_reset     a new configuration generation
  *   child_init   ws_plugin_child_init handlers' per-process init/fini
  *   handler      ws_upgrade_handle   the opening handshake and the session
+ *   process_connection  ws_io_process_connection  a parked connection's turn
+ *   pre_close_connection ws_io_pre_close  httpd closes a parked connection
+ *   status_hook  ws_stats_status_hook  counters on mod_status's page
  */
 #define WS_MAIN_FILE
 
@@ -15,12 +18,17 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "ap_mpm.h"
+#include "http_connection.h"
 
 #include "ws_private.h"
 #include "ws_config.h"
 #include "ws_plugin.h"
 #include "ws_session.h"
 #include "ws_upgrade.h"
+#include "ws_io.h"
+#include "ws_stats.h"
+#include "ws_timer.h"
+#include "mod_status.h"
 
 #define WS_MODULE_VERSION "0.1.0"
 
@@ -37,10 +45,14 @@ static int ws_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     (void)pconf; (void)plog; (void)ptemp;
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, WSLOGNO(00002)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, WSLOGNO(00002)
                      "mod_websocket/" WS_MODULE_VERSION " (handler ABI %d): "
-                     "one thread per WebSocket connection",
-                     WS_PLUGIN_ABI_VERSION);
+                     "%s", WS_PLUGIN_ABI_VERSION,
+                     ws_io_can_park()
+                     ? "idle WebSocket connections are parked in mpm_event "
+                       "(no thread each)"
+                     : "one thread per WebSocket connection (the MPM cannot "
+                       "park connections, or WebSocketIOMode Thread)");
     }
     return OK;
 }
@@ -48,6 +60,7 @@ static int ws_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void ws_child_init(apr_pool_t *pchild, server_rec *s)
 {
     ws_plugin_child_init(pchild, s, &ws_session_api);
+    ws_timer_child_init(pchild, s);
 }
 
 static int ws_handler(request_rec *r)
@@ -73,6 +86,15 @@ static void ws_register_hooks(apr_pool_t *p)
     /* First: a WebSocket location answers upgrades whatever SetHandler
      * says; plain requests fall through when configured to. */
     ap_hook_handler(ws_handler, NULL, NULL, APR_HOOK_FIRST);
+    /* First: before mod_http2's (which would read the WebSocket bytes as
+     * an h2 preface) and http's. */
+    ap_hook_process_connection(ws_io_process_connection, NULL, NULL,
+                               APR_HOOK_FIRST);
+    ap_hook_pre_close_connection(ws_io_pre_close, NULL, NULL,
+                                 APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, ws_stats_status_hook, NULL, NULL,
+                      APR_HOOK_MIDDLE);
+    ws_io_register_hooks();
 }
 
 AP_DECLARE_MODULE(websocket) = {

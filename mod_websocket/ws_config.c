@@ -25,6 +25,13 @@ void *ws_create_dir_conf(apr_pool_t *p, char *dir)
     conf->max_message = WS_UNSET;
     conf->max_frame = WS_UNSET;
     conf->plain = WS_UNSET;
+    conf->max_queued = WS_UNSET;
+    conf->overflow = WS_UNSET;
+    conf->ping = WS_UNSET;
+    conf->ping_timeout = WS_UNSET;
+    conf->idle = WS_UNSET;
+    conf->close_timeout = WS_UNSET;
+    conf->graceful = WS_UNSET;
     return conf;
 }
 
@@ -39,6 +46,13 @@ void *ws_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     WS_MERGE_PTR(origins);
     WS_MERGE_PTR(protocols);
     WS_MERGE(plain);
+    WS_MERGE(max_queued);
+    WS_MERGE(overflow);
+    WS_MERGE(ping);
+    WS_MERGE(ping_timeout);
+    WS_MERGE(idle);
+    WS_MERGE(close_timeout);
+    WS_MERGE(graceful);
     if (base->options && add->options) {
         conf->options = apr_table_overlay(p, add->options, base->options);
     }
@@ -64,6 +78,25 @@ int ws_conf_plain(const ws_dir_conf_t *conf)
 {
     return conf->plain == WS_UNSET ? WS_PLAIN_REFUSE : conf->plain;
 }
+
+int ws_io_mode = WS_IO_AUTO;
+
+#define WS_GETTER(type, name, field, dflt) \
+    type ws_conf_##name(const ws_dir_conf_t *conf) \
+    { \
+        return conf->field == WS_UNSET ? (dflt) : conf->field; \
+    }
+
+WS_GETTER(apr_off_t, max_queued, max_queued, WS_DEFAULT_MAX_QUEUED)
+WS_GETTER(int, overflow, overflow, WS_OVERFLOW_CLOSE)
+WS_GETTER(apr_interval_time_t, ping_interval, ping, WS_DEFAULT_PING)
+WS_GETTER(apr_interval_time_t, ping_timeout, ping_timeout,
+          WS_DEFAULT_PING_TIMEOUT)
+WS_GETTER(apr_interval_time_t, idle_timeout, idle, WS_DEFAULT_IDLE)
+WS_GETTER(apr_interval_time_t, close_timeout, close_timeout,
+          WS_DEFAULT_CLOSE)
+WS_GETTER(apr_interval_time_t, graceful_timeout, graceful,
+          WS_DEFAULT_GRACEFUL)
 
 const char *ws_parse_size(apr_pool_t *p, const char *arg, apr_off_t *out)
 {
@@ -181,6 +214,65 @@ static const char *cmd_size(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+/* A time: "30" (seconds), "500ms", "2min"; 0 allowed where it means
+ * "off". */
+static const char *cmd_time(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    apr_interval_time_t t;
+
+    if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS || t < 0) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a time; expected "
+                            "e.g. 30, 30s, 500ms or 2min (0 to turn off "
+                            "where allowed)", cmd->cmd->name, arg);
+    }
+    if (t == 0 && cmd->cmd->cmd_data != (void *)APR_OFFSETOF(ws_dir_conf_t,
+                                                            ping)
+        && cmd->cmd->cmd_data != (void *)APR_OFFSETOF(ws_dir_conf_t, idle)) {
+        return apr_psprintf(cmd->pool, "%s: must be more than 0",
+                            cmd->cmd->name);
+    }
+    *(apr_interval_time_t *)((char *)dconf + (size_t)cmd->info) = t;
+    return NULL;
+}
+
+static const char *cmd_overflow(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ws_dir_conf_t *conf = dconf;
+
+    if (!strcasecmp(arg, "Close")) {
+        conf->overflow = WS_OVERFLOW_CLOSE;
+    }
+    else if (!strcasecmp(arg, "Drop")) {
+        conf->overflow = WS_OVERFLOW_DROP;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not Close or Drop",
+                            cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
+static const char *cmd_io_mode(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    if (!strcasecmp(arg, "Auto")) {
+        ws_io_mode = WS_IO_AUTO;
+    }
+    else if (!strcasecmp(arg, "Thread")) {
+        ws_io_mode = WS_IO_THREAD;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not Auto or Thread",
+                            cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
 /* An origin is "scheme://host[:port]" with no path, as browsers send it
  * (RFC 6454), or "*" for any. */
 static int origin_syntax_ok(const char *o)
@@ -289,5 +381,39 @@ const command_rec ws_cmds[] = {
     AP_INIT_TAKE1("WebSocketPlainRequests", cmd_plain, NULL, ACCESS_CONF,
                   "Refuse (426 Upgrade Required, the default) or Serve "
                   "requests without an Upgrade to this location."),
+    AP_INIT_TAKE1("WebSocketMaxQueuedOutput", cmd_size,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, max_queued),
+                  ACCESS_CONF,
+                  "Most bytes queued for one connection before "
+                  "WebSocketQueueOverflow applies (K, M, G allowed)."),
+    AP_INIT_TAKE1("WebSocketQueueOverflow", cmd_overflow, NULL, ACCESS_CONF,
+                  "What a full output queue does: Close (1008, the "
+                  "default) or Drop the message; both are counted."),
+    AP_INIT_TAKE1("WebSocketPingInterval", cmd_time,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, ping), ACCESS_CONF,
+                  "Ping a peer silent for this long (0: only as httpd's "
+                  "Timeout requires)."),
+    AP_INIT_TAKE1("WebSocketPingTimeout", cmd_time,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, ping_timeout),
+                  ACCESS_CONF,
+                  "Close a peer that has not answered a ping in this "
+                  "long."),
+    AP_INIT_TAKE1("WebSocketIdleTimeout", cmd_time,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, idle), ACCESS_CONF,
+                  "Close (1001) a connection without messages for this "
+                  "long (0, the default: never)."),
+    AP_INIT_TAKE1("WebSocketCloseTimeout", cmd_time,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, close_timeout),
+                  ACCESS_CONF,
+                  "How long to wait for the peer's close frame after "
+                  "sending ours."),
+    AP_INIT_TAKE1("WebSocketGracefulTimeout", cmd_time,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, graceful),
+                  ACCESS_CONF,
+                  "After a graceful restart or stop, how long an old "
+                  "child keeps its WebSockets before closing them (1001)."),
+    AP_INIT_TAKE1("WebSocketIOMode", cmd_io_mode, NULL, RSRC_CONF,
+                  "Auto (park idle connections under mpm_event, the "
+                  "default) or Thread (a thread per connection)."),
     { NULL }
 };

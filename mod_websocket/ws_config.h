@@ -21,11 +21,27 @@
 /* Defaults, in one place (README "Directives" documents each). */
 #define WS_DEFAULT_MAX_MESSAGE  (16 * 1024 * 1024)
 #define WS_DEFAULT_MAX_FRAME    (16 * 1024 * 1024)
+#define WS_DEFAULT_MAX_QUEUED   (16 * 1024 * 1024)
+#define WS_DEFAULT_PING         apr_time_from_sec(30)
+#define WS_DEFAULT_PING_TIMEOUT apr_time_from_sec(20)
+#define WS_DEFAULT_IDLE         0           /* off */
+#define WS_DEFAULT_CLOSE        apr_time_from_sec(5)
+#define WS_DEFAULT_GRACEFUL     apr_time_from_sec(5)
 
 typedef enum {
     WS_PLAIN_REFUSE = 0,        /* non-upgrade requests get 426 */
     WS_PLAIN_SERVE = 1          /* ...are served as normal content */
 } ws_plain_e;
+
+typedef enum {
+    WS_OVERFLOW_CLOSE = 0,      /* close the slow peer with 1008 */
+    WS_OVERFLOW_DROP = 1        /* drop the message, count it */
+} ws_overflow_e;
+
+typedef enum {
+    WS_IO_AUTO = 0,             /* park under mpm_event, else a thread */
+    WS_IO_THREAD = 1            /* always a thread per connection */
+} ws_io_mode_e;
 
 typedef struct {
     ws_plugin_t *handler;       /* NULL: unset */
@@ -35,7 +51,17 @@ typedef struct {
     apr_array_header_t *origins;    /* const char *; NULL: unset */
     apr_array_header_t *protocols;  /* const char *; NULL: unset */
     int plain;                  /* WS_UNSET or ws_plain_e */
+    apr_off_t max_queued;       /* WS_UNSET or bytes */
+    int overflow;               /* WS_UNSET or ws_overflow_e */
+    apr_interval_time_t ping;   /* WS_UNSET or time; 0 = no pings */
+    apr_interval_time_t ping_timeout;
+    apr_interval_time_t idle;   /* WS_UNSET or time; 0 = none */
+    apr_interval_time_t close_timeout;
+    apr_interval_time_t graceful;
 } ws_dir_conf_t;
+
+/* WebSocketIOMode, global. */
+extern int ws_io_mode;
 
 extern const command_rec ws_cmds[];
 
@@ -46,6 +72,13 @@ void *ws_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
 apr_off_t ws_conf_max_message(const ws_dir_conf_t *conf);
 apr_off_t ws_conf_max_frame(const ws_dir_conf_t *conf);
 int ws_conf_plain(const ws_dir_conf_t *conf);
+apr_off_t ws_conf_max_queued(const ws_dir_conf_t *conf);
+int ws_conf_overflow(const ws_dir_conf_t *conf);
+apr_interval_time_t ws_conf_ping_interval(const ws_dir_conf_t *conf);
+apr_interval_time_t ws_conf_ping_timeout(const ws_dir_conf_t *conf);
+apr_interval_time_t ws_conf_idle_timeout(const ws_dir_conf_t *conf);
+apr_interval_time_t ws_conf_close_timeout(const ws_dir_conf_t *conf);
+apr_interval_time_t ws_conf_graceful_timeout(const ws_dir_conf_t *conf);
 
 /* Parse a byte size ("1048576", "64K", "16M", "1G"); NULL or an error. */
 const char *ws_parse_size(apr_pool_t *p, const char *arg, apr_off_t *out);

@@ -370,6 +370,13 @@ int ws_conn_close(ws_conn_t *c, int code, const char *reason)
     return emit_close(c, code, reason);
 }
 
+void ws_conn_trim(ws_conn_t *c)
+{
+    if (c->msg_opcode == 0 && c->msg) {
+        ws_conn_cleanup(c);
+    }
+}
+
 void ws_conn_abort(ws_conn_t *c)
 {
     if (c->state == WS_STATE_OPEN

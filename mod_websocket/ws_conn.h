@@ -116,6 +116,10 @@ int ws_conn_ping(ws_conn_t *c, const void *data, size_t len);
  * without a status.  State becomes CLOSING. */
 int ws_conn_close(ws_conn_t *c, int code, const char *reason);
 
+/* Release the message buffer if no message is being assembled (an idle
+ * connection should hold no buffer). */
+void ws_conn_trim(ws_conn_t *c);
+
 /* The transport is gone or timed out: state becomes CLOSED and, unless a
  * close was already exchanged, the close code 1006. */
 void ws_conn_abort(ws_conn_t *c);

@@ -128,8 +128,8 @@ static const char *check_first_two(ws_frame_decoder_t *d)
         return "new message inside fragmented message";
     }
 
-    d->hdr_need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0)
-                  + (masked ? 4 : 0);
+    d->hdr_need = (size_t)2 + (len7 == 126 ? 2u : len7 == 127 ? 8u : 0u)
+                  + (masked ? 4u : 0u);
     return NULL;
 }
 
@@ -307,7 +307,7 @@ void ws_frame_mask(uint8_t *data, size_t len, const uint8_t mask[4],
     size_t k = offset & 3;
     uint8_t pattern[8];
     uint64_t key, w0, w1;
-    int i;
+    size_t i;
 
     /* Bytes up to an 8-byte boundary of the buffer. */
     while (len > 0 && ((uintptr_t)data & 7) != 0) {

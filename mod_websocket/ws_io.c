@@ -1,25 +1,46 @@
 /*
  * ws_io.c -- how bytes move between the network and a session.
  *
- * One loop per connection, on its owner thread:
- *   read everything available (non-blocking, until EAGAIN) -> engine
- *   move mail from other threads -> engine
- *   flush what the engine produced
- *   wait in a pollset for the socket or a wake-up from another thread
- * Must not interpret WebSocket bytes (ws_conn does) nor touch handler state.
+ * Two strategies, one protocol engine:
+ *
+ * Parked (mpm_event, httpd 2.4.63+).  The upgrade request returns right
+ * after the 101.  A "kick" input filter makes httpd's pipelining check see
+ * pending input, so mpm_event re-enters process_connection at once, where
+ * our hook takes the connection over.  Each time the hook runs it reads
+ * everything available (non-blocking, until EAGAIN: bytes that mod_ssl has
+ * already decrypted never wake a poll), lets the engine and the handler
+ * work, writes without blocking, and returns CONN_STATE_ASYNC_WAITIO: the
+ * connection waits in mpm_event's pollset holding no thread.  The timer
+ * thread (ws_timer.c) and other threads' sends act on it meanwhile under
+ * its lock.  The pre_close_connection hook learns when httpd closes it.
+ *
+ * Own thread (worker, prefork, HTTP/2 streams, WebSocketIOMode Thread).
+ * The handler keeps the request's thread and loops: read until EAGAIN,
+ * work, write, then wait in a small pollset for the socket, a wake-up from
+ * another thread's send, or the next timer tick.
+ *
+ * Must not interpret WebSocket bytes (ws_conn does) nor touch handler
+ * state (ws_session does).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "apr_poll.h"
+#include "ap_mpm.h"
 #include "http_core.h"
 #include "http_connection.h"
 #include "util_filter.h"
 
 #include "ws_private.h"
 #include "ws_io.h"
+#include "ws_stats.h"
+#include "ws_timer.h"
 
 /* Bytes read per ap_get_brigade call. */
 #define WS_READ_CHUNK 65536
+
+static ap_filter_rec_t *kick_filter_handle;
+static int mpm_can_park = -1;
 
 typedef enum {
     WS_IO_AGAIN,                /* nothing more to read now */
@@ -27,18 +48,34 @@ typedef enum {
     WS_IO_DONE                  /* the engine reached CLOSED */
 } ws_io_result_e;
 
+/* One read buffer per thread, not per connection: an idle connection
+ * must not hold 64 KB.  One spare byte: ws_conn_feed NUL-terminates
+ * messages in place. */
+static uint8_t *read_buffer(void)
+{
+    static __thread uint8_t *buf;
+
+    if (!buf) {
+        buf = malloc(WS_READ_CHUNK + 1);
+    }
+    return buf;
+}
+
 /* Read until EAGAIN, feeding the engine. */
-static ws_io_result_e read_input(ws_session_t *ws, apr_bucket_brigade *ibb,
-                                 uint8_t *buf)
+static ws_io_result_e read_input(ws_session_t *ws)
 {
     conn_rec *c = ws->c;
+    uint8_t *buf = read_buffer();
 
+    if (!buf) {
+        return WS_IO_EOF;
+    }
     for (;;) {
         apr_size_t len = WS_READ_CHUNK;
         apr_status_t rv;
 
-        apr_brigade_cleanup(ibb);
-        rv = ap_get_brigade(c->input_filters, ibb, AP_MODE_READBYTES,
+        apr_brigade_cleanup(ws->ibb);
+        rv = ap_get_brigade(c->input_filters, ws->ibb, AP_MODE_READBYTES,
                             APR_NONBLOCK_READ, WS_READ_CHUNK);
         if (APR_STATUS_IS_EAGAIN(rv)) {
             return WS_IO_AGAIN;
@@ -48,66 +85,62 @@ static ws_io_result_e read_input(ws_session_t *ws, apr_bucket_brigade *ibb,
                           "[ws %lu] read ended", ws->id);
             return WS_IO_EOF;
         }
-        if (APR_BRIGADE_EMPTY(ibb)) {
+        if (APR_BRIGADE_EMPTY(ws->ibb)) {
             return WS_IO_AGAIN;
         }
-        if (APR_BUCKET_IS_EOS(APR_BRIGADE_FIRST(ibb))) {
+        if (APR_BUCKET_IS_EOS(APR_BRIGADE_FIRST(ws->ibb))) {
             return WS_IO_EOF;
         }
-        rv = apr_brigade_flatten(ibb, (char *)buf, &len);
+        rv = apr_brigade_flatten(ws->ibb, (char *)buf, &len);
+        apr_brigade_cleanup(ws->ibb);
         if (rv != APR_SUCCESS) {
             return WS_IO_EOF;
         }
         if (len == 0) {
             return WS_IO_AGAIN;
         }
+        ws->last_rx = apr_time_now();
         if (ws_conn_feed(&ws->engine, buf, len) == WS_STATE_CLOSED) {
             return WS_IO_DONE;
         }
     }
 }
 
-/* Pass what the engine produced down the connection filters, flushed. */
-static apr_status_t flush_output(ws_session_t *ws)
+/* One round of work for the owner: read, mail, timers, write.  Returns 1
+ * while the connection goes on. */
+static int work(ws_session_t *ws)
 {
-    conn_rec *c = ws->c;
-    apr_status_t rv;
+    ws_io_result_e res = read_input(ws);
+    int kill;
 
-    if (ws->write_status != APR_SUCCESS) {
-        return ws->write_status;
-    }
-    if (APR_BRIGADE_EMPTY(ws->obb)) {
-        return APR_SUCCESS;
-    }
-    APR_BRIGADE_INSERT_TAIL(ws->obb,
-                            apr_bucket_flush_create(c->bucket_alloc));
-    rv = ap_pass_brigade(c->output_filters, ws->obb);
-    apr_brigade_cleanup(ws->obb);
-    if (rv != APR_SUCCESS) {
-        ws->write_status = rv;
-        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, rv, c, WSLOGNO(00030)
-                      "[ws %lu %s] write failed", ws->id, ws->path);
-    }
-    return rv;
+    ws_session_drain_mail(ws);
+    kill = ws_session_tick(ws, apr_time_now());
+    ws_session_push(ws);
+    return res == WS_IO_AGAIN && !kill && !ws->kill
+           && ws->write_status == APR_SUCCESS
+           && ws->engine.state != WS_STATE_CLOSED;
 }
 
-void ws_io_run(ws_session_t *ws)
+/* The connection is over: tell the handler, send what is left. */
+static void end(ws_session_t *ws)
+{
+    ws_session_finish(ws);
+    if (ws->write_status == APR_SUCCESS) {
+        ws_session_push(ws);
+    }
+}
+
+/* --- own thread --- */
+
+static void run_thread(ws_session_t *ws)
 {
     conn_rec *c = ws->c;
     apr_pool_t *p;
     apr_pollset_t *ps = NULL;
     apr_pollfd_t pfd;
-    apr_bucket_brigade *ibb;
-    uint8_t *buf;
-    apr_time_t close_deadline = 0;
     apr_status_t rv;
 
     apr_pool_create(&p, c->pool);
-    apr_pool_tag(p, "ws_io");
-    ibb = apr_brigade_create(p, c->bucket_alloc);
-    /* One spare byte: ws_conn_feed NUL-terminates messages in place. */
-    buf = apr_palloc(p, WS_READ_CHUNK + 1);
-
     rv = apr_pollset_create(&ps, 1, p, APR_POLLSET_WAKEABLE);
     if (rv == APR_SUCCESS) {
         memset(&pfd, 0, sizeof(pfd));
@@ -121,45 +154,27 @@ void ws_io_run(ws_session_t *ws)
         ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, c, WSLOGNO(00031)
                       "[ws %lu %s] cannot create a pollset", ws->id,
                       ws->path);
-        ws_conn_abort(&ws->engine);
-        ws_session_finish(ws);
+        ws_session_acquire(ws);
+        end(ws);
         apr_pool_destroy(p);
         return;
     }
-    apr_thread_mutex_lock(ws->lock);
+    ws_session_acquire(ws);
+    pthread_mutex_lock(&ws->lock);
     ws->wakeup = ps;
-    apr_thread_mutex_unlock(ws->lock);
+    pthread_mutex_unlock(&ws->lock);
 
-    ws_session_own(ws);
-    for (;;) {
-        ws_io_result_e res;
-        apr_interval_time_t wait = -1;
+    while (work(ws)) {
         const apr_pollfd_t *out;
         apr_int32_t n;
+        apr_int16_t want = APR_POLLIN | (ws->out_pending ? APR_POLLOUT : 0);
 
-        res = read_input(ws, ibb, buf);
-        ws_session_drain_mail(ws);
-        flush_output(ws);
-        if (res != WS_IO_AGAIN || ws->write_status != APR_SUCCESS
-            || ws->engine.state == WS_STATE_CLOSED) {
-            break;
+        if (want != pfd.reqevents) {
+            apr_pollset_remove(ps, &pfd);
+            pfd.reqevents = want;
+            apr_pollset_add(ps, &pfd);
         }
-        if (ws->engine.state == WS_STATE_CLOSING) {
-            /* Section 7.1.1: wait for the peer's close, but not forever. */
-            apr_time_t now = apr_time_now();
-
-            if (!close_deadline) {
-                close_deadline = now + WS_CLOSE_TIMEOUT;
-            }
-            if (now >= close_deadline) {
-                ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, WSLOGNO(00032)
-                              "[ws %lu %s] no close frame from the peer "
-                              "in time", ws->id, ws->path);
-                break;
-            }
-            wait = close_deadline - now;
-        }
-        rv = apr_pollset_poll(ps, wait, &n, &out);
+        rv = apr_pollset_poll(ps, WS_TIMER_TICK, &n, &out);
         if (rv != APR_SUCCESS && !APR_STATUS_IS_EINTR(rv)
             && !APR_STATUS_IS_TIMEUP(rv)) {
             ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, c, WSLOGNO(00033)
@@ -167,12 +182,151 @@ void ws_io_run(ws_session_t *ws)
             break;
         }
     }
-    apr_thread_mutex_lock(ws->lock);
+    pthread_mutex_lock(&ws->lock);
     ws->wakeup = NULL;
-    apr_thread_mutex_unlock(ws->lock);
-    apr_pollset_remove(ps, &pfd);
-    ws_session_finish(ws);
-    flush_output(ws);
-    ws_session_disown(ws);
+    pthread_mutex_unlock(&ws->lock);
+    end(ws);
     apr_pool_destroy(p);
+}
+
+/* --- parked --- */
+
+/*
+ * For a SPECULATIVE read (httpd's pipelining check after the upgrade
+ * request), pretend a byte is waiting, so that mpm_event goes straight
+ * back into process_connection instead of keep-alive.  Our hook removes
+ * the filter before its first read.
+ */
+static apr_status_t kick_filter(ap_filter_t *f, apr_bucket_brigade *bb,
+                                ap_input_mode_t mode, apr_read_type_e block,
+                                apr_off_t readbytes)
+{
+    if (mode == AP_MODE_SPECULATIVE) {
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_immortal_create(
+                                        "K", 1, f->c->bucket_alloc));
+        return APR_SUCCESS;
+    }
+    return ap_get_brigade(f->next, bb, mode, block, readbytes);
+}
+
+/* Fallback if httpd ever frees the connection without pre_close. */
+static apr_status_t conn_cleanup(void *data)
+{
+    conn_rec *c = data;
+    ws_session_t *ws = ap_get_module_config(c->conn_config,
+                                            &websocket_module);
+
+    if (ws) {
+        ap_set_module_config(c->conn_config, &websocket_module, NULL);
+        pthread_mutex_lock(&ws->lock);
+        ws->io_state = WS_IO_DEAD;
+        pthread_mutex_unlock(&ws->lock);
+        ws_timer_remove(ws);
+        ws_session_unref(ws);
+    }
+    return APR_SUCCESS;
+}
+
+int ws_io_process_connection(conn_rec *c)
+{
+    ws_session_t *ws = ap_get_module_config(c->conn_config,
+                                            &websocket_module);
+    ws_io_state_e was;
+
+    if (!ws || !c->cs) {
+        return DECLINED;
+    }
+    was = ws_session_acquire(ws);
+    if (was == WS_IO_DEAD) {
+        c->cs->state = CONN_STATE_LINGER;
+        return OK;
+    }
+    if (was == WS_IO_HANDOFF) {
+        ap_remove_input_filter_byhandle(c->input_filters, "WS_KICK");
+        ws_timer_add(ws);
+    }
+    else {
+        ws_stats_add(WS_STAT_PARKED, (apr_uint64_t)-1);
+    }
+    while (work(ws)) {
+        if (ws_session_release(ws, WS_IO_PARKED)) {
+            ws_conn_trim(&ws->engine);
+            ws_stats_add(WS_STAT_PARKED, 1);
+            c->cs->state = CONN_STATE_ASYNC_WAITIO;
+            c->cs->sense = ws->out_pending ? CONN_SENSE_WANT_WRITE
+                                           : CONN_SENSE_WANT_READ;
+            return OK;
+        }
+    }
+    end(ws);
+    c->cs->state = CONN_STATE_LINGER;
+    return OK;
+}
+
+int ws_io_pre_close(conn_rec *c)
+{
+    ws_session_t *ws = ap_get_module_config(c->conn_config,
+                                            &websocket_module);
+    ws_io_state_e was;
+
+    if (!ws) {
+        return OK;
+    }
+    was = ws_session_acquire(ws);
+    if (was == WS_IO_PARKED) {
+        /* httpd is closing a parked connection (its Timeout, or the
+         * child is going away): say so, if we still can. */
+        ws_stats_add(WS_STAT_PARKED, (apr_uint64_t)-1);
+        if (ws->engine.state == WS_STATE_OPEN) {
+            ws_conn_close(&ws->engine, WS_CLOSE_GOING_AWAY, "timeout");
+        }
+    }
+    if (was != WS_IO_DEAD) {
+        end(ws);
+    }
+    ap_set_module_config(c->conn_config, &websocket_module, NULL);
+    ws_session_unref(ws);
+    return OK;
+}
+
+int ws_io_can_park(void)
+{
+    if (mpm_can_park < 0) {
+        int async = 0, waitio = 0;
+
+        ap_mpm_query(AP_MPMQ_IS_ASYNC, &async);
+#ifdef AP_MPMQ_CAN_WAITIO
+        ap_mpm_query(AP_MPMQ_CAN_WAITIO, &waitio);
+#endif
+        mpm_can_park = async && waitio;
+    }
+    return mpm_can_park && ws_io_mode == WS_IO_AUTO;
+}
+
+int ws_io_run(ws_session_t *ws, request_rec *r)
+{
+    conn_rec *c = r->connection;
+
+    ws_stats_add(WS_STAT_OPEN, 1);
+    ws_stats_add(WS_STAT_TOTAL, 1);
+    /* HTTP/2 streams (c->master) are not sockets mpm_event can poll. */
+    if (!ws_io_can_park() || c->master || !c->cs) {
+        ws_session_start(ws, c, 0);
+        run_thread(ws);
+        return 0;
+    }
+    ws_session_start(ws, c, 1);
+    ap_add_input_filter_handle(kick_filter_handle, NULL, NULL, c);
+    ap_set_module_config(c->conn_config, &websocket_module,
+                         ws_session_ref(ws));
+    apr_pool_cleanup_register(c->pool, c, conn_cleanup,
+                              apr_pool_cleanup_null);
+    c->keepalive = AP_CONN_KEEPALIVE;
+    return 1;
+}
+
+void ws_io_register_hooks(void)
+{
+    kick_filter_handle = ap_register_input_filter("WS_KICK", kick_filter,
+                                                  NULL, AP_FTYPE_CONNECTION);
 }

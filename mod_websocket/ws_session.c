@@ -1,15 +1,15 @@
 /*
  * ws_session.c -- one WebSocket connection as httpd and handlers see it.
  *
- * Owns the lifetime, the request snapshot, the cross-thread mailbox and the
- * ws_api_t functions (see ws_session.h for the thread and memory rules).
- * Must not do socket I/O: ws_io.c moves bytes; here output only goes into
- * the owner's brigade.
+ * Owns the lifetime, the request snapshot, the output queue, the timers and
+ * the ws_api_t functions (see ws_session.h for who may touch what).  Must
+ * not read from the network: ws_io.c does, and decides when to park.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "apr_atomic.h"
 #include "apr_strings.h"
@@ -20,33 +20,124 @@
 
 #include "ws_private.h"
 #include "ws_session.h"
-#include "ws_utf8.h"
 #include "ws_handshake.h"
+#include "ws_stats.h"
+#include "ws_timer.h"
+#include "ws_utf8.h"
+
+/* Output is handed to the filters in slices this big: the core output
+ * filter only blocks above FlushMaxThreshold (64 KB by default), so a
+ * slice passed while it holds nothing never blocks. */
+#define WS_PUSH_SLICE (32 * 1024)
 
 /* Per-child connection numbers. */
 static apr_uint32_t next_id;
 
-/* Output queued by other threads beyond this is dropped (WS_EQUEUE). */
-#define WS_MAIL_LIMIT (64 * 1024 * 1024)
+/* --- a metadata bucket that makes buffering filters pass data on --- */
 
-static int copy_entry(void *data, const char *key, const char *val)
+/*
+ * Without a FLUSH, mod_ssl's coalescing filter keeps small writes and the
+ * core output filter keeps less than 4 KB.  A FLUSH would make the core
+ * block on a slow reader.  Any metadata bucket ends the coalescing run, and
+ * the core's own non-blocking write is triggered afterwards (core_push), so
+ * this bucket carries no data and means nothing else.
+ */
+static apr_status_t push_bucket_read(apr_bucket *b, const char **str,
+                                     apr_size_t *len, apr_read_type_e block)
 {
-    apr_table_add(data, key, val);
-    return 1;
+    (void)b; (void)block;
+    *str = NULL;
+    *len = 0;
+    return APR_SUCCESS;
 }
 
-/* A deep copy: apr_table_copy would keep pointers into r->pool. */
-static apr_table_t *table_deep_copy(apr_pool_t *p, const apr_table_t *t)
-{
-    apr_table_t *out = apr_table_make(p, 16);
+static const apr_bucket_type_t push_bucket_type = {
+    "WS_PUSH", 5, APR_BUCKET_METADATA,
+    apr_bucket_destroy_noop,
+    push_bucket_read,
+    apr_bucket_setaside_noop,
+    apr_bucket_split_notimpl,
+    apr_bucket_simple_copy
+};
 
-    if (t) {
-        apr_table_do(copy_entry, out, t, NULL);
+static apr_bucket *push_bucket_create(apr_bucket_alloc_t *list)
+{
+    apr_bucket *b = apr_bucket_alloc(sizeof(*b), list);
+
+    APR_BUCKET_INIT(b);
+    b->free = apr_bucket_free;
+    b->list = list;
+    b->length = 0;
+    b->start = 0;
+    b->data = NULL;
+    b->type = &push_bucket_type;
+    return b;
+}
+
+/* Ask the core output filter to write what it holds, without blocking
+ * (what event.c does in write completion). */
+static apr_status_t core_push(conn_rec *c)
+{
+    ap_filter_t *f = c->output_filters;
+
+    while (f->next) {
+        f = f->next;
     }
+    return f->frec->filter_func.out_func(f, NULL);
+}
+
+/* --- the request snapshot --- */
+
+typedef struct {
+    char *p;                    /* next free byte */
+} arena_t;
+
+static const char *arena_str(arena_t *a, const char *s)
+{
+    char *out = a->p;
+    size_t n = strlen(s) + 1;
+
+    memcpy(out, s, n);
+    a->p += n;
     return out;
 }
 
-/* Cookie: a=1; b="two" (RFC 6265 section 4.2.1). */
+static size_t str_size(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+typedef struct {
+    size_t bytes;
+    int n;
+} tsize_t;
+
+static int size_entry(void *data, const char *key, const char *val)
+{
+    tsize_t *ts = data;
+
+    ts->bytes += strlen(key) + strlen(val) + 2;
+    ts->n++;
+    return 1;
+}
+
+typedef struct {
+    arena_t *a;
+    ws_kv_t *kv;
+    int n;
+} tcopy_t;
+
+static int copy_entry(void *data, const char *key, const char *val)
+{
+    tcopy_t *tc = data;
+
+    tc->kv[tc->n].key = arena_str(tc->a, key);
+    tc->kv[tc->n].val = arena_str(tc->a, val);
+    tc->n++;
+    return 1;
+}
+
+/* Cookie: a=1; b="two" (RFC 6265 section 4.2.1), parsed in pool p. */
 static apr_table_t *parse_cookies(apr_pool_t *p, const char *header)
 {
     apr_table_t *t = apr_table_make(p, 4);
@@ -58,7 +149,7 @@ static apr_table_t *parse_cookies(apr_pool_t *p, const char *header)
     copy = apr_pstrdup(p, header);
     for (pair = apr_strtok(copy, ";", &last); pair;
          pair = apr_strtok(NULL, ";", &last)) {
-        char *eq, *name, *val;
+        char *eq, *val;
         size_t vlen;
 
         while (apr_isspace(*pair)) {
@@ -69,8 +160,7 @@ static apr_table_t *parse_cookies(apr_pool_t *p, const char *header)
             continue;
         }
         *eq = '\0';
-        name = pair;
-        apr_collapse_spaces(name, name);
+        apr_collapse_spaces(pair, pair);
         val = eq + 1;
         while (apr_isspace(*val)) {
             val++;
@@ -83,39 +173,76 @@ static apr_table_t *parse_cookies(apr_pool_t *p, const char *header)
             val[vlen - 1] = '\0';
             val++;
         }
-        if (!apr_table_get(t, name)) {
-            apr_table_setn(t, name, val);
+        if (!apr_table_get(t, pair)) {
+            apr_table_setn(t, pair, val);
         }
     }
     return t;
 }
 
+static const char *kv_get(const ws_kv_t *kv, int n, const char *key)
+{
+    int i;
+
+    for (i = 0; key && i < n; i++) {
+        if (!strcasecmp(kv[i].key, key)) {
+            return kv[i].val;
+        }
+    }
+    return NULL;
+}
+
 ws_session_t *ws_session_create(request_rec *r, const ws_dir_conf_t *conf,
                                 ws_plugin_t *plugin)
 {
-    apr_pool_t *pool;
+    apr_table_t *cookies = parse_cookies(r->pool,
+                                         apr_table_get(r->headers_in,
+                                                       "Cookie"));
+    tsize_t hs = { 0, 0 }, cs = { 0, 0 };
+    tcopy_t tc;
+    arena_t a;
+    size_t size;
     ws_session_t *ws;
 
-    apr_pool_create_unmanaged_ex(&pool, NULL, NULL);
-    apr_pool_tag(pool, "ws_session");
-    ws = apr_pcalloc(pool, sizeof(*ws));
-    ws->pool = pool;
-    ws->refs = 1;
-    ws->id = apr_atomic_inc32(&next_id) + 1;
-    apr_thread_mutex_create(&ws->lock, APR_THREAD_MUTEX_DEFAULT, pool);
+    apr_table_do(size_entry, &hs, r->headers_in, NULL);
+    apr_table_do(size_entry, &cs, cookies, NULL);
+    size = APR_ALIGN_DEFAULT(sizeof(*ws))
+           + APR_ALIGN_DEFAULT(sizeof(ws_kv_t) * (size_t)(hs.n + cs.n))
+           + hs.bytes + cs.bytes + str_size(r->uri) + str_size(r->args)
+           + str_size(r->user) + str_size(r->useragent_ip);
+    ws = calloc(1, size);
+    if (!ws) {
+        return NULL;
+    }
+    a.p = (char *)ws + APR_ALIGN_DEFAULT(sizeof(*ws));
+    ws->headers = (ws_kv_t *)a.p;
+    ws->cookies = ws->headers + hs.n;
+    a.p += APR_ALIGN_DEFAULT(sizeof(ws_kv_t) * (size_t)(hs.n + cs.n));
 
+    tc.a = &a;
+    tc.kv = ws->headers;
+    tc.n = 0;
+    apr_table_do(copy_entry, &tc, r->headers_in, NULL);
+    ws->nheaders = tc.n;
+    tc.kv = ws->cookies;
+    tc.n = 0;
+    apr_table_do(copy_entry, &tc, cookies, NULL);
+    ws->ncookies = tc.n;
+    ws->path = arena_str(&a, r->uri);
+    ws->query = r->args ? arena_str(&a, r->args) : NULL;
+    ws->user = r->user ? arena_str(&a, r->user) : NULL;
+    ws->remote_addr = arena_str(&a, r->useragent_ip);
+
+    ws->refs = 1;
+    pthread_mutex_init(&ws->lock, NULL);
+    ws->id = apr_atomic_inc32(&next_id) + 1;
     ws->s = r->server;
-    ws->path = apr_pstrdup(pool, r->uri);
-    ws->query = r->args ? apr_pstrdup(pool, r->args) : NULL;
-    ws->user = r->user ? apr_pstrdup(pool, r->user) : NULL;
-    ws->remote_addr = apr_pstrdup(pool, r->useragent_ip);
-    ws->headers = table_deep_copy(pool, r->headers_in);
-    ws->cookies = parse_cookies(pool, apr_table_get(ws->headers, "Cookie"));
-    ws->options = table_deep_copy(pool, conf->options);
-    ws->offered = apr_table_get(ws->headers, "Sec-WebSocket-Protocol");
+    ws->offered = kv_get(ws->headers, ws->nheaders, "Sec-WebSocket-Protocol");
+    ws->options = conf->options;
     ws->plugin = plugin;
     ws->conf = conf;
     ws->write_status = APR_SUCCESS;
+    ws->io_state = WS_IO_HANDOFF;
     return ws;
 }
 
@@ -125,56 +252,70 @@ ws_session_t *ws_session_ref(ws_session_t *ws)
     return ws;
 }
 
-static void free_mail(ws_session_t *ws)
+static void free_mail(ws_mail_t *m)
 {
-    ws_mail_t *m = ws->mail_head, *next;
+    ws_mail_t *next;
 
     for (; m; m = next) {
         next = m->next;
         free(m);
     }
-    ws->mail_head = ws->mail_tail = NULL;
-    ws->mail_bytes = 0;
 }
 
 void ws_session_unref(ws_session_t *ws)
 {
     if (apr_atomic_dec32(&ws->refs) == 0) {
-        free_mail(ws);
+        free_mail(ws->mail_head);
         ws_conn_cleanup(&ws->engine);
-        apr_pool_destroy(ws->pool);
+        pthread_mutex_destroy(&ws->lock);
+        free(ws);
     }
 }
 
-void ws_session_own(ws_session_t *ws)
-{
-    apr_thread_mutex_lock(ws->lock);
-    ws->owner = apr_os_thread_current();
-    ws->has_owner = 1;
-    apr_thread_mutex_unlock(ws->lock);
-}
+/* --- ownership --- */
 
-void ws_session_disown(ws_session_t *ws)
-{
-    apr_thread_mutex_lock(ws->lock);
-    ws->has_owner = 0;
-    apr_thread_mutex_unlock(ws->lock);
-}
-
-/* Called with the lock held. */
 static int is_owner(ws_session_t *ws)
 {
-    return ws->has_owner
+    return ws->io_state == WS_IO_ACTIVE
            && apr_os_thread_equal(ws->owner, apr_os_thread_current());
 }
 
-/* --- the engine's callbacks (owner thread) --- */
+ws_io_state_e ws_session_acquire(ws_session_t *ws)
+{
+    ws_io_state_e was;
+
+    pthread_mutex_lock(&ws->lock);
+    was = ws->io_state;
+    if (was != WS_IO_DEAD) {
+        ws->io_state = WS_IO_ACTIVE;
+        ws->owner = apr_os_thread_current();
+    }
+    pthread_mutex_unlock(&ws->lock);
+    return was;
+}
+
+int ws_session_release(ws_session_t *ws, ws_io_state_e to)
+{
+    pthread_mutex_lock(&ws->lock);
+    if (to == WS_IO_PARKED && (ws->mail_head || ws->kill)) {
+        /* Something arrived since the last look: keep the connection. */
+        pthread_mutex_unlock(&ws->lock);
+        return 0;
+    }
+    ws->io_state = to;
+    pthread_mutex_unlock(&ws->lock);
+    return 1;
+}
+
+/* --- the engine's callbacks --- */
 
 static int engine_message(void *baton, int opcode, const uint8_t *data,
                           size_t len)
 {
     ws_session_t *ws = baton;
 
+    ws->last_msg = apr_time_now();
+    ws_stats_add(WS_STAT_MSGS_IN, 1);
     return ws->plugin->h->on_message(ws, opcode == WS_OP_TEXT ? WS_MSG_TEXT
                                                                : WS_MSG_BINARY,
                                      (const char *)data, len);
@@ -189,20 +330,27 @@ static int engine_output(void *baton, const uint8_t *hdr, size_t hlen,
     if (ws->write_status != APR_SUCCESS) {
         return -1;
     }
-    /* Small writes are copied into heap buckets; large ones make the
-     * brigade pass down the filters (ap_filter_flush) first. */
-    rv = apr_brigade_write(ws->obb, ap_filter_flush, ws->c->output_filters,
-                           (const char *)hdr, hlen);
+    /* Copied into heap buckets, never passed from here: only
+     * ws_session_push writes, in slices that cannot block. */
+    rv = apr_brigade_write(ws->obb, NULL, NULL, (const char *)hdr, hlen);
     if (rv == APR_SUCCESS && plen) {
-        rv = apr_brigade_write(ws->obb, ap_filter_flush,
-                               ws->c->output_filters,
-                               (const char *)payload, plen);
+        rv = apr_brigade_write(ws->obb, NULL, NULL, (const char *)payload,
+                               plen);
     }
     if (rv != APR_SUCCESS) {
         ws->write_status = rv;
         return -1;
     }
+    __atomic_add_fetch(&ws->obb_bytes, hlen + plen, __ATOMIC_RELAXED);
     return 0;
+}
+
+static void engine_pong(void *baton, const uint8_t *data, size_t len)
+{
+    ws_session_t *ws = baton;
+
+    (void)data; (void)len;
+    ws->ping_sent = 0;
 }
 
 static void engine_violation(void *baton, int code, const char *reason)
@@ -213,82 +361,264 @@ static void engine_violation(void *baton, int code, const char *reason)
     ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, ws->c, WSLOGNO(00020)
                   "[ws %lu %s] closing with %d: %s", ws->id, ws->path, code,
                   reason);
+    ws_stats_add(WS_STAT_VIOLATIONS, 1);
 }
 
 static const ws_conn_ops_t engine_ops = {
     engine_message,
     engine_output,
-    NULL,
+    engine_pong,
     engine_violation
 };
 
-void ws_session_start(ws_session_t *ws, conn_rec *c)
+void ws_session_start(ws_session_t *ws, conn_rec *c, int async)
 {
     ws_conn_limits_t limits;
 
     limits.max_message_size = (uint64_t)ws_conf_max_message(ws->conf);
     limits.max_frame_size = (uint64_t)ws_conf_max_frame(ws->conf);
     ws->c = c;
+    ws->async = async;
     ws->obb = apr_brigade_create(c->pool, c->bucket_alloc);
+    ws->ibb = apr_brigade_create(c->pool, c->bucket_alloc);
+    ws->tbb = apr_brigade_create(c->pool, c->bucket_alloc);
+    ws->last_rx = ws->last_msg = apr_time_now();
     ws_conn_init(&ws->engine, &limits, &engine_ops, ws);
 }
+
+/* --- output --- */
+
+apr_status_t ws_session_push(ws_session_t *ws)
+{
+    conn_rec *c = ws->c;
+    apr_status_t rv = ws->write_status;
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    for (;;) {
+        apr_bucket *after;
+        apr_off_t len = 0;
+
+        /* Let the core write what it holds first; hand it more only when
+         * it holds nothing, so it never has a reason to block. */
+        rv = core_push(c);
+        if (rv != APR_SUCCESS || c->data_in_output_filters
+            || APR_BRIGADE_EMPTY(ws->obb)) {
+            break;
+        }
+        rv = apr_brigade_partition(ws->obb, WS_PUSH_SLICE, &after);
+        if (rv != APR_SUCCESS && rv != APR_INCOMPLETE) {
+            break;
+        }
+        while (APR_BRIGADE_FIRST(ws->obb) != after) {
+            apr_bucket *b = APR_BRIGADE_FIRST(ws->obb);
+
+            len += (apr_off_t)b->length;
+            APR_BUCKET_REMOVE(b);
+            APR_BRIGADE_INSERT_TAIL(ws->tbb, b);
+        }
+        APR_BRIGADE_INSERT_TAIL(ws->tbb, push_bucket_create(c->bucket_alloc));
+        rv = ap_pass_brigade(c->output_filters, ws->tbb);
+        apr_brigade_cleanup(ws->tbb);
+        __atomic_sub_fetch(&ws->obb_bytes, (apr_size_t)len,
+                           __ATOMIC_RELAXED);
+        ws_stats_add(WS_STAT_BYTES_OUT, (apr_uint64_t)len);
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        ws->write_status = rv;
+        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, rv, c, WSLOGNO(00025)
+                      "[ws %lu %s] write failed", ws->id, ws->path);
+        return rv;
+    }
+    ws->out_pending = c->data_in_output_filters
+                      || !APR_BRIGADE_EMPTY(ws->obb);
+    return APR_SUCCESS;
+}
+
+/* --- timers --- */
+
+/* Close the connection ourselves (section 7.1.2) and note when. */
+static void begin_close(ws_session_t *ws, int code, const char *reason,
+                        apr_time_t now)
+{
+    if (ws_conn_close(&ws->engine, code, reason) == WS_CONN_OK) {
+        ws->close_sent = now;
+    }
+}
+
+int ws_session_tick(ws_session_t *ws, apr_time_t now)
+{
+    const ws_dir_conf_t *conf = ws->conf;
+    ws_conn_t *e = &ws->engine;
+    apr_interval_time_t ping = ws_conf_ping_interval(conf);
+    apr_time_t stopping = ws_timer_stopping_since();
+
+    if (e->state == WS_STATE_CLOSING) {
+        if (!ws->close_sent) {
+            ws->close_sent = now;
+        }
+        if (now - ws->close_sent > ws_conf_close_timeout(conf)) {
+            ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, ws->c, WSLOGNO(00026)
+                          "[ws %lu %s] no close frame from the peer in time",
+                          ws->id, ws->path);
+            return 1;
+        }
+        return 0;
+    }
+    if (e->state != WS_STATE_OPEN) {
+        return e->state == WS_STATE_CLOSED;
+    }
+    if (stopping && now - stopping >= ws_conf_graceful_timeout(conf)) {
+        begin_close(ws, WS_CLOSE_GOING_AWAY, "server restarting", now);
+        return 0;
+    }
+    if (ws_conf_idle_timeout(conf) > 0
+        && now - ws->last_msg > ws_conf_idle_timeout(conf)) {
+        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, ws->c, WSLOGNO(00027)
+                      "[ws %lu %s] idle timeout", ws->id, ws->path);
+        begin_close(ws, WS_CLOSE_GOING_AWAY, "idle timeout", now);
+        return 0;
+    }
+    if (ws->ping_sent && now - ws->ping_sent > ws_conf_ping_timeout(conf)) {
+        ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, ws->c, WSLOGNO(00028)
+                      "[ws %lu %s] no pong within %" APR_TIME_T_FMT " ms: "
+                      "closing", ws->id, ws->path,
+                      apr_time_as_msec(ws_conf_ping_timeout(conf)));
+        ws_stats_add(WS_STAT_DEAD_PEERS, 1);
+        return 1;
+    }
+    if (ws->async) {
+        /* httpd closes a parked connection after Timeout without input:
+         * ping often enough that a live peer's pong always comes first. */
+        apr_interval_time_t half = ws->s->timeout / 2;
+
+        if (ping <= 0 || ping > half) {
+            ping = half;
+        }
+    }
+    if (ping > 0 && !ws->ping_sent && now - ws->last_rx >= ping) {
+        if (ws_conn_ping(e, NULL, 0) == WS_CONN_OK) {
+            ws->ping_sent = now;
+            ws_stats_add(WS_STAT_PINGS, 1);
+        }
+    }
+    return 0;
+}
+
+/* --- mail --- */
 
 void ws_session_drain_mail(ws_session_t *ws)
 {
     ws_mail_t *m, *next;
+    apr_size_t bytes = 0;
 
-    apr_thread_mutex_lock(ws->lock);
+    pthread_mutex_lock(&ws->lock);
     m = ws->mail_head;
     ws->mail_head = ws->mail_tail = NULL;
-    ws->mail_bytes = 0;
-    apr_thread_mutex_unlock(ws->lock);
+    pthread_mutex_unlock(&ws->lock);
 
     for (; m; m = next) {
         next = m->next;
+        bytes += m->len;
         if (m->opcode == WS_OP_CLOSE) {
-            ws_conn_close(&ws->engine, m->close_code,
-                          m->len ? (const char *)m->data : NULL);
+            begin_close(ws, m->close_code,
+                        m->len ? (const char *)m->data : NULL,
+                        apr_time_now());
         }
         else {
-            ws_conn_send(&ws->engine, m->opcode, m->data, m->len);
+            if (ws_conn_send(&ws->engine, m->opcode, m->data, m->len)
+                == WS_CONN_OK) {
+                ws->last_msg = apr_time_now();
+                ws_stats_add(WS_STAT_MSGS_OUT, 1);
+            }
         }
         free(m);
+    }
+    if (bytes) {
+        pthread_mutex_lock(&ws->lock);
+        ws->queued -= bytes;
+        pthread_mutex_unlock(&ws->lock);
     }
 }
 
 void ws_session_finish(ws_session_t *ws)
 {
+    ws_mail_t *mail;
     int code;
 
-    apr_thread_mutex_lock(ws->lock);
-    ws->closed = 1;
-    apr_thread_mutex_unlock(ws->lock);
-    free_mail(ws);
+    pthread_mutex_lock(&ws->lock);
+    ws->io_state = WS_IO_DEAD;
+    mail = ws->mail_head;
+    ws->mail_head = ws->mail_tail = NULL;
+    ws->queued = 0;
+    pthread_mutex_unlock(&ws->lock);
+    free_mail(mail);
 
+    if (!ws->opened) {
+        return;
+    }
+    ws->opened = 0;
     if (ws->engine.state != WS_STATE_CLOSED) {
         ws_conn_abort(&ws->engine);
     }
     code = ws->engine.close_code ? ws->engine.close_code : WS_CLOSE_ABNORMAL;
-    ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, ws->c, WSLOGNO(00021)
-                  "[ws %lu %s] closed with %d, %" APR_UINT64_T_FMT
-                  " messages in, %" APR_UINT64_T_FMT " out", ws->id,
-                  ws->path, code, ws->engine.msgs_in, ws->engine.msgs_out);
-    if (ws->opened && ws->plugin->h->on_close) {
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ws->s, WSLOGNO(00021)
+                 "[ws %lu %s] closed with %d, %" APR_UINT64_T_FMT
+                 " messages in, %" APR_UINT64_T_FMT " out", ws->id,
+                 ws->path, code, ws->engine.msgs_in, ws->engine.msgs_out);
+    ws_stats_add(WS_STAT_OPEN, (apr_uint64_t)-1);
+    ws_timer_remove(ws);
+    if (ws->plugin->h->on_close) {
         ws->plugin->h->on_close(ws, code, ws->engine.close_reason);
     }
-    ws->opened = 0;
 }
 
 /* --- the handler API --- */
 
-/* Queue for the owner, from another thread. */
-static int post_mail(ws_session_t *ws, int opcode, int code,
-                     const void *data, size_t len)
+/* Called with the lock held: may len more bytes be queued? */
+static int reserve_locked(ws_session_t *ws, apr_size_t len)
 {
-    ws_mail_t *m;
-    int rv = WS_OK;
+    apr_size_t limit = (apr_size_t)ws_conf_max_queued(ws->conf);
+    apr_size_t have = ws->queued
+                      + __atomic_load_n(&ws->obb_bytes, __ATOMIC_RELAXED);
 
-    m = malloc(sizeof(*m) + len);
+    if (have + len <= limit || have == 0) {
+        return 1;
+    }
+    ws_stats_add(WS_STAT_DROPPED, 1);
+    if (apr_atomic_inc32(&ws->dropped) == 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ws->s, WSLOGNO(00022)
+                     "[ws %lu %s] output queue over WebSocketMaxQueuedOutput "
+                     "(%" APR_SIZE_T_FMT " bytes): the peer reads too "
+                     "slowly; %s", ws->id, ws->path, limit,
+                     ws_conf_overflow(ws->conf) == WS_OVERFLOW_CLOSE
+                     ? "closing it with 1008"
+                     : "dropping messages (further drops are only counted)");
+    }
+    return 0;
+}
+
+int ws_session_reserve(ws_session_t *ws, apr_size_t len)
+{
+    int ok;
+
+    pthread_mutex_lock(&ws->lock);
+    ok = reserve_locked(ws, len);
+    pthread_mutex_unlock(&ws->lock);
+    return ok;
+}
+
+/* Called with the lock held, by a thread that may not touch the engine
+ * (HANDOFF, or ACTIVE elsewhere): queue for the owner. */
+static int post_mail_locked(ws_session_t *ws, int opcode, int code,
+                            const void *data, size_t len)
+{
+    ws_mail_t *m = malloc(sizeof(*m) + len);
+
     if (!m) {
         return WS_EQUEUE;
     }
@@ -296,40 +626,41 @@ static int post_mail(ws_session_t *ws, int opcode, int code,
     m->opcode = opcode;
     m->close_code = code;
     m->len = len;
-    memcpy(m->data, data, len);
-    m->data[len] = '\0';
-
-    apr_thread_mutex_lock(ws->lock);
-    if (ws->closed) {
-        rv = WS_ECLOSED;
+    if (len) {
+        memcpy(m->data, data, len);
     }
-    else if (opcode != WS_OP_CLOSE && ws->mail_bytes + len > WS_MAIL_LIMIT) {
-        rv = WS_EQUEUE;
+    m->data[len] = '\0';
+    if (ws->mail_tail) {
+        ws->mail_tail->next = m;
     }
     else {
-        if (ws->mail_tail) {
-            ws->mail_tail->next = m;
-        }
-        else {
-            ws->mail_head = m;
-        }
-        ws->mail_tail = m;
-        ws->mail_bytes += len;
-        if (ws->wakeup) {
-            apr_pollset_wakeup(ws->wakeup);
-        }
-        m = NULL;
+        ws->mail_head = m;
     }
-    apr_thread_mutex_unlock(ws->lock);
+    ws->mail_tail = m;
+    ws->queued += len;
+    if (ws->wakeup) {
+        apr_pollset_wakeup(ws->wakeup);
+    }
+    return WS_OK;
+}
 
-    if (rv == WS_EQUEUE && apr_atomic_inc32(&ws->dropped) == 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ws->s, WSLOGNO(00022)
-                     "[ws %lu %s] output queue over %d bytes: message "
-                     "dropped (further drops on this connection are only "
-                     "counted)", ws->id, ws->path, WS_MAIL_LIMIT);
+/* The queue is full: apply WebSocketQueueOverflow (lock held). */
+static void overflow_locked(ws_session_t *ws)
+{
+    if (ws_conf_overflow(ws->conf) != WS_OVERFLOW_CLOSE
+        || ws->kill || ws->engine.state != WS_STATE_OPEN) {
+        return;
     }
-    free(m);
-    return rv;
+    ws_stats_add(WS_STAT_OVERFLOW_CLOSES, 1);
+    if (ws->io_state == WS_IO_PARKED) {
+        begin_close(ws, WS_CLOSE_POLICY, "output queue full",
+                    apr_time_now());
+        ws_session_push(ws);
+    }
+    else if (!is_owner(ws)) {
+        post_mail_locked(ws, WS_OP_CLOSE, WS_CLOSE_POLICY,
+                         "output queue full", 17);
+    }
 }
 
 static int map_conn_rv(int rv)
@@ -347,40 +678,91 @@ static int map_conn_rv(int rv)
 static int api_send(ws_connection_t *ws, ws_msg_type_e type,
                     const void *data, size_t len)
 {
-    int owner;
+    int rv;
 
-    if ((type != WS_MSG_TEXT && type != WS_MSG_BINARY)
-        || (len && !data)) {
+    if ((type != WS_MSG_TEXT && type != WS_MSG_BINARY) || (len && !data)) {
         return WS_EINVAL;
     }
     if (type == WS_MSG_TEXT && !ws_utf8_valid(data, len)) {
         return WS_EINVAL;
     }
-    apr_thread_mutex_lock(ws->lock);
-    owner = is_owner(ws) && !ws->closed;
-    apr_thread_mutex_unlock(ws->lock);
-    if (owner) {
-        return map_conn_rv(ws_conn_send(&ws->engine, type, data, len));
+    pthread_mutex_lock(&ws->lock);
+    if (ws->io_state == WS_IO_DEAD || ws->kill) {
+        rv = WS_ECLOSED;
     }
-    return post_mail(ws, type, 0, data, len);
+    else if (!reserve_locked(ws, len)) {
+        if (is_owner(ws)) {
+            pthread_mutex_unlock(&ws->lock);
+            if (ws_conf_overflow(ws->conf) == WS_OVERFLOW_CLOSE) {
+                ws_stats_add(WS_STAT_OVERFLOW_CLOSES, 1);
+                begin_close(ws, WS_CLOSE_POLICY, "output queue full",
+                            apr_time_now());
+            }
+            return WS_EQUEUE;
+        }
+        overflow_locked(ws);
+        rv = WS_EQUEUE;
+    }
+    else if (is_owner(ws)) {
+        /* The connection's own thread: straight into the engine. */
+        pthread_mutex_unlock(&ws->lock);
+        rv = map_conn_rv(ws_conn_send(&ws->engine, type, data, len));
+        if (rv == WS_OK) {
+            ws->last_msg = apr_time_now();
+            ws_stats_add(WS_STAT_MSGS_OUT, 1);
+        }
+        return rv;
+    }
+    else if (ws->io_state == WS_IO_PARKED) {
+        /* Nobody runs it: write it ourselves, without blocking. */
+        rv = map_conn_rv(ws_conn_send(&ws->engine, type, data, len));
+        if (rv == WS_OK) {
+            ws->last_msg = apr_time_now();
+            ws_stats_add(WS_STAT_MSGS_OUT, 1);
+            ws_session_push(ws);
+        }
+    }
+    else {
+        rv = post_mail_locked(ws, type, 0, data, len);
+    }
+    pthread_mutex_unlock(&ws->lock);
+    return rv;
 }
 
 static int api_close(ws_connection_t *ws, int code, const char *reason)
 {
     size_t rlen = reason ? strlen(reason) : 0;
-    int owner;
+    int rv = WS_OK;
 
     if (!ws_frame_close_code_valid(code) || rlen > WS_FRAME_MAX_CONTROL - 2
         || !ws_utf8_valid((const uint8_t *)(reason ? reason : ""), rlen)) {
         return WS_EINVAL;
     }
-    apr_thread_mutex_lock(ws->lock);
-    owner = is_owner(ws) && !ws->closed;
-    apr_thread_mutex_unlock(ws->lock);
-    if (owner) {
-        return map_conn_rv(ws_conn_close(&ws->engine, code, reason));
+    pthread_mutex_lock(&ws->lock);
+    if (ws->io_state == WS_IO_DEAD || ws->kill) {
+        rv = WS_ECLOSED;
     }
-    return post_mail(ws, WS_OP_CLOSE, code, reason ? reason : "", rlen);
+    else if (is_owner(ws)) {
+        pthread_mutex_unlock(&ws->lock);
+        rv = map_conn_rv(ws_conn_close(&ws->engine, code, reason));
+        if (rv == WS_OK) {
+            ws->close_sent = apr_time_now();
+        }
+        return rv;
+    }
+    else if (ws->io_state == WS_IO_PARKED) {
+        rv = map_conn_rv(ws_conn_close(&ws->engine, code, reason));
+        if (rv == WS_OK) {
+            ws->close_sent = apr_time_now();
+            ws_session_push(ws);
+        }
+    }
+    else {
+        rv = post_mail_locked(ws, WS_OP_CLOSE, code, reason ? reason : "",
+                              rlen);
+    }
+    pthread_mutex_unlock(&ws->lock);
+    return rv;
 }
 
 static void api_set_data(ws_connection_t *ws, void *data)
@@ -420,12 +802,20 @@ static const char *api_query(ws_connection_t *ws)
 
 static const char *api_header(ws_connection_t *ws, const char *name)
 {
-    return name ? apr_table_get(ws->headers, name) : NULL;
+    return kv_get(ws->headers, ws->nheaders, name);
 }
 
 static const char *api_cookie(ws_connection_t *ws, const char *name)
 {
-    return name ? apr_table_get(ws->cookies, name) : NULL;
+    int i;
+
+    /* Cookie names are case-sensitive (RFC 6265). */
+    for (i = 0; name && i < ws->ncookies; i++) {
+        if (!strcmp(ws->cookies[i].key, name)) {
+            return ws->cookies[i].val;
+        }
+    }
+    return NULL;
 }
 
 static const char *api_user(ws_connection_t *ws)
@@ -440,7 +830,7 @@ static const char *api_remote_addr(ws_connection_t *ws)
 
 static const char *api_option(ws_connection_t *ws, const char *name)
 {
-    return name ? apr_table_get(ws->options, name) : NULL;
+    return (name && ws->options) ? apr_table_get(ws->options, name) : NULL;
 }
 
 static const char *api_protocol(ws_connection_t *ws)
@@ -462,7 +852,8 @@ static int api_select_protocol(ws_connection_t *ws, const char *protocol)
     }
     while (list && ws_handshake_next_token(&list, tok, sizeof(tok)) > 0) {
         if (!strcmp(tok, protocol)) {
-            ws->protocol = apr_pstrdup(ws->pool, tok);
+            /* The offer lives in the snapshot: point into it. */
+            ws->protocol = strstr(ws->offered, tok);
             return WS_OK;
         }
     }

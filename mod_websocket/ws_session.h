@@ -2,50 +2,70 @@
  * ws_session.h -- one WebSocket connection as httpd and handlers see it.
  *
  * Owns: struct ws_connection (the handle handlers hold), its reference
- * count and lifetime, the snapshot of the upgrade request that handlers read,
- * the mailbox through which other threads send, and the ws_api_t table.
+ * count and lifetime, the snapshot of the upgrade request that handlers
+ * read, the output queue and its limit, the timers (ping, idle, closing),
+ * and the ws_api_t table.
  *
- * Threads: the "owner" is the thread currently running the connection (in
- * this version, the httpd worker that accepted the upgrade, for the
- * connection's whole life).  Only the owner touches the protocol engine,
- * conn_rec, filters and brigades.  Any other thread only touches the
- * mailbox, under `lock`, and wakes the owner.  Everything a handler reads
- * (path, headers, options...) is written once before on_open and is
- * read-only afterwards, so readers need no lock.
+ * Who may touch what (see docs/INTERNALS.md, "Threads"):
+ *   io_state    ACTIVE: one thread, the owner, runs the connection (the
+ *               worker in our process_connection hook, or the connection's
+ *               own thread); only it touches the engine, conn_rec, filters
+ *               and brigades, without the lock.
+ *               PARKED: no thread runs it (mpm_event polls the socket);
+ *               whoever holds `lock` may touch the engine and write through
+ *               the filters, never blocking.
+ *               HANDOFF: the upgrade request is still finishing; nobody
+ *               touches the connection, sends wait in the mailbox.
+ *               DEAD: closed; sends fail with WS_ECLOSED.
+ *   (L)         fields guarded by `lock`.
+ *   snapshot    path, headers, ... are written before on_open and read-only
+ *               afterwards: readers need no lock.
  *
- * Memory: the struct and all it points to live in the session's own pool
- * (unmanaged, with its own allocator), destroyed by the last unref.  That
- * pool is never allocated from after on_open except by the owner thread.
+ * Memory: the struct and its snapshot are one malloc block, freed by the
+ * last unref (an APR pool would cost 8 KB per connection).  Brigades live in
+ * c->pool and are only used while the connection is not DEAD.
  */
 #ifndef WS_SESSION_H
 #define WS_SESSION_H
 
-#include "apr_pools.h"
+#include <pthread.h>
+
 #include "apr_poll.h"
 #include "apr_tables.h"
-#include "apr_thread_mutex.h"
-#include "apr_portable.h"
 #include "apr_buckets.h"
+#include "apr_portable.h"
 #include "httpd.h"
 
 #include "ws_plugin_api.h"
 #include "ws_conn.h"
 #include "ws_config.h"
 
-/* A message queued by a thread other than the owner. */
+typedef enum {
+    WS_IO_HANDOFF = 0,
+    WS_IO_ACTIVE,
+    WS_IO_PARKED,
+    WS_IO_DEAD
+} ws_io_state_e;
+
+/* A message queued while the connection is owned by another thread. */
 typedef struct ws_mail {
     struct ws_mail *next;
-    int opcode;                 /* WS_OP_TEXT/BINARY, or WS_OP_CLOSE */
+    int opcode;                 /* WS_OP_TEXT/BINARY/PING, or WS_OP_CLOSE */
     int close_code;
     size_t len;
-    uint8_t data[1];            /* len bytes (close: the reason, NUL) */
+    uint8_t data[1];            /* len bytes and a NUL */
 } ws_mail_t;
+
+typedef struct {
+    const char *key;
+    const char *val;
+} ws_kv_t;
 
 struct ws_connection {
     apr_uint32_t refs;          /* atomic */
-    apr_pool_t *pool;           /* the session's own pool */
-    apr_thread_mutex_t *lock;   /* guards the fields marked (L) */
+    pthread_mutex_t lock;
     unsigned long id;
+    struct ws_connection *prev, *next;  /* the registry (ws_timer.c) */
 
     /* The upgrade request, read-only after on_open. */
     server_rec *s;
@@ -53,31 +73,44 @@ struct ws_connection {
     const char *query;
     const char *user;
     const char *remote_addr;
-    const char *protocol;       /* agreed subprotocol or NULL */
-    const char *offered;        /* client's Sec-WebSocket-Protocol */
-    apr_table_t *headers;
-    apr_table_t *cookies;
-    apr_table_t *options;
+    const char *offered;        /* the client's Sec-WebSocket-Protocol */
+    ws_kv_t *headers;
+    int nheaders;
+    ws_kv_t *cookies;
+    int ncookies;
+    const apr_table_t *options; /* in pconf: lives as long as the child */
     ws_plugin_t *plugin;
     const ws_dir_conf_t *conf;
+    const char *protocol;       /* agreed subprotocol, or NULL */
     void *user_data;
     int in_open;                /* only during on_open */
+    int async;                  /* parked between events (mpm_event) */
 
-    /* Shared with other threads. */
-    apr_os_thread_t owner;      /* (L) valid while has_owner */
-    int has_owner;              /* (L) */
-    int closed;                 /* (L) no more sends accepted */
+    /* Shared. */
+    ws_io_state_e io_state;     /* (L) */
+    apr_os_thread_t owner;      /* (L) the ACTIVE thread */
     ws_mail_t *mail_head;       /* (L) */
     ws_mail_t *mail_tail;       /* (L) */
-    apr_size_t mail_bytes;      /* (L) */
-    apr_pollset_t *wakeup;      /* owner's pollset, woken on new mail */
-    apr_uint32_t dropped;       /* atomic: messages dropped (queue full) */
+    apr_size_t queued;          /* (L) mail + obb bytes not yet written */
+    apr_pollset_t *wakeup;      /* (L) the own-thread loop's pollset */
+    int kill;                   /* (L) close TCP now (timer's decision) */
+    apr_uint32_t dropped;       /* atomic: messages dropped, queue full */
 
-    /* Owner only. */
+    /* Timers: written by the owner (or the lock holder when PARKED). */
+    apr_time_t last_rx;         /* last bytes from the peer */
+    apr_time_t last_msg;        /* last data message either way */
+    apr_time_t ping_sent;       /* outstanding ping, 0 if none */
+    apr_time_t close_sent;      /* our close frame, 0 if none */
+
+    /* The owner's (or, PARKED, the lock holder's). */
     ws_conn_t engine;
     conn_rec *c;
-    apr_bucket_brigade *obb;    /* output being built */
+    apr_bucket_brigade *obb;    /* output not yet passed to the filters */
+    apr_size_t obb_bytes;
+    apr_bucket_brigade *ibb;    /* input, reused */
+    apr_bucket_brigade *tbb;    /* a slice of obb being written, reused */
     apr_status_t write_status;  /* first failed write, or APR_SUCCESS */
+    int out_pending;            /* the filters still hold output */
     int opened;                 /* on_open accepted: on_close is owed */
 };
 
@@ -86,26 +119,40 @@ typedef struct ws_connection ws_session_t;
 /* The API table handed to handlers. */
 extern const ws_api_t ws_session_api;
 
-/* Create a session for an upgrade request (snapshot of r, conf options).
- * The one reference returned belongs to the caller. */
+/* Create a session for an upgrade request.  The one reference returned
+ * belongs to the caller. */
 ws_session_t *ws_session_create(request_rec *r, const ws_dir_conf_t *conf,
                                 ws_plugin_t *plugin);
 
 ws_session_t *ws_session_ref(ws_session_t *ws);
 void ws_session_unref(ws_session_t *ws);
 
-/* Become (or stop being) the owner thread. */
-void ws_session_own(ws_session_t *ws);
-void ws_session_disown(ws_session_t *ws);
+/* The upgrade is done: start the engine on c (owner: the caller). */
+void ws_session_start(ws_session_t *ws, conn_rec *c, int async);
 
-/* Owner: start the engine on connection c (after the 101). */
-void ws_session_start(ws_session_t *ws, conn_rec *c);
+/* Become the owner (returns the previous state; DEAD means: do not run).
+ * Release: park (PARKED) or end (DEAD); ws_session_release returns 0 and
+ * does not park if mail arrived meanwhile (process it, then retry). */
+ws_io_state_e ws_session_acquire(ws_session_t *ws);
+int ws_session_release(ws_session_t *ws, ws_io_state_e to);
 
-/* Owner: move queued mail into the engine (and so into ws->obb). */
+/* Owner: move mail into the engine. */
 void ws_session_drain_mail(ws_session_t *ws);
 
+/* Owner or PARKED lock holder: write queued output without blocking.
+ * Sets ws->out_pending if the filters kept some for later. */
+apr_status_t ws_session_push(ws_session_t *ws);
+
+/* Owner or PARKED lock holder: run the timers (pings, idle, closing,
+ * graceful stop) at now; returns 1 if TCP should be closed now. */
+int ws_session_tick(ws_session_t *ws, apr_time_t now);
+
 /* Owner: the connection is over; refuse further sends and call the
- * handler's on_close once. */
+ * handler's on_close once.  Safe to call more than once. */
 void ws_session_finish(ws_session_t *ws);
+
+/* Reserve len bytes of the output queue for a new message, applying
+ * WebSocketMaxQueuedOutput and WebSocketQueueOverflow; 0 if refused. */
+int ws_session_reserve(ws_session_t *ws, apr_size_t len);
 
 #endif /* WS_SESSION_H */

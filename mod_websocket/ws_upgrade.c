@@ -167,6 +167,9 @@ int ws_upgrade_handle(request_rec *r, const ws_dir_conf_t *conf)
     }
 
     ws = ws_session_create(r, conf, conf->handler);
+    if (!ws) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     ws->protocol = default_protocol(conf, ws->offered);
     if (conf->handler->h->on_open) {
         ws->in_open = 1;
@@ -198,11 +201,13 @@ int ws_upgrade_handle(request_rec *r, const ws_dir_conf_t *conf)
                   ws->path, conf->handler->name,
                   ws->protocol ? ws->protocol : "(none)");
 
-    ws_session_start(ws, r->connection);
-    ws_io_run(ws);
-
-    /* For the access log: %b counts WebSocket payload bytes sent, and
-     * %{WS_CLOSE_CODE}e gives how it ended. */
+    if (ws_io_run(ws, r)) {
+        /* Parked: the request ends here and is logged with 101. */
+        ws_session_unref(ws);
+        return OK;
+    }
+    /* It ran on this thread: %b counts the WebSocket bytes sent, and
+     * %{WS_CLOSE_CODE}e says how it ended. */
     r->bytes_sent = (apr_off_t)ws->engine.bytes_out;
     apr_snprintf(code, sizeof(code), "%d", ws->engine.close_code
                                            ? ws->engine.close_code

@@ -22,7 +22,8 @@
  *
  * Only the second byte of a sequence ever has a range narrower than
  * 80..BF, so four "restricted second byte" states (after E0, ED, F0, F4)
- * plus "1, 2 or 3 plain continuation bytes to go" cover everything.
+ * plus "1, 2 or 3 plain continuation bytes to go" cover everything: the
+ * table below (utf8_row) is this table, read column by column.
  *
  * Plain ASCII, the common case, is skipped 8 or 16 bytes at a time while
  * the machine sits at a character boundary.
@@ -33,7 +34,7 @@
 
 #include "ws_utf8.h"
 
-/* Byte classes. */
+/* Byte classes, in the order of utf8_row. */
 enum {
     C_ASCII = 0,                /* 00..7F */
     C_CONT_LO,                  /* 80..8F */
@@ -51,18 +52,21 @@ enum {
 };
 
 /*
- * States, stored premultiplied by C_COUNT so that one addition indexes the
- * transition table.  S_ACCEPT must be 0 (see ws_utf8_t in the header).
+ * States are bit offsets, multiples of 6, so that the whole transition
+ * function for one byte class fits in a uint64_t "row": the next state
+ * from state s is (row >> s) & 63.  On the critical path that is a shift
+ * and a mask per byte; the two table loads do not depend on the state.
+ * S_ACCEPT must be 0 (see ws_utf8_t in the header).
  */
-#define S_ACCEPT (0 * C_COUNT)  /* at a character boundary */
-#define S_1      (1 * C_COUNT)  /* one 80..BF to go */
-#define S_2      (2 * C_COUNT)  /* two 80..BF to go */
-#define S_3      (3 * C_COUNT)  /* three 80..BF to go */
-#define S_E0     (4 * C_COUNT)  /* after E0: A0..BF, then one more */
-#define S_ED     (5 * C_COUNT)  /* after ED: 80..9F, then one more */
-#define S_F0     (6 * C_COUNT)  /* after F0: 90..BF, then two more */
-#define S_F4     (7 * C_COUNT)  /* after F4: 80..8F, then two more */
-#define S_REJECT (8 * C_COUNT)  /* invalid; absorbing */
+#define S_ACCEPT  0             /* at a character boundary */
+#define S_1       6             /* one 80..BF to go */
+#define S_2      12             /* two 80..BF to go */
+#define S_3      18             /* three 80..BF to go */
+#define S_E0     24             /* after E0: A0..BF, then one more */
+#define S_ED     30             /* after ED: 80..9F, then one more */
+#define S_F0     36             /* after F0: 90..BF, then two more */
+#define S_F4     42             /* after F4: 80..8F, then two more */
+#define S_REJECT 48             /* invalid; absorbing */
 
 static const uint8_t utf8_class[256] = {
     /* 00..7F */
@@ -91,40 +95,48 @@ static const uint8_t utf8_class[256] = {
 };
 
 /*
- * utf8_next[state + class].  Short names, for the table only: Sn is "n
- * plain continuation bytes to go", Sxx is "after lead byte xx".
+ * Rows.  Every transition not listed goes to S_REJECT: a row starts as
+ * "all states reject" and GO(s, n) flips state s over to n.
  */
-#define ACC S_ACCEPT
-#define S1  S_1
-#define S2  S_2
-#define S3  S_3
-#define SE0 S_E0
-#define SED S_ED
-#define SF0 S_F0
-#define SF4 S_F4
-#define REJ S_REJECT
-static const uint8_t utf8_next[9 * C_COUNT] = {
-    /*        00   80   90   A0   bad  C2   E0   E1   ED   F0   F1   F4
-     *        ..7F ..8F ..9F ..BF      ..DF      ..EF      ..F3         */
-    /* ACC */ ACC, REJ, REJ, REJ, REJ, S1,  SE0, S2,  SED, SF0, S3,  SF4,
-    /* S1  */ REJ, ACC, ACC, ACC, REJ, REJ, REJ, REJ, REJ, REJ, REJ, REJ,
-    /* S2  */ REJ, S1,  S1,  S1,  REJ, REJ, REJ, REJ, REJ, REJ, REJ, REJ,
-    /* S3  */ REJ, S2,  S2,  S2,  REJ, REJ, REJ, REJ, REJ, REJ, REJ, REJ,
-    /* SE0 */ REJ, REJ, REJ, S1,  REJ, REJ, REJ, REJ, REJ, REJ, REJ, REJ,
-    /* SED */ REJ, S1,  S1,  REJ, REJ, REJ, REJ, REJ, REJ, REJ, REJ, REJ,
-    /* SF0 */ REJ, REJ, S2,  S2,  REJ, REJ, REJ, REJ, REJ, REJ, REJ, REJ,
-    /* SF4 */ REJ, S2,  REJ, REJ, REJ, REJ, REJ, REJ, REJ, REJ, REJ, REJ,
-    /* REJ */ REJ, REJ, REJ, REJ, REJ, REJ, REJ, REJ, REJ, REJ, REJ, REJ
+#define REJECT_AT(s) ((uint64_t)S_REJECT << (s))
+#define ALL_REJECT (REJECT_AT(S_ACCEPT) | REJECT_AT(S_1) | REJECT_AT(S_2) \
+                    | REJECT_AT(S_3) | REJECT_AT(S_E0) | REJECT_AT(S_ED) \
+                    | REJECT_AT(S_F0) | REJECT_AT(S_F4) | REJECT_AT(S_REJECT))
+#define GO(s, n) ((uint64_t)((n) ^ S_REJECT) << (s))
+
+static const uint64_t utf8_row[C_COUNT] = {
+    /* 00..7F */
+    ALL_REJECT ^ GO(S_ACCEPT, S_ACCEPT),
+    /* 80..8F */
+    ALL_REJECT ^ GO(S_1, S_ACCEPT) ^ GO(S_2, S_1) ^ GO(S_3, S_2)
+               ^ GO(S_ED, S_1) ^ GO(S_F4, S_2),
+    /* 90..9F */
+    ALL_REJECT ^ GO(S_1, S_ACCEPT) ^ GO(S_2, S_1) ^ GO(S_3, S_2)
+               ^ GO(S_ED, S_1) ^ GO(S_F0, S_2),
+    /* A0..BF */
+    ALL_REJECT ^ GO(S_1, S_ACCEPT) ^ GO(S_2, S_1) ^ GO(S_3, S_2)
+               ^ GO(S_E0, S_1) ^ GO(S_F0, S_2),
+    /* C0 C1 F5..FF */
+    ALL_REJECT,
+    /* C2..DF */
+    ALL_REJECT ^ GO(S_ACCEPT, S_1),
+    /* E0 */
+    ALL_REJECT ^ GO(S_ACCEPT, S_E0),
+    /* E1..EC EE EF */
+    ALL_REJECT ^ GO(S_ACCEPT, S_2),
+    /* ED */
+    ALL_REJECT ^ GO(S_ACCEPT, S_ED),
+    /* F0 */
+    ALL_REJECT ^ GO(S_ACCEPT, S_F0),
+    /* F1..F3 */
+    ALL_REJECT ^ GO(S_ACCEPT, S_3),
+    /* F4 */
+    ALL_REJECT ^ GO(S_ACCEPT, S_F4)
 };
-#undef ACC
-#undef S1
-#undef S2
-#undef S3
-#undef SE0
-#undef SED
-#undef SF0
-#undef SF4
-#undef REJ
+
+#undef GO
+#undef ALL_REJECT
+#undef REJECT_AT
 
 #define HIGH_BITS UINT64_C(0x8080808080808080)
 
@@ -180,7 +192,7 @@ ws_utf8_result_e ws_utf8_feed(ws_utf8_t *v, const uint8_t *p, size_t n)
         step = n < 8 ? n : 8;
         n -= step;
         while (step--) {
-            s = utf8_next[s + utf8_class[*p++]];
+            s = (uint32_t)(utf8_row[utf8_class[*p++]] >> s) & 63;
         }
         if (s == S_REJECT) {
             break;
