@@ -38,7 +38,7 @@ MOD_SRCS := $(SRC)/mod_websocket.c $(SRC)/ws_config.c $(SRC)/ws_conn.c \
 MOD_HDRS := $(wildcard $(SRC)/*.h) $(INC)/ws_plugin_api.h
 MODULE   := $(BUILD)/modules/mod_websocket.so
 
-HANDLERS      := echo
+HANDLERS      := echo broadcast
 HANDLER_SOS   := $(HANDLERS:%=$(BUILD)/handlers/%.so)
 TEST_HANDLERS := $(patsubst tests/handlers/%.c,$(BUILD)/test-handlers/%.so,\
                    $(wildcard tests/handlers/*.c))

@@ -114,7 +114,7 @@ static int work(ws_session_t *ws)
     int kill;
 
     ws_session_drain_mail(ws);
-    kill = ws_session_tick(ws, apr_time_now());
+    kill = ws->kill || ws_session_tick(ws, apr_time_now());
     ws_session_push(ws);
     return res == WS_IO_AGAIN && !kill && !ws->kill
            && ws->write_status == APR_SUCCESS

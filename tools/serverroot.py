@@ -43,6 +43,10 @@ MPM_SETTINGS = {
     MaxSpareThreads         {workers}
     ThreadLimit             {threads}
     MaxConnectionsPerChild  0
+    # Parked WebSockets count against the child's connection limit,
+    # ThreadsPerChild + idle threads x this factor (the default, 2, would
+    # stop accepting after ~75 connections per child).
+    AsyncRequestWorkerFactor 400
 </IfModule>
 """,
     "worker": """\
@@ -72,9 +76,13 @@ MPM_SETTINGS = {
 DEMO_ENDPOINTS = """\
 # The demo's WebSocket endpoints, beside normal pages on the same port.
 WebSocketLoadHandler echo "{build}/handlers/echo.so"
+WebSocketLoadHandler broadcast "{build}/handlers/broadcast.so"
 
 <Location "/echo">
     WebSocketHandler echo
+</Location>
+<Location "/broadcast">
+    WebSocketHandler broadcast
 </Location>
 """
 
@@ -94,9 +102,19 @@ def run_user():
     raise SystemExit("no unprivileged user to run httpd children as")
 
 
+def raise_nofile():
+    """Parked connections need one descriptor each: lift the soft limit to
+    the hard one for us and the httpd we start (httpd does not do it)."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def generate(d, port, mpm="event", demo=False, extra="", listen_host=None,
              threads=25, servers=2, log_level="info", tls=False):
     """Write d/conf/httpd.conf (and htdocs) and return the config path."""
+    raise_nofile()
     d = os.path.abspath(d)
     for sub in ("conf", "logs", "run", "htdocs"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
@@ -141,6 +159,7 @@ DocumentRoot "{d}/htdocs"
 DirectoryIndex index.html
 Timeout 60
 KeepAliveTimeout 5
+ListenBacklog 4096
 <Directory "{d}/htdocs">
     Require all granted
 </Directory>

@@ -6,6 +6,7 @@
  * The few httpd/plugin symbols ws_config.c calls are stubbed here, so the
  * test needs APR but no running httpd.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <check.h>
 
@@ -33,6 +34,31 @@ const char *ap_check_cmd_context(cmd_parms *cmd, unsigned forbidden)
 {
     (void)cmd; (void)forbidden;
     return NULL;
+}
+
+/* httpd's time parser (server/util.c), reduced to what the tests use:
+ * plain seconds or an "ms"/"s" suffix. */
+apr_status_t ap_timeout_parameter_parse(const char *timeout_parameter,
+                                        apr_interval_time_t *timeout,
+                                        const char *default_time_unit)
+{
+    char *end;
+    long v = strtol(timeout_parameter, &end, 10);
+
+    (void)default_time_unit;
+    if (end == timeout_parameter) {
+        return APR_EGENERAL;
+    }
+    if (!strcmp(end, "ms")) {
+        *timeout = apr_time_from_msec(v);
+    }
+    else if (!*end || !strcmp(end, "s")) {
+        *timeout = apr_time_from_sec(v);
+    }
+    else {
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
 }
 
 /* --- helpers --- */
@@ -217,6 +243,24 @@ START_TEST(inner_settings_override_outer_ones)
 }
 END_TEST
 
+START_TEST(times_parse_and_zero_means_off_only_where_allowed)
+{
+    ws_dir_conf_t *c = fresh();
+
+    ck_assert_ptr_null(run(c, "WebSocketPingInterval", "500ms", NULL));
+    ck_assert_int_eq(ws_conf_ping_interval(c), apr_time_from_msec(500));
+    ck_assert_ptr_null(run(c, "WebSocketPingInterval", "0", NULL));
+    ck_assert_int_eq(ws_conf_ping_interval(c), 0);
+    ck_assert_ptr_null(run(c, "WebSocketIdleTimeout", "0", NULL));
+    ck_assert_ptr_nonnull(run(c, "WebSocketCloseTimeout", "0", NULL));
+    ck_assert_ptr_nonnull(run(c, "WebSocketPingTimeout", "soon", NULL));
+    ck_assert_int_eq(ws_conf_close_timeout(c), WS_DEFAULT_CLOSE);
+    ck_assert_ptr_null(run(c, "WebSocketQueueOverflow", "drop", NULL));
+    ck_assert_int_eq(ws_conf_overflow(c), WS_OVERFLOW_DROP);
+    ck_assert_ptr_nonnull(run(c, "WebSocketQueueOverflow", "block", NULL));
+}
+END_TEST
+
 Suite *ws_config_suite(void)
 {
     Suite *s = suite_create("ws_config");
@@ -231,6 +275,7 @@ Suite *ws_config_suite(void)
     tcase_add_test(tc, plain_requests_take_refuse_or_serve);
     tcase_add_test(tc, nested_locations_inherit_what_they_do_not_set);
     tcase_add_test(tc, inner_settings_override_outer_ones);
+    tcase_add_test(tc, times_parse_and_zero_means_off_only_where_allowed);
     suite_add_tcase(s, tc);
     return s;
 }
