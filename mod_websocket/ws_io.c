@@ -29,6 +29,7 @@
 #include "ap_mpm.h"
 #include "http_core.h"
 #include "http_connection.h"
+#include "http_ssl.h"
 #include "util_filter.h"
 
 #include "ws_private.h"
@@ -102,6 +103,14 @@ static ws_io_result_e read_input(ws_session_t *ws)
         ws->last_rx = apr_time_now();
         if (ws_conn_feed(&ws->engine, buf, len) == WS_STATE_CLOSED) {
             return WS_IO_DONE;
+        }
+        /* On a plain socket, a read shorter than one socket bucket means
+         * the kernel had nothing more at that moment, and no filter holds
+         * any: skip the read that would only say EAGAIN (whatever arrives
+         * later wakes the poll).  Through TLS, mod_ssl may hold decrypted
+         * bytes: read on until EAGAIN. */
+        if (len < APR_BUCKET_BUFF_SIZE && !ws->tls) {
+            return WS_IO_AGAIN;
         }
     }
 }

@@ -16,6 +16,7 @@
 #include "apr_lib.h"
 #include "http_core.h"
 #include "http_protocol.h"
+#include "http_ssl.h"
 #include "util_filter.h"
 
 #include "ws_private.h"
@@ -379,6 +380,9 @@ void ws_session_start(ws_session_t *ws, conn_rec *c, int async)
     limits.max_frame_size = (uint64_t)ws_conf_max_frame(ws->conf);
     ws->c = c;
     ws->async = async;
+    /* TLS filters (mod_ssl, mod_tls) and HTTP/2 streams may hold input
+     * the socket does not show: ws_io reads those until EAGAIN. */
+    ws->tls = ap_ssl_conn_is_ssl(c) || c->master != NULL;
     ws->obb = apr_brigade_create(c->pool, c->bucket_alloc);
     ws->ibb = apr_brigade_create(c->pool, c->bucket_alloc);
     ws->tbb = apr_brigade_create(c->pool, c->bucket_alloc);

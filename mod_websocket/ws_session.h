@@ -85,6 +85,7 @@ struct ws_connection {
     void *user_data;
     int in_open;                /* only during on_open */
     int async;                  /* parked between events (mpm_event) */
+    int tls;                    /* mod_ssl (or another TLS filter) is on */
 
     /* Shared. */
     ws_io_state_e io_state;     /* (L) */

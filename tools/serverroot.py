@@ -199,6 +199,8 @@ def make_cert(d):
         return
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
                     "-nodes", "-days", "30", "-subj", "/CN=localhost",
+                    "-addext", "basicConstraints=critical,CA:FALSE",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
                     "-keyout", key, "-out", crt], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
