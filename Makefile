@@ -135,3 +135,16 @@ format:
 
 clean:
 	rm -rf $(BUILD)
+
+# `make bench`: tools/wsbench.c (an epoll WebSocket load client) measures
+# httpd + mod_websocket against Node's ws; tools/bench.py runs it all.
+WSBENCH := $(BUILD)/tools/wsbench
+
+$(WSBENCH): tools/wsbench.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -O2 -Wall -Wextra -Werror -o $@ tools/wsbench.c -lpthread
+
+.PHONY: bench
+bench: all $(WSBENCH)
+	ulimit -n $$(ulimit -Hn); $(PYTHON) tools/bench.py \
+	    --httpd $(HTTPD_BIN) --wsbench $(WSBENCH)

@@ -81,6 +81,7 @@ static void ws_register_hooks(apr_pool_t *p)
 {
     (void)p;
     ap_hook_pre_config(ws_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(ws_plugin_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ws_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ws_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* First: a WebSocket location answers upgrades whatever SetHandler

@@ -98,6 +98,19 @@ WS_GETTER(apr_interval_time_t, close_timeout, close_timeout,
 WS_GETTER(apr_interval_time_t, graceful_timeout, graceful,
           WS_DEFAULT_GRACEFUL)
 
+void ws_conf_settings(const ws_dir_conf_t *conf, ws_settings_t *out)
+{
+    out->max_message = ws_conf_max_message(conf);
+    out->max_frame = ws_conf_max_frame(conf);
+    out->max_queued = ws_conf_max_queued(conf);
+    out->overflow = ws_conf_overflow(conf);
+    out->ping = ws_conf_ping_interval(conf);
+    out->ping_timeout = ws_conf_ping_timeout(conf);
+    out->idle = ws_conf_idle_timeout(conf);
+    out->close_timeout = ws_conf_close_timeout(conf);
+    out->graceful = ws_conf_graceful_timeout(conf);
+}
+
 const char *ws_parse_size(apr_pool_t *p, const char *arg, apr_off_t *out)
 {
     char *end;
@@ -193,10 +206,18 @@ static const char *cmd_option(cmd_parms *cmd, void *dconf, const char *key,
 {
     ws_dir_conf_t *conf = dconf;
 
+    ws_option_src_t *src;
+
     if (!conf->options) {
         conf->options = apr_table_make(cmd->pool, 4);
+        conf->option_src = apr_array_make(cmd->pool, 4, sizeof(*src));
     }
     apr_table_set(conf->options, key, val);
+    src = apr_array_push(conf->option_src);
+    src->key = key;
+    src->val = val;
+    src->file = cmd->directive ? cmd->directive->filename : "?";
+    src->line = cmd->directive ? cmd->directive->line_num : 0;
     return conf->handler ? check_option(cmd, conf->handler, key, val) : NULL;
 }
 

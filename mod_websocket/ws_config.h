@@ -21,7 +21,7 @@
 /* Defaults, in one place (README "Directives" documents each). */
 #define WS_DEFAULT_MAX_MESSAGE  (16 * 1024 * 1024)
 #define WS_DEFAULT_MAX_FRAME    (16 * 1024 * 1024)
-#define WS_DEFAULT_MAX_QUEUED   (16 * 1024 * 1024)
+#define WS_DEFAULT_MAX_QUEUED   (64 * 1024 * 1024)
 #define WS_DEFAULT_PING         apr_time_from_sec(30)
 #define WS_DEFAULT_PING_TIMEOUT apr_time_from_sec(20)
 #define WS_DEFAULT_IDLE         0           /* off */
@@ -46,6 +46,8 @@ typedef enum {
 typedef struct {
     ws_plugin_t *handler;       /* NULL: unset */
     apr_table_t *options;       /* WebSocketHandlerOption; overlaid */
+    apr_array_header_t *option_src; /* ws_option_src_t: this section's own
+                                     * options, where they were written */
     apr_off_t max_message;      /* WS_UNSET or bytes */
     apr_off_t max_frame;        /* WS_UNSET or bytes */
     apr_array_header_t *origins;    /* const char *; NULL: unset */
@@ -63,7 +65,16 @@ typedef struct {
 /* WebSocketIOMode, global. */
 extern int ws_io_mode;
 
+typedef struct {
+    const char *key;
+    const char *val;
+    const char *file;
+    int line;
+} ws_option_src_t;
+
 extern const command_rec ws_cmds[];
+
+
 
 void *ws_create_dir_conf(apr_pool_t *p, char *dir);
 void *ws_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
@@ -79,6 +90,23 @@ apr_interval_time_t ws_conf_ping_timeout(const ws_dir_conf_t *conf);
 apr_interval_time_t ws_conf_idle_timeout(const ws_dir_conf_t *conf);
 apr_interval_time_t ws_conf_close_timeout(const ws_dir_conf_t *conf);
 apr_interval_time_t ws_conf_graceful_timeout(const ws_dir_conf_t *conf);
+
+/* A location's effective settings, defaults applied.  A session copies
+ * them: the merged config lives in the request's pool, which a parked
+ * connection outlives. */
+typedef struct {
+    apr_off_t max_message;
+    apr_off_t max_frame;
+    apr_off_t max_queued;
+    int overflow;
+    apr_interval_time_t ping;
+    apr_interval_time_t ping_timeout;
+    apr_interval_time_t idle;
+    apr_interval_time_t close_timeout;
+    apr_interval_time_t graceful;
+} ws_settings_t;
+
+void ws_conf_settings(const ws_dir_conf_t *conf, ws_settings_t *out);
 
 /* Parse a byte size ("1048576", "64K", "16M", "1G"); NULL or an error. */
 const char *ws_parse_size(apr_pool_t *p, const char *arg, apr_off_t *out);

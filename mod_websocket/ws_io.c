@@ -30,6 +30,7 @@
 #include "http_core.h"
 #include "http_connection.h"
 #include "http_ssl.h"
+#include "mpm_common.h"
 #include "util_filter.h"
 
 #include "ws_private.h"
@@ -39,6 +40,13 @@
 
 /* Bytes read per ap_get_brigade call. */
 #define WS_READ_CHUNK 65536
+
+/* While reading, output is written once this much is queued, and reading
+ * pauses while the network holds this much unsent (flow control: a client
+ * that sends faster than it reads its answers is slowed down, not
+ * buffered without end).  The connection then waits for writability. */
+#define WS_PUSH_AT     (64 * 1024)
+#define WS_READ_PAUSE  (1024 * 1024)
 
 static ap_filter_rec_t *kick_filter_handle;
 static int mpm_can_park = -1;
@@ -103,6 +111,12 @@ static ws_io_result_e read_input(ws_session_t *ws)
         ws->last_rx = apr_time_now();
         if (ws_conn_feed(&ws->engine, buf, len) == WS_STATE_CLOSED) {
             return WS_IO_DONE;
+        }
+        if (ws->obb_bytes >= WS_PUSH_AT) {
+            ws_session_push(ws);
+            if (ws->out_pending && ws->obb_bytes >= WS_READ_PAUSE) {
+                return WS_IO_AGAIN;
+            }
         }
         /* On a plain socket, a read shorter than one socket bucket means
          * the kernel had nothing more at that moment, and no filter holds
@@ -172,6 +186,7 @@ static void run_thread(ws_session_t *ws)
     pthread_mutex_lock(&ws->lock);
     ws->wakeup = ps;
     pthread_mutex_unlock(&ws->lock);
+    ws_timer_add(ws);
 
     while (work(ws)) {
         const apr_pollfd_t *out;
@@ -218,6 +233,25 @@ static apr_status_t kick_filter(ap_filter_t *f, apr_bucket_brigade *bb,
     return ap_get_brigade(f->next, bb, mode, block, readbytes);
 }
 
+/*
+ * A parked connection keeps its pool's allocator, and an allocator keeps
+ * freed blocks for reuse up to MaxMemFree (2 MB by default): the upgrade
+ * request's pool and every read buffer would stay with the connection,
+ * about 12 KB each while it idles.  While the connection is a WebSocket its
+ * allocator keeps nothing: freed blocks go back to malloc, where every
+ * connection can reuse them.  httpd's setting is restored before the pool
+ * is recycled for the next connection.
+ */
+static void allocator_lean(conn_rec *c, int lean)
+{
+    apr_allocator_t *a = apr_pool_allocator_get(c->pool);
+
+    if (a) {
+        /* 1 byte: keep no block (0 would mean "unlimited"). */
+        apr_allocator_max_free_set(a, lean ? 1 : ap_max_mem_free);
+    }
+}
+
 /* Fallback if httpd ever frees the connection without pre_close. */
 static apr_status_t conn_cleanup(void *data)
 {
@@ -227,6 +261,7 @@ static apr_status_t conn_cleanup(void *data)
 
     if (ws) {
         ap_set_module_config(c->conn_config, &websocket_module, NULL);
+        allocator_lean(c, 0);
         pthread_mutex_lock(&ws->lock);
         ws->io_state = WS_IO_DEAD;
         pthread_mutex_unlock(&ws->lock);
@@ -294,6 +329,7 @@ int ws_io_pre_close(conn_rec *c)
         end(ws);
     }
     ap_set_module_config(c->conn_config, &websocket_module, NULL);
+    allocator_lean(c, 0);
     ws_session_unref(ws);
     return OK;
 }
@@ -331,6 +367,7 @@ int ws_io_run(ws_session_t *ws, request_rec *r)
     apr_pool_cleanup_register(c->pool, c, conn_cleanup,
                               apr_pool_cleanup_null);
     c->keepalive = AP_CONN_KEEPALIVE;
+    allocator_lean(c, 1);
     return 1;
 }
 

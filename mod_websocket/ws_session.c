@@ -199,7 +199,7 @@ ws_session_t *ws_session_create(request_rec *r, const ws_dir_conf_t *conf,
     apr_table_t *cookies = parse_cookies(r->pool,
                                          apr_table_get(r->headers_in,
                                                        "Cookie"));
-    tsize_t hs = { 0, 0 }, cs = { 0, 0 };
+    tsize_t hs = { 0, 0 }, cs = { 0, 0 }, os = { 0, 0 };
     tcopy_t tc;
     arena_t a;
     size_t size;
@@ -207,9 +207,14 @@ ws_session_t *ws_session_create(request_rec *r, const ws_dir_conf_t *conf,
 
     apr_table_do(size_entry, &hs, r->headers_in, NULL);
     apr_table_do(size_entry, &cs, cookies, NULL);
+    if (conf->options) {
+        apr_table_do(size_entry, &os, conf->options, NULL);
+    }
     size = APR_ALIGN_DEFAULT(sizeof(*ws))
-           + APR_ALIGN_DEFAULT(sizeof(ws_kv_t) * (size_t)(hs.n + cs.n))
-           + hs.bytes + cs.bytes + str_size(r->uri) + str_size(r->args)
+           + APR_ALIGN_DEFAULT(sizeof(ws_kv_t)
+                               * (size_t)(hs.n + cs.n + os.n))
+           + hs.bytes + cs.bytes + os.bytes
+           + str_size(r->uri) + str_size(r->args)
            + str_size(r->user) + str_size(r->useragent_ip);
     ws = calloc(1, size);
     if (!ws) {
@@ -218,7 +223,8 @@ ws_session_t *ws_session_create(request_rec *r, const ws_dir_conf_t *conf,
     a.p = (char *)ws + APR_ALIGN_DEFAULT(sizeof(*ws));
     ws->headers = (ws_kv_t *)a.p;
     ws->cookies = ws->headers + hs.n;
-    a.p += APR_ALIGN_DEFAULT(sizeof(ws_kv_t) * (size_t)(hs.n + cs.n));
+    ws->options = ws->cookies + cs.n;
+    a.p += APR_ALIGN_DEFAULT(sizeof(ws_kv_t) * (size_t)(hs.n + cs.n + os.n));
 
     tc.a = &a;
     tc.kv = ws->headers;
@@ -229,6 +235,12 @@ ws_session_t *ws_session_create(request_rec *r, const ws_dir_conf_t *conf,
     tc.n = 0;
     apr_table_do(copy_entry, &tc, cookies, NULL);
     ws->ncookies = tc.n;
+    tc.kv = ws->options;
+    tc.n = 0;
+    if (conf->options) {
+        apr_table_do(copy_entry, &tc, conf->options, NULL);
+    }
+    ws->noptions = tc.n;
     ws->path = arena_str(&a, r->uri);
     ws->query = r->args ? arena_str(&a, r->args) : NULL;
     ws->user = r->user ? arena_str(&a, r->user) : NULL;
@@ -239,9 +251,8 @@ ws_session_t *ws_session_create(request_rec *r, const ws_dir_conf_t *conf,
     ws->id = apr_atomic_inc32(&next_id) + 1;
     ws->s = r->server;
     ws->offered = kv_get(ws->headers, ws->nheaders, "Sec-WebSocket-Protocol");
-    ws->options = conf->options;
     ws->plugin = plugin;
-    ws->conf = conf;
+    ws_conf_settings(conf, &ws->set);
     ws->write_status = APR_SUCCESS;
     ws->io_state = WS_IO_HANDOFF;
     return ws;
@@ -376,8 +387,8 @@ void ws_session_start(ws_session_t *ws, conn_rec *c, int async)
 {
     ws_conn_limits_t limits;
 
-    limits.max_message_size = (uint64_t)ws_conf_max_message(ws->conf);
-    limits.max_frame_size = (uint64_t)ws_conf_max_frame(ws->conf);
+    limits.max_message_size = (uint64_t)ws->set.max_message;
+    limits.max_frame_size = (uint64_t)ws->set.max_frame;
     ws->c = c;
     ws->async = async;
     /* TLS filters (mod_ssl, mod_tls) and HTTP/2 streams may hold input
@@ -456,16 +467,16 @@ static void begin_close(ws_session_t *ws, int code, const char *reason,
 
 int ws_session_tick(ws_session_t *ws, apr_time_t now)
 {
-    const ws_dir_conf_t *conf = ws->conf;
+    const ws_settings_t *set = &ws->set;
     ws_conn_t *e = &ws->engine;
-    apr_interval_time_t ping = ws_conf_ping_interval(conf);
+    apr_interval_time_t ping = set->ping;
     apr_time_t stopping = ws_timer_stopping_since();
 
     if (e->state == WS_STATE_CLOSING) {
         if (!ws->close_sent) {
             ws->close_sent = now;
         }
-        if (now - ws->close_sent > ws_conf_close_timeout(conf)) {
+        if (now - ws->close_sent > set->close_timeout) {
             ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, ws->c, WSLOGNO(00026)
                           "[ws %lu %s] no close frame from the peer in time",
                           ws->id, ws->path);
@@ -476,22 +487,22 @@ int ws_session_tick(ws_session_t *ws, apr_time_t now)
     if (e->state != WS_STATE_OPEN) {
         return e->state == WS_STATE_CLOSED;
     }
-    if (stopping && now - stopping >= ws_conf_graceful_timeout(conf)) {
+    if (stopping && now - stopping >= set->graceful) {
         begin_close(ws, WS_CLOSE_GOING_AWAY, "server restarting", now);
         return 0;
     }
-    if (ws_conf_idle_timeout(conf) > 0
-        && now - ws->last_msg > ws_conf_idle_timeout(conf)) {
+    if (set->idle > 0
+        && now - ws->last_msg > set->idle) {
         ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, ws->c, WSLOGNO(00027)
                       "[ws %lu %s] idle timeout", ws->id, ws->path);
         begin_close(ws, WS_CLOSE_GOING_AWAY, "idle timeout", now);
         return 0;
     }
-    if (ws->ping_sent && now - ws->ping_sent > ws_conf_ping_timeout(conf)) {
+    if (ws->ping_sent && now - ws->ping_sent > set->ping_timeout) {
         ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, ws->c, WSLOGNO(00028)
                       "[ws %lu %s] no pong within %" APR_TIME_T_FMT " ms: "
                       "closing", ws->id, ws->path,
-                      apr_time_as_msec(ws_conf_ping_timeout(conf)));
+                      apr_time_as_msec(set->ping_timeout));
         ws_stats_add(WS_STAT_DEAD_PEERS, 1);
         return 1;
     }
@@ -586,7 +597,7 @@ void ws_session_finish(ws_session_t *ws)
 /* Called with the lock held: may len more bytes be queued? */
 static int reserve_locked(ws_session_t *ws, apr_size_t len)
 {
-    apr_size_t limit = (apr_size_t)ws_conf_max_queued(ws->conf);
+    apr_size_t limit = (apr_size_t)ws->set.max_queued;
     apr_size_t have = ws->queued
                       + __atomic_load_n(&ws->obb_bytes, __ATOMIC_RELAXED);
 
@@ -599,7 +610,7 @@ static int reserve_locked(ws_session_t *ws, apr_size_t len)
                      "[ws %lu %s] output queue over WebSocketMaxQueuedOutput "
                      "(%" APR_SIZE_T_FMT " bytes): the peer reads too "
                      "slowly; %s", ws->id, ws->path, limit,
-                     ws_conf_overflow(ws->conf) == WS_OVERFLOW_CLOSE
+                     ws->set.overflow == WS_OVERFLOW_CLOSE
                      ? "closing it with 1008"
                      : "dropping messages (further drops are only counted)");
     }
@@ -651,7 +662,7 @@ static int post_mail_locked(ws_session_t *ws, int opcode, int code,
 /* The queue is full: apply WebSocketQueueOverflow (lock held). */
 static void overflow_locked(ws_session_t *ws)
 {
-    if (ws_conf_overflow(ws->conf) != WS_OVERFLOW_CLOSE
+    if (ws->set.overflow != WS_OVERFLOW_CLOSE
         || ws->kill || ws->engine.state != WS_STATE_OPEN) {
         return;
     }
@@ -697,7 +708,7 @@ static int api_send(ws_connection_t *ws, ws_msg_type_e type,
     else if (!reserve_locked(ws, len)) {
         if (is_owner(ws)) {
             pthread_mutex_unlock(&ws->lock);
-            if (ws_conf_overflow(ws->conf) == WS_OVERFLOW_CLOSE) {
+            if (ws->set.overflow == WS_OVERFLOW_CLOSE) {
                 ws_stats_add(WS_STAT_OVERFLOW_CLOSES, 1);
                 begin_close(ws, WS_CLOSE_POLICY, "output queue full",
                             apr_time_now());
@@ -834,7 +845,7 @@ static const char *api_remote_addr(ws_connection_t *ws)
 
 static const char *api_option(ws_connection_t *ws, const char *name)
 {
-    return (name && ws->options) ? apr_table_get(ws->options, name) : NULL;
+    return kv_get(ws->options, ws->noptions, name);
 }
 
 static const char *api_protocol(ws_connection_t *ws)
@@ -842,26 +853,31 @@ static const char *api_protocol(ws_connection_t *ws)
     return ws->protocol;
 }
 
-static int api_select_protocol(ws_connection_t *ws, const char *protocol)
+int ws_session_set_protocol(ws_session_t *ws, const char *name)
 {
     const char *list = ws->offered;
-    char tok[64];
+    char tok[sizeof(ws->protocol_buf)];
 
+    if (!name) {
+        ws->protocol = NULL;
+        return 0;
+    }
+    while (list && ws_handshake_next_token(&list, tok, sizeof(tok)) > 0) {
+        if (!strcmp(tok, name)) {
+            memcpy(ws->protocol_buf, tok, sizeof(tok));
+            ws->protocol = ws->protocol_buf;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int api_select_protocol(ws_connection_t *ws, const char *protocol)
+{
     if (!ws->in_open) {
         return WS_EINVAL;
     }
-    if (!protocol) {
-        ws->protocol = NULL;
-        return WS_OK;
-    }
-    while (list && ws_handshake_next_token(&list, tok, sizeof(tok)) > 0) {
-        if (!strcmp(tok, protocol)) {
-            /* The offer lives in the snapshot: point into it. */
-            ws->protocol = strstr(ws->offered, tok);
-            return WS_OK;
-        }
-    }
-    return WS_EINVAL;
+    return ws_session_set_protocol(ws, protocol) == 0 ? WS_OK : WS_EINVAL;
 }
 
 static void api_log(ws_connection_t *ws, int level, const char *fmt, ...)

@@ -78,10 +78,12 @@ struct ws_connection {
     int nheaders;
     ws_kv_t *cookies;
     int ncookies;
-    const apr_table_t *options; /* in pconf: lives as long as the child */
-    ws_plugin_t *plugin;
-    const ws_dir_conf_t *conf;
-    const char *protocol;       /* agreed subprotocol, or NULL */
+    ws_kv_t *options;           /* WebSocketHandlerOption, merged */
+    int noptions;
+    ws_plugin_t *plugin;        /* in pconf: lives as long as the child */
+    ws_settings_t set;          /* the location's settings, copied */
+    const char *protocol;       /* agreed subprotocol (protocol_buf) or NULL */
+    char protocol_buf[64];
     void *user_data;
     int in_open;                /* only during on_open */
     int async;                  /* parked between events (mpm_event) */
@@ -151,6 +153,10 @@ int ws_session_tick(ws_session_t *ws, apr_time_t now);
 /* Owner: the connection is over; refuse further sends and call the
  * handler's on_close once.  Safe to call more than once. */
 void ws_session_finish(ws_session_t *ws);
+
+/* Agree on subprotocol name, which must be one the client offered: 0, or
+ * -1 if it was not offered. NULL: none. */
+int ws_session_set_protocol(ws_session_t *ws, const char *name);
 
 /* Reserve len bytes of the output queue for a new message, applying
  * WebSocketMaxQueuedOutput and WebSocketQueueOverflow; 0 if refused. */

@@ -169,6 +169,29 @@ static apr_status_t timer_stop(void *data)
     return APR_SUCCESS;
 }
 
+/*
+ * The child is exiting (pchild is being destroyed; under prefork from a
+ * signal handler, on the very thread a connection may be waiting on).
+ * Connections' pools are about to go away while handler threads may still
+ * send: declare every session DEAD first, so that from here on sends
+ * return WS_ECLOSED instead of touching freed memory.
+ */
+static apr_status_t child_exit(void *data)
+{
+    ws_session_t *ws;
+
+    timer_stop(data);
+    apr_thread_mutex_lock(reg_lock);
+    for (ws = reg_head; ws; ws = ws->next) {
+        pthread_mutex_lock(&ws->lock);
+        ws->io_state = WS_IO_DEAD;
+        ws->wakeup = NULL;
+        pthread_mutex_unlock(&ws->lock);
+    }
+    apr_thread_mutex_unlock(reg_lock);
+    return APR_SUCCESS;
+}
+
 void ws_timer_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv;
@@ -183,6 +206,7 @@ void ws_timer_child_init(apr_pool_t *pchild, server_rec *s)
         timer_thread = NULL;
         return;
     }
-    apr_pool_cleanup_register(pchild, NULL, timer_stop,
-                              apr_pool_cleanup_null);
+    /* A pre-cleanup: the thread must be joined before APR destroys pchild's
+     * subpools, the thread's own among them (prefork crashed otherwise). */
+    apr_pool_pre_cleanup_register(pchild, NULL, child_exit);
 }

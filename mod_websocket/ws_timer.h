@@ -8,7 +8,8 @@
  * wakes a parked connection it must close by shutting its socket down,
  * which makes mpm_event hand it back to our process_connection hook.
  * Connections on their own thread (worker/prefork) run the same timers
- * themselves.
+ * themselves; they are registered too, so that a child that exits can
+ * declare every session DEAD before the connections' pools go away.
  */
 #ifndef WS_TIMER_H
 #define WS_TIMER_H

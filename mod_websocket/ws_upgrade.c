@@ -138,7 +138,8 @@ int ws_upgrade_handle(request_rec *r, const ws_dir_conf_t *conf)
         }
         return refuse_plain(r);
     case WS_HS_BAD_METHOD:
-        apr_table_setn(r->err_headers_out, "Allow", "GET");
+        /* httpd builds a 405's Allow from the request's method list. */
+        ap_allow_methods(r, REPLACE_ALLOW, "GET", NULL);
         /* fall through */
     default:
         if (res == WS_HS_BAD_VERSION) {
@@ -170,7 +171,7 @@ int ws_upgrade_handle(request_rec *r, const ws_dir_conf_t *conf)
     if (!ws) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    ws->protocol = default_protocol(conf, ws->offered);
+    ws_session_set_protocol(ws, default_protocol(conf, ws->offered));
     if (conf->handler->h->on_open) {
         ws->in_open = 1;
         status = conf->handler->h->on_open(ws);

@@ -1,0 +1,273 @@
+/*
+ * testhandler.c -- a test-only handler (never installed) that exposes
+ * mod_websocket's handler API to the integration tests.  It uses nothing
+ * but ws_plugin_api.h, like any third-party handler.
+ *
+ *     WebSocketLoadHandler test build/test-handlers/testhandler.so
+ *
+ * Config time: check_option refuses the option named "bad".
+ * on_open (query string, '&'-separated):
+ *     reject=NNN   refuse the upgrade with HTTP status NNN
+ *     proto=X      api->select_protocol(X); 500 if that fails
+ *     hello=1      send the text "hello" from on_open
+ * on_message, text commands:
+ *     close <code> <reason...>   api->close(code, reason)
+ *     fail                       return 1 (the server closes with 1011)
+ *     info                       one text message: a JSON object with the
+ *                                request as the API reports it
+ *     thread <n>                 a detached thread sends "t0".."t<n-1>"
+ *     anything else              echoed; binary is always echoed
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ws_plugin_api.h"
+
+static const ws_api_t *ws;
+
+static const char *test_check_option(const char *name, const char *value)
+{
+    (void)value;
+    if (strcmp(name, "bad") == 0) {
+        return "this option is always refused";
+    }
+    return NULL;
+}
+
+static int test_init(const ws_api_t *api)
+{
+    ws = api;
+    return 0;
+}
+
+/* The value of key in an '&'-separated query, copied into buf; NULL if
+ * absent. */
+static const char *query_param(const char *query, const char *key,
+                               char *buf, size_t size)
+{
+    size_t klen = strlen(key);
+    const char *s = query;
+
+    while (s && *s) {
+        const char *end = strchr(s, '&');
+        size_t n = end ? (size_t)(end - s) : strlen(s);
+
+        if (n > klen && strncmp(s, key, klen) == 0 && s[klen] == '=') {
+            size_t vlen = n - klen - 1;
+
+            if (vlen >= size) {
+                vlen = size - 1;
+            }
+            memcpy(buf, s + klen + 1, vlen);
+            buf[vlen] = '\0';
+            return buf;
+        }
+        s = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
+static int test_open(ws_connection_t *conn)
+{
+    const char *q = ws->query(conn);
+    char buf[128];
+
+    if (query_param(q, "reject", buf, sizeof(buf))) {
+        return atoi(buf);
+    }
+    if (query_param(q, "proto", buf, sizeof(buf))) {
+        if (ws->select_protocol(conn, buf) != WS_OK) {
+            return 500;
+        }
+    }
+    if (query_param(q, "hello", buf, sizeof(buf)) && strcmp(buf, "1") == 0) {
+        if (ws->send(conn, WS_MSG_TEXT, "hello", 5) != WS_OK) {
+            return 500;
+        }
+    }
+    return 0;
+}
+
+/* --- a tiny JSON writer --- */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} sbuf_t;
+
+static void sb_putn(sbuf_t *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        char *nb;
+
+        while (b->len + n + 1 > cap) {
+            cap *= 2;
+        }
+        nb = realloc(b->buf, cap);
+        if (!nb) {
+            abort();
+        }
+        b->buf = nb;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+}
+
+static void sb_puts(sbuf_t *b, const char *s)
+{
+    sb_putn(b, s, strlen(s));
+}
+
+static void sb_json_string(sbuf_t *b, const char *s)
+{
+    if (!s) {
+        sb_puts(b, "null");
+        return;
+    }
+    sb_puts(b, "\"");
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        char esc[8];
+
+        if (ch == '"' || ch == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)ch;
+            sb_putn(b, esc, 2);
+        }
+        else if (ch < 0x20) {
+            snprintf(esc, sizeof(esc), "\\u%04x", ch);
+            sb_puts(b, esc);
+        }
+        else {
+            sb_putn(b, (const char *)s, 1);
+        }
+    }
+    sb_puts(b, "\"");
+}
+
+static void sb_field(sbuf_t *b, const char *key, const char *value,
+                     int first)
+{
+    if (!first) {
+        sb_puts(b, ",");
+    }
+    sb_json_string(b, key);
+    sb_puts(b, ":");
+    sb_json_string(b, value);
+}
+
+static int send_info(ws_connection_t *conn)
+{
+    sbuf_t b = { NULL, 0, 0 };
+    int rv;
+
+    sb_puts(&b, "{");
+    sb_field(&b, "path", ws->path(conn), 1);
+    sb_field(&b, "query", ws->query(conn), 0);
+    sb_field(&b, "header", ws->header(conn, "X-Test"), 0);
+    sb_field(&b, "cookie", ws->cookie(conn, "c"), 0);
+    sb_field(&b, "user", ws->user(conn), 0);
+    sb_field(&b, "remote_addr", ws->remote_addr(conn), 0);
+    sb_field(&b, "protocol", ws->protocol(conn), 0);
+    sb_field(&b, "greeting", ws->option(conn, "greeting"), 0);
+    sb_puts(&b, "}");
+    rv = ws->send(conn, WS_MSG_TEXT, b.buf, b.len);
+    free(b.buf);
+    return rv;
+}
+
+/* --- "thread <n>": sends from a thread the handler owns --- */
+
+typedef struct {
+    ws_connection_t *conn;
+    long n;
+} job_t;
+
+static void *sender(void *arg)
+{
+    job_t *job = arg;
+    char msg[32];
+    long i;
+
+    for (i = 0; i < job->n; i++) {
+        int len = snprintf(msg, sizeof(msg), "t%ld", i);
+
+        if (ws->send(job->conn, WS_MSG_TEXT, msg, (size_t)len) != WS_OK) {
+            break;
+        }
+    }
+    ws->unref(job->conn);
+    free(job);
+    return NULL;
+}
+
+static int start_thread(ws_connection_t *conn, long n)
+{
+    pthread_t tid;
+    pthread_attr_t attr;
+    job_t *job = malloc(sizeof(*job));
+    int rc;
+
+    if (!job) {
+        return 1;
+    }
+    job->conn = ws->ref(conn);
+    job->n = n;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&tid, &attr, sender, job);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        ws->unref(conn);
+        free(job);
+        return 1;
+    }
+    return 0;
+}
+
+static int test_message(ws_connection_t *conn, ws_msg_type_e type,
+                        const char *data, size_t len)
+{
+    int rv;
+
+    if (type == WS_MSG_TEXT) {
+        /* Text is NUL-terminated by the server. */
+        if (strncmp(data, "close ", 6) == 0) {
+            char *end;
+            long code = strtol(data + 6, &end, 10);
+
+            while (*end == ' ') {
+                end++;
+            }
+            rv = ws->close(conn, (int)code, *end ? end : NULL);
+            return rv == WS_OK ? 0 : rv;
+        }
+        if (strcmp(data, "fail") == 0) {
+            return 1;
+        }
+        if (strcmp(data, "info") == 0) {
+            rv = send_info(conn);
+            return (rv == WS_OK || rv == WS_ECLOSED) ? 0 : rv;
+        }
+        if (strncmp(data, "thread ", 7) == 0) {
+            return start_thread(conn, strtol(data + 7, NULL, 10));
+        }
+    }
+    rv = ws->send(conn, type, data, len);
+    return (rv == WS_OK || rv == WS_ECLOSED) ? 0 : rv;
+}
+
+WS_HANDLER_EXPORT = {
+    WS_HANDLER_HEADER("test"),
+    test_check_option,
+    test_init,
+    NULL,                       /* fini */
+    test_open,
+    test_message,
+    NULL                        /* on_close */
+};

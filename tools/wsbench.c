@@ -1,0 +1,1662 @@
+/*
+ * wsbench.c -- a WebSocket client load tool for mod_websocket's benchmarks.
+ *
+ * One file, C99 + POSIX/Linux (epoll), no dependencies beyond libc:
+ *
+ *     cc -std=c99 -O2 -Wall -Wextra -Werror -o build/tools/wsbench \
+ *         tools/wsbench.c -lpthread
+ *
+ * Modes (wsbench MODE [options]; `wsbench -h` lists the options):
+ *
+ *   idle       open -c N connections, hold them -d seconds, report how many
+ *              are still open; with --pid, the server's RSS (VmRSS summed
+ *              over the process tree) before and after, per connection, and
+ *              its thread count.
+ *   echo       -c N connections, each keeping -k K messages of -s S bytes in
+ *              flight for -d seconds after -w seconds of warm-up; reports
+ *              messages/s, payload MB/s and round-trip latency percentiles.
+ *   broadcast  -c N receivers plus one sender that sends --rate messages/s;
+ *              reports deliveries expected vs received and the delivery
+ *              latency percentiles.
+ *
+ * Every message carries its send time (CLOCK_MONOTONIC ns): binary payloads
+ * start with the 8-byte value, text payloads with its decimal digits padded
+ * with 'x'.  Latencies go into a histogram with 1 us resolution below 1 s
+ * (1 ms above).  Output: human-readable lines, then one line starting
+ * "RESULT " with key=value pairs.  Every phase has a deadline, so a run
+ * always ends by itself.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NS_PER_S 1000000000ULL
+#define SCRATCH (64 * 1024)
+#define MAX_FRAME ((uint64_t)256 * 1024 * 1024)
+#define MAX_PIDS 32
+#define HIST_US 1000000       /* 1 us buckets below 1 s */
+#define HIST_MS 1000000       /* then 1 ms buckets up to ~1000 s */
+#define HIST_N (HIST_US + HIST_MS)
+
+enum { MODE_IDLE, MODE_ECHO, MODE_BCAST };
+enum { C_NONE, C_CONNECTING, C_HANDSHAKE, C_OPEN, C_CLOSING, C_CLOSED };
+enum { R_ECHO, R_RECV, R_SEND };
+enum { PH_CONNECT, PH_RUN, PH_CLOSE };
+
+static const char *mode_names[] = { "idle", "echo", "broadcast" };
+
+static struct {
+    int mode;
+    long conns;
+    int inflight;
+    size_t size;
+    double duration, warmup, rate, grace, connect_timeout, close_timeout;
+    double settle;
+    int threads;
+    int binary;
+    struct in_addr host;
+    char hostname[64];
+    int port;
+    const char *path;
+    struct in_addr src[256];
+    int nsrc;
+    const char *src_arg;
+    pid_t pids[MAX_PIDS];
+    int npids;
+    int max_handshakes;
+} cfg;
+
+/* The run's timeline, set by the main thread between barriers. */
+static struct {
+    uint64_t connect_deadline;
+    uint64_t run_start, measure_start, measure_end, send_end, run_end;
+    uint64_t close_deadline;
+    int abort;
+} tl;
+
+static pthread_barrier_t barrier;
+static volatile sig_atomic_t interrupted;
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("wsbench: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+    uint64_t x = *s;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static uint64_t seed(void)
+{
+    uint64_t s = 0;
+    int fd = open("/dev/urandom", O_RDONLY);
+
+    if (fd >= 0) {
+        if (read(fd, &s, sizeof s) != (ssize_t)sizeof s)
+            s = 0;
+        close(fd);
+    }
+    s ^= now_ns() ^ ((uint64_t)getpid() << 32);
+    return s ? s : 0x9E3779B97F4A7C15ULL;
+}
+
+/* Distinct failure reasons and how often each was seen. */
+#define MAXREASONS 24
+static struct {
+    char text[112];
+    long count;
+} reasons[MAXREASONS];
+static int nreasons;
+static long reasons_other;
+static pthread_mutex_t reasons_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void note(const char *fmt, ...)
+{
+    char text[112];
+    va_list ap;
+    int i;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&reasons_mu);
+    for (i = 0; i < nreasons; i++) {
+        if (!strcmp(reasons[i].text, text)) {
+            reasons[i].count++;
+            break;
+        }
+    }
+    if (i == nreasons) {
+        if (nreasons < MAXREASONS) {
+            memcpy(reasons[nreasons].text, text, sizeof text);
+            reasons[nreasons++].count = 1;
+        }
+        else {
+            reasons_other++;
+        }
+    }
+    pthread_mutex_unlock(&reasons_mu);
+}
+
+/* ---- SHA-1 and base64, for the handshake ------------------------------ */
+
+static uint32_t rol(uint32_t v, int n)
+{
+    return (v << n) | (v >> (32 - n));
+}
+
+static void sha1(const unsigned char *data, size_t len, unsigned char out[20])
+{
+    uint32_t h[5] = { 0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476,
+                      0xC3D2E1F0 };
+    uint64_t bits = (uint64_t)len * 8;
+    size_t total = ((len + 8) / 64 + 1) * 64, off, i;
+
+    for (off = 0; off < total; off += 64) {
+        unsigned char blk[64];
+        uint32_t w[80], a, b, c, d, e, f, k, t;
+
+        for (i = 0; i < 64; i++) {
+            size_t j = off + i;
+            blk[i] = j < len ? data[j] : (j == len ? 0x80 : 0);
+        }
+        if (off + 64 == total)
+            for (i = 0; i < 8; i++)
+                blk[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
+        for (i = 0; i < 16; i++)
+            w[i] = (uint32_t)blk[4 * i] << 24 | (uint32_t)blk[4 * i + 1] << 16
+                 | (uint32_t)blk[4 * i + 2] << 8 | blk[4 * i + 3];
+        for (i = 16; i < 80; i++)
+            w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+        a = h[0]; b = h[1]; c = h[2]; d = h[3]; e = h[4];
+        for (i = 0; i < 80; i++) {
+            if (i < 20) { f = (b & c) | (~b & d); k = 0x5A827999; }
+            else if (i < 40) { f = b ^ c ^ d; k = 0x6ED9EBA1; }
+            else if (i < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8F1BBCDC; }
+            else { f = b ^ c ^ d; k = 0xCA62C1D6; }
+            t = rol(a, 5) + f + e + k + w[i];
+            e = d; d = c; c = rol(b, 30); b = a; a = t;
+        }
+        h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e;
+    }
+    for (i = 0; i < 20; i++)
+        out[i] = (unsigned char)(h[i / 4] >> (24 - 8 * (i % 4)));
+}
+
+static void b64(const unsigned char *in, size_t n, char *out)
+{
+    static const char t[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i;
+
+    for (i = 0; i + 2 < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        *out++ = t[v >> 18];
+        *out++ = t[(v >> 12) & 63];
+        *out++ = t[(v >> 6) & 63];
+        *out++ = t[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)in[i + 1] << 8;
+        *out++ = t[v >> 18];
+        *out++ = t[(v >> 12) & 63];
+        *out++ = i + 1 < n ? t[(v >> 6) & 63] : '=';
+        *out++ = '=';
+    }
+    *out = '\0';
+}
+
+/* ---- buffers, connections, workers ------------------------------------ */
+
+struct buf {
+    char *p;
+    size_t off, len, cap;
+};
+
+static void buf_reserve(struct buf *b, size_t extra)
+{
+    size_t nc;
+    char *p;
+
+    if (b->off && b->off == b->len)
+        b->off = b->len = 0;
+    if (b->cap - b->len >= extra)
+        return;
+    if (b->off) {
+        memmove(b->p, b->p + b->off, b->len - b->off);
+        b->len -= b->off;
+        b->off = 0;
+        if (b->cap - b->len >= extra)
+            return;
+    }
+    nc = b->cap ? b->cap : 256;
+    while (nc - b->len < extra)
+        nc *= 2;
+    p = realloc(b->p, nc);
+    if (!p)
+        die("out of memory");
+    b->p = p;
+    b->cap = nc;
+}
+
+static void buf_free(struct buf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+struct conn {
+    int fd;
+    unsigned char state, role, out_armed, close_sent, close_rcvd;
+    unsigned char in_frag, frag_op;
+    int outstanding;
+    long rx;                    /* broadcast: deliveries to this receiver */
+    long gidx;                  /* global index: picks the source address */
+    struct buf rb, wb, msg;
+    char accept[29];
+};
+
+struct worker {
+    int id;
+    pthread_t th;
+    int ep;
+    struct conn *c;
+    long n;                     /* connections of this worker */
+    long next;                  /* next one to connect */
+    int hs_inflight, hs_max;
+    long open_now, live;
+    int phase;
+    uint64_t rng;
+    char *scratch;
+    char *payload;
+    /* counters */
+    long connected, failed, lost, proto_err, bad_msgs, unexpected;
+    long pings, sent, msgs, recv_total, deliveries, self_rx, close_timeouts;
+    /* latency */
+    uint32_t *hist;
+    uint64_t nsamples, max_ns;
+    double sum_ns;
+    /* broadcast sender (worker 0 only) */
+    struct conn *sender;
+    uint64_t next_send, period;
+    long bsent;
+};
+
+static struct worker *workers;
+
+static int in_handshake(int st)
+{
+    return st == C_CONNECTING || st == C_HANDSHAKE;
+}
+
+/* Change state, keeping the open and handshaking counts. */
+static void set_state(struct worker *w, struct conn *c, int st)
+{
+    if (c->state == C_OPEN)
+        w->open_now--;
+    if (st == C_OPEN)
+        w->open_now++;
+    if (in_handshake(c->state) && !in_handshake(st))
+        w->hs_inflight--;
+    if (!in_handshake(c->state) && in_handshake(st))
+        w->hs_inflight++;
+    c->state = (unsigned char)st;
+}
+
+static void conn_drop(struct worker *w, struct conn *c)
+{
+    if (c->fd >= 0) {
+        close(c->fd);           /* also leaves the epoll set */
+        c->fd = -1;
+        w->live--;
+    }
+    set_state(w, c, C_CLOSED);
+    buf_free(&c->rb);
+    buf_free(&c->wb);
+    buf_free(&c->msg);
+}
+
+/* The connection ended, or failed to start, without us asking for it. */
+static void conn_lost(struct worker *w, struct conn *c, const char *fmt, ...)
+{
+    char why[96];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    if (c->state == C_CONNECTING || c->state == C_HANDSHAKE) {
+        w->failed++;
+        note("connect failed: %s", why);
+    }
+    else if (c->state == C_OPEN && w->phase != PH_CLOSE) {
+        w->lost++;
+        note("connection lost: %s", why);
+    }
+    conn_drop(w, c);
+}
+
+static void proto_error(struct worker *w, struct conn *c, const char *what)
+{
+    w->proto_err++;
+    note("protocol error: %s", what);
+    conn_drop(w, c);
+}
+
+static void arm(struct worker *w, struct conn *c, int out)
+{
+    struct epoll_event ev;
+
+    if (c->out_armed == out || c->fd < 0)
+        return;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN | (out ? EPOLLOUT : 0);
+    ev.data.ptr = c;
+    if (epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+        c->out_armed = (unsigned char)out;
+}
+
+static int conn_flush(struct worker *w, struct conn *c)
+{
+    while (c->wb.off < c->wb.len) {
+        ssize_t n = send(c->fd, c->wb.p + c->wb.off, c->wb.len - c->wb.off,
+                         MSG_NOSIGNAL);
+        if (n > 0) {
+            c->wb.off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            arm(w, c, 1);
+            return 0;
+        }
+        conn_lost(w, c, "send: %s", n < 0 ? strerror(errno) : "0 bytes");
+        return -1;
+    }
+    c->wb.off = c->wb.len = 0;
+    if (c->out_armed)
+        arm(w, c, 0);
+    return 0;
+}
+
+/* Append one masked client frame (FIN set) to the connection's output. */
+static void ws_frame(struct worker *w, struct conn *c, int op,
+                     const void *data, size_t len)
+{
+    unsigned char *h, *p, mk[4];
+    const unsigned char *s = data;
+    size_t hl = 2, i;
+    uint32_t m;
+
+    buf_reserve(&c->wb, len + 14);
+    h = (unsigned char *)c->wb.p + c->wb.len;
+    h[0] = (unsigned char)(0x80 | op);
+    if (len < 126) {
+        h[1] = (unsigned char)(0x80 | len);
+    }
+    else if (len < 65536) {
+        h[1] = 0x80 | 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+        hl = 4;
+    }
+    else {
+        h[1] = 0x80 | 127;
+        for (i = 0; i < 8; i++)
+            h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+        hl = 10;
+    }
+    m = (uint32_t)rnd(&w->rng);
+    memcpy(mk, &m, 4);
+    memcpy(h + hl, mk, 4);
+    hl += 4;
+    p = h + hl;
+    for (i = 0; i < len; i++)
+        p[i] = s[i] ^ mk[i & 3];
+    c->wb.len += hl + len;
+}
+
+static void ws_close(struct worker *w, struct conn *c, int code)
+{
+    unsigned char b[2];
+
+    b[0] = (unsigned char)(code >> 8);
+    b[1] = (unsigned char)code;
+    ws_frame(w, c, 0x8, b, code ? 2 : 0);
+    c->close_sent = 1;
+}
+
+/* ---- payloads and latency --------------------------------------------- */
+
+static void payload_init(struct worker *w)
+{
+    size_t i;
+
+    w->payload = malloc(cfg.size + 1);
+    if (!w->payload)
+        die("out of memory");
+    for (i = 0; i < cfg.size; i++)
+        w->payload[i] = cfg.binary ? (char)(0x41 + i % 26) : 'x';
+}
+
+/* Send one timestamped message on c (appended; the caller flushes). */
+static void send_msg(struct worker *w, struct conn *c)
+{
+    uint64_t ts = now_ns();
+
+    if (cfg.binary) {
+        memcpy(w->payload, &ts, 8);
+    }
+    else {
+        char d[24];
+        int n = snprintf(d, sizeof d, "%llu", (unsigned long long)ts);
+        memcpy(w->payload, d, (size_t)n);
+        memset(w->payload + n, 'x', 20 - (size_t)n);
+    }
+    ws_frame(w, c, cfg.binary ? 0x2 : 0x1, w->payload, cfg.size);
+    c->outstanding++;
+    w->sent++;
+}
+
+static int payload_ts(int op, const char *d, size_t len, uint64_t *ts)
+{
+    if (op == 0x2) {
+        if (len < 8)
+            return 0;
+        memcpy(ts, d, 8);
+        return 1;
+    }
+    else {
+        uint64_t v = 0;
+        size_t i;
+
+        for (i = 0; i < len && i < 20 && isdigit((unsigned char)d[i]); i++)
+            v = v * 10 + (uint64_t)(d[i] - '0');
+        if (i == 0)
+            return 0;
+        *ts = v;
+        return 1;
+    }
+}
+
+static void record(struct worker *w, uint64_t lat_ns)
+{
+    uint64_t us = lat_ns / 1000, b;
+
+    if (us < HIST_US) {
+        b = us;
+    }
+    else {
+        uint64_t ms = (us - HIST_US) / 1000;
+        b = HIST_US + (ms < HIST_MS ? ms : HIST_MS - 1);
+    }
+    w->hist[b]++;
+    w->nsamples++;
+    w->sum_ns += (double)lat_ns;
+    if (lat_ns > w->max_ns)
+        w->max_ns = lat_ns;
+}
+
+/* Latency (ms) at quantile q of the merged histogram h with n samples. */
+static double quantile_ms(const uint32_t *h, uint64_t n, double q)
+{
+    uint64_t rank, cum = 0;
+    size_t b;
+
+    if (!n)
+        return 0.0;
+    rank = (uint64_t)(q * (double)n);
+    if ((double)rank < q * (double)n)
+        rank++;
+    if (rank < 1)
+        rank = 1;
+    for (b = 0; b < HIST_N; b++) {
+        cum += h[b];
+        if (cum >= rank)
+            break;
+    }
+    if (b < HIST_US)
+        return (double)b / 1000.0;
+    return (double)(HIST_US + (b - HIST_US) * 1000) / 1000.0;
+}
+
+/* ---- receiving ---------------------------------------------------------- */
+
+static void deliver(struct worker *w, struct conn *c, int op, const char *d,
+                    size_t len)
+{
+    uint64_t now = now_ns(), ts;
+
+    w->recv_total++;
+    if (c->role == R_SEND) {
+        w->self_rx++;
+        return;
+    }
+    if (cfg.mode == MODE_IDLE) {
+        w->unexpected++;
+        return;
+    }
+    if (!payload_ts(op, d, len, &ts) || ts > now
+        || now - ts > 3600 * NS_PER_S) {
+        w->bad_msgs++;
+        note("unexpected message: type %d, %zu bytes", op, len);
+        return;
+    }
+    if (cfg.mode == MODE_ECHO) {
+        if (len != cfg.size || op != (cfg.binary ? 0x2 : 0x1)) {
+            w->bad_msgs++;
+            note("echo differs: type %d, %zu bytes", op, len);
+        }
+        c->outstanding--;
+        if (now >= tl.measure_start && now < tl.measure_end) {
+            w->msgs++;
+            record(w, now - ts);
+        }
+        if (w->phase == PH_RUN && c->state == C_OPEN && now < tl.send_end)
+            send_msg(w, c);
+    }
+    else {
+        w->deliveries++;
+        c->rx++;
+        record(w, now - ts);
+    }
+}
+
+static void control(struct worker *w, struct conn *c, int op, const char *d,
+                    size_t len)
+{
+    if (op == 0x9) {                    /* ping: answer with a pong */
+        w->pings++;
+        if (!c->close_sent)
+            ws_frame(w, c, 0xA, d, len);
+    }
+    else if (op == 0x8) {               /* close */
+        int code = len >= 2 ? ((unsigned char)d[0] << 8 | (unsigned char)d[1])
+                            : 1005;
+        c->close_rcvd = 1;
+        if (!c->close_sent) {
+            if (w->phase != PH_CLOSE) {
+                w->lost++;
+                note("closed by server: code %d%s%.*s", code,
+                     len > 2 ? " " : "", len > 2 ? (int)(len - 2) : 0,
+                     len > 2 ? d + 2 : "");
+            }
+            ws_close(w, c, code == 1005 ? 0 : code);
+        }
+        if (c->state == C_OPEN)
+            set_state(w, c, C_CLOSING);
+    }
+    /* pong (0xA): nothing to do */
+}
+
+static int parse_handshake(struct worker *w, struct conn *c, char *s,
+                           size_t avail, size_t *used)
+{
+    char *end = memmem(s, avail, "\r\n\r\n", 4), *line, *eol;
+    int ok = 0;
+
+    if (!end) {
+        if (avail > 16384)
+            conn_lost(w, c, "handshake: response headers too large");
+        return 0;
+    }
+    if (avail < 12 || memcmp(s, "HTTP/1.1 101", 12) != 0) {
+        size_t l = (size_t)((char *)memchr(s, '\r', avail) - s);
+        conn_lost(w, c, "handshake: %.*s", (int)(l > 60 ? 60 : l), s);
+        return -1;
+    }
+    line = (char *)memchr(s, '\n', avail) + 1;
+    while (line < end + 2) {
+        size_t ll;
+
+        eol = memmem(line, (size_t)(end + 2 - line), "\r\n", 2);
+        if (!eol)
+            break;
+        ll = (size_t)(eol - line);
+        if (ll > 21 && !strncasecmp(line, "Sec-WebSocket-Accept:", 21)) {
+            char *v = line + 21, *ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            ok = (ve - v == 28 && !memcmp(v, c->accept, 28));
+        }
+        line = eol + 2;
+    }
+    if (!ok) {
+        conn_lost(w, c, "handshake: bad or missing Sec-WebSocket-Accept");
+        return -1;
+    }
+    *used = (size_t)(end + 4 - s);
+    set_state(w, c, C_OPEN);
+    w->connected++;
+    return 1;
+}
+
+/* Parse what arrived; returns the bytes used (0 and state C_CLOSED if the
+ * connection was dropped meanwhile). */
+static size_t process(struct worker *w, struct conn *c, char *data,
+                      size_t len)
+{
+    size_t pos = 0;
+
+    if (c->state == C_HANDSHAKE) {
+        if (parse_handshake(w, c, data, len, &pos) <= 0)
+            return 0;
+    }
+    while (len - pos >= 2 && !c->close_rcvd) {
+        unsigned char *p = (unsigned char *)data + pos;
+        size_t avail = len - pos, hl = 2;
+        int fin = p[0] & 0x80, op = p[0] & 0x0f, i;
+        uint64_t plen = p[1] & 0x7f;
+        char *pl;
+
+        if (p[0] & 0x70) {
+            proto_error(w, c, "RSV bits set");
+            return 0;
+        }
+        if (p[1] & 0x80) {
+            proto_error(w, c, "masked server frame");
+            return 0;
+        }
+        if (plen == 126) {
+            if (avail < 4)
+                break;
+            plen = (uint64_t)p[2] << 8 | p[3];
+            hl = 4;
+        }
+        else if (plen == 127) {
+            if (avail < 10)
+                break;
+            plen = 0;
+            for (i = 0; i < 8; i++)
+                plen = plen << 8 | p[2 + i];
+            hl = 10;
+        }
+        if (plen > MAX_FRAME) {
+            proto_error(w, c, "frame too large");
+            return 0;
+        }
+        if (avail < hl + plen)
+            break;
+        pl = (char *)p + hl;
+        pos += hl + (size_t)plen;
+        if (op & 0x8) {
+            if (!fin || plen > 125 || (op != 0x8 && op != 0x9 && op != 0xA)) {
+                proto_error(w, c, "bad control frame");
+                return 0;
+            }
+            control(w, c, op, pl, (size_t)plen);
+        }
+        else if (op == 0x0) {
+            if (!c->in_frag) {
+                proto_error(w, c, "continuation without a message");
+                return 0;
+            }
+            if (c->msg.len + plen > MAX_FRAME) {
+                proto_error(w, c, "message too large");
+                return 0;
+            }
+            buf_reserve(&c->msg, (size_t)plen);
+            memcpy(c->msg.p + c->msg.len, pl, (size_t)plen);
+            c->msg.len += (size_t)plen;
+            if (fin) {
+                c->in_frag = 0;
+                deliver(w, c, c->frag_op, c->msg.p, c->msg.len);
+                c->msg.len = 0;
+            }
+        }
+        else if (op == 0x1 || op == 0x2) {
+            if (c->in_frag) {
+                proto_error(w, c, "new message inside a fragmented one");
+                return 0;
+            }
+            if (fin) {
+                deliver(w, c, op, pl, (size_t)plen);
+            }
+            else {
+                c->in_frag = 1;
+                c->frag_op = (unsigned char)op;
+                c->msg.len = 0;
+                buf_reserve(&c->msg, (size_t)plen);
+                memcpy(c->msg.p, pl, (size_t)plen);
+                c->msg.len = (size_t)plen;
+            }
+        }
+        else {
+            proto_error(w, c, "reserved opcode");
+            return 0;
+        }
+        if (c->state == C_CLOSED)
+            return 0;
+    }
+    return pos;
+}
+
+static void conn_read(struct worker *w, struct conn *c)
+{
+    ssize_t n = recv(c->fd, w->scratch, SCRATCH, 0);
+    char *data;
+    size_t len, used;
+    int from_rb = 0;
+
+    if (n == 0) {
+        if (c->state == C_CLOSING)
+            conn_drop(w, c);            /* the normal end after close frames */
+        else
+            conn_lost(w, c, "EOF without a close frame");
+        return;
+    }
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return;
+        if (c->state == C_CLOSING)
+            conn_drop(w, c);
+        else
+            conn_lost(w, c, "recv: %s", strerror(errno));
+        return;
+    }
+    if (c->close_rcvd)                  /* nothing may follow a close */
+        return;
+    if (c->rb.len > c->rb.off) {
+        buf_reserve(&c->rb, (size_t)n);
+        memcpy(c->rb.p + c->rb.len, w->scratch, (size_t)n);
+        c->rb.len += (size_t)n;
+        data = c->rb.p + c->rb.off;
+        len = c->rb.len - c->rb.off;
+        from_rb = 1;
+    }
+    else {
+        data = w->scratch;
+        len = (size_t)n;
+    }
+    used = process(w, c, data, len);
+    if (c->state == C_CLOSED)
+        return;
+    if (from_rb) {
+        c->rb.off += used;
+        if (c->rb.off == c->rb.len)
+            c->rb.off = c->rb.len = 0;
+    }
+    else if (used < len) {
+        c->rb.off = c->rb.len = 0;
+        buf_reserve(&c->rb, len - used);
+        memcpy(c->rb.p, data + used, len - used);
+        c->rb.len = len - used;
+    }
+    if (c->wb.len > c->wb.off)
+        conn_flush(w, c);
+}
+
+/* ---- connecting --------------------------------------------------------- */
+
+static void send_handshake(struct worker *w, struct conn *c)
+{
+    static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    unsigned char key[16], digest[20], cat[24 + sizeof guid];
+    char k64[25];
+    uint64_t r1 = rnd(&w->rng), r2 = rnd(&w->rng);
+    int n;
+
+    memcpy(key, &r1, 8);
+    memcpy(key + 8, &r2, 8);
+    b64(key, 16, k64);
+    memcpy(cat, k64, 24);
+    memcpy(cat + 24, guid, sizeof guid - 1);
+    sha1(cat, 24 + sizeof guid - 1, digest);
+    b64(digest, 20, c->accept);
+    buf_reserve(&c->wb, strlen(cfg.path) + 256);
+    n = snprintf(c->wb.p + c->wb.len, c->wb.cap - c->wb.len,
+                 "GET %s HTTP/1.1\r\n"
+                 "Host: %s:%d\r\n"
+                 "Upgrade: websocket\r\n"
+                 "Connection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: %s\r\n"
+                 "Sec-WebSocket-Version: 13\r\n"
+                 "User-Agent: wsbench\r\n\r\n",
+                 cfg.path, cfg.hostname, cfg.port, k64);
+    c->wb.len += (size_t)n;
+    set_state(w, c, C_HANDSHAKE);
+    conn_flush(w, c);
+}
+
+static void conn_start(struct worker *w, struct conn *c)
+{
+    struct sockaddr_in sa;
+    struct epoll_event ev;
+    int fd, one = 1;
+
+    c->fd = -1;
+    set_state(w, c, C_CONNECTING);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        conn_lost(w, c, "socket: %s", strerror(errno));
+        return;
+    }
+    c->fd = fd;
+    w->live++;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (cfg.nsrc) {
+        memset(&sa, 0, sizeof sa);
+        sa.sin_family = AF_INET;
+        sa.sin_addr = cfg.src[c->gidx % cfg.nsrc];
+#ifdef IP_BIND_ADDRESS_NO_PORT
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+            conn_lost(w, c, "bind %s: %s", inet_ntoa(sa.sin_addr),
+                      strerror(errno));
+            return;
+        }
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr = cfg.host;
+    sa.sin_port = htons((uint16_t)cfg.port);
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN | EPOLLOUT;
+    ev.data.ptr = c;
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        conn_lost(w, c, "epoll_ctl: %s", strerror(errno));
+        return;
+    }
+    c->out_armed = 1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0
+        && errno != EINPROGRESS) {
+        conn_lost(w, c, "connect: %s", strerror(errno));
+        return;
+    }
+    /* Completion (even an immediate one) is reported as EPOLLOUT. */
+}
+
+static void handle_event(struct worker *w, struct conn *c, uint32_t ev)
+{
+    if (c->state == C_CLOSED || c->state == C_NONE || c->fd < 0)
+        return;
+    if (c->state == C_CONNECTING) {
+        int err = 0;
+        socklen_t l = sizeof err;
+
+        if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+            return;
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
+            err = errno;
+        if (err) {
+            conn_lost(w, c, "connect: %s", strerror(err));
+            return;
+        }
+        send_handshake(w, c);
+        return;
+    }
+    if (ev & EPOLLOUT) {
+        if (conn_flush(w, c) < 0)
+            return;
+    }
+    if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
+        conn_read(w, c);
+}
+
+/* ---- the per-thread loop ------------------------------------------------ */
+
+static void poll_once(struct worker *w, uint64_t until)
+{
+    struct epoll_event evs[512];
+    uint64_t now = now_ns();
+    int timeout = 0, n, i;
+
+    if (until > now) {
+        uint64_t ms = (until - now + 999999) / 1000000;
+        timeout = ms > 100 ? 100 : (int)ms;
+    }
+    n = epoll_wait(w->ep, evs, 512, timeout);
+    for (i = 0; i < n; i++)
+        handle_event(w, evs[i].data.ptr, evs[i].events);
+}
+
+static void phase_connect(struct worker *w)
+{
+    w->phase = PH_CONNECT;
+    for (;;) {
+        uint64_t now = now_ns();
+
+        if (interrupted || now >= tl.connect_deadline)
+            break;
+        while (w->next < w->n && w->hs_inflight < w->hs_max)
+            conn_start(w, &w->c[w->next++]);
+        if (w->next >= w->n && w->hs_inflight == 0)
+            break;
+        poll_once(w, tl.connect_deadline);
+    }
+    /* Whatever has not made it by the deadline has failed. */
+    for (; w->next < w->n; w->next++) {
+        w->failed++;
+        note("connect failed: not started before the connect timeout");
+    }
+    for (long i = 0; i < w->n; i++) {
+        struct conn *c = &w->c[i];
+        if (c->state == C_CONNECTING || c->state == C_HANDSHAKE)
+            conn_lost(w, c, "%s timed out",
+                      c->state == C_CONNECTING ? "connect" : "handshake");
+    }
+}
+
+static void phase_run(struct worker *w)
+{
+    long i;
+
+    w->phase = PH_RUN;
+    if (cfg.mode == MODE_ECHO) {
+        for (i = 0; i < w->n; i++) {
+            struct conn *c = &w->c[i];
+            int k;
+
+            if (c->state != C_OPEN)
+                continue;
+            for (k = 0; k < cfg.inflight; k++)
+                send_msg(w, c);
+            conn_flush(w, c);
+        }
+    }
+    for (;;) {
+        uint64_t now = now_ns(), until = tl.run_end;
+
+        if (interrupted || now >= tl.run_end)
+            break;
+        if (w->sender) {
+            struct conn *s = w->sender;
+            int any = 0;
+
+            while (s->state == C_OPEN && now >= w->next_send
+                   && w->next_send < tl.send_end) {
+                send_msg(w, s);
+                w->bsent++;
+                w->next_send += w->period;
+                any = 1;
+            }
+            if (any)
+                conn_flush(w, s);
+            if (w->next_send < tl.send_end && w->next_send < until)
+                until = w->next_send;
+        }
+        poll_once(w, until);
+    }
+}
+
+static void phase_close(struct worker *w)
+{
+    long i;
+
+    w->phase = PH_CLOSE;
+    for (i = 0; i < w->n; i++) {
+        struct conn *c = &w->c[i];
+
+        if (c->state == C_OPEN) {
+            if (!c->close_sent)
+                ws_close(w, c, 1000);
+            set_state(w, c, C_CLOSING);
+            conn_flush(w, c);
+        }
+        else if (c->state == C_CONNECTING || c->state == C_HANDSHAKE) {
+            conn_drop(w, c);
+        }
+    }
+    while (w->live > 0 && now_ns() < tl.close_deadline)
+        poll_once(w, tl.close_deadline);
+    for (i = 0; i < w->n; i++) {
+        if (w->c[i].fd >= 0) {
+            w->close_timeouts++;
+            conn_drop(w, &w->c[i]);
+        }
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+
+    phase_connect(w);
+    pthread_barrier_wait(&barrier);     /* 1: all connected */
+    pthread_barrier_wait(&barrier);     /* 2: timeline set */
+    if (!tl.abort) {
+        if (w->sender)
+            w->next_send = tl.measure_start;
+        phase_run(w);
+    }
+    pthread_barrier_wait(&barrier);     /* 3: run over */
+    pthread_barrier_wait(&barrier);     /* 4: measured */
+    phase_close(w);
+    return NULL;
+}
+
+/* ---- the server's process tree (--pid) ---------------------------------- */
+
+struct tree {
+    long rss_kb, threads;
+    int procs;
+};
+
+static void tree_stats(struct tree *t)
+{
+    static pid_t pid[65536], ppid[65536], sel[65536];
+    int n = 0, ns = 0, i, j, grew;
+    DIR *d;
+    struct dirent *de;
+
+    memset(t, 0, sizeof *t);
+    if (!cfg.npids)
+        return;
+    d = opendir("/proc");
+    while (d && (de = readdir(d)) && n < 65536) {
+        char path[300], buf[512], *rp;
+        FILE *f;
+        int p, pp;
+        char st;
+
+        if (!isdigit((unsigned char)de->d_name[0]))
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+        if (!(f = fopen(path, "r")))
+            continue;
+        if (!fgets(buf, sizeof buf, f)) {
+            fclose(f);
+            continue;
+        }
+        fclose(f);
+        rp = strrchr(buf, ')');
+        if (!rp || sscanf(buf, "%d", &p) != 1
+            || sscanf(rp + 1, " %c %d", &st, &pp) != 2)
+            continue;
+        pid[n] = p;
+        ppid[n++] = pp;
+    }
+    if (d)
+        closedir(d);
+    for (i = 0; i < cfg.npids; i++)
+        sel[ns++] = cfg.pids[i];
+    do {                                /* add children until nothing new */
+        grew = 0;
+        for (i = 0; i < n; i++) {
+            int have = 0, parent = 0;
+            for (j = 0; j < ns; j++) {
+                if (sel[j] == pid[i])
+                    have = 1;
+                if (sel[j] == ppid[i])
+                    parent = 1;
+            }
+            if (parent && !have && ns < 65536) {
+                sel[ns++] = pid[i];
+                grew = 1;
+            }
+        }
+    } while (grew);
+    for (j = 0; j < ns; j++) {
+        char path[64], line[256];
+        FILE *f;
+        long v;
+
+        snprintf(path, sizeof path, "/proc/%d/status", (int)sel[j]);
+        if (!(f = fopen(path, "r")))
+            continue;
+        t->procs++;
+        while (fgets(line, sizeof line, f)) {
+            if (sscanf(line, "VmRSS: %ld", &v) == 1)
+                t->rss_kb += v;
+            else if (sscanf(line, "Threads: %ld", &v) == 1)
+                t->threads += v;
+        }
+        fclose(f);
+    }
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: wsbench idle|echo|broadcast --port N [options]\n"
+"  --host ADDR          IPv4 address of the server (127.0.0.1)\n"
+"  --port N             its port (required)\n"
+"  --path PATH          request path (/echo; /broadcast for broadcast)\n"
+"  -c, --conns N        connections (receivers for broadcast) (100)\n"
+"  -k, --inflight K     echo: messages in flight per connection (1)\n"
+"  -s, --size S         message size in bytes (32; text >= 20, binary >= 8)\n"
+"      --text|--binary  message type (text)\n"
+"  -d, --duration S     measured seconds / hold time / sending time (10)\n"
+"  -w, --warmup S       echo: warm-up seconds before measuring (1)\n"
+"      --rate R         broadcast: messages per second sent (10)\n"
+"      --grace S        broadcast: wait after the last send (3)\n"
+"  -t, --threads T      threads, each with its own epoll (1)\n"
+"      --src A[-B]      bind to source addresses A..B (or A,B,...) in turn\n"
+"      --pid P[,P...]   server pids (with their children) for RSS/threads\n"
+"      --max-handshakes N   handshakes in flight at once (500)\n"
+"      --connect-timeout S  connect phase deadline (60)\n"
+"      --close-timeout S    closing handshake deadline (5)\n");
+}
+
+static double num(const char *opt, const char *v, double lo, double hi)
+{
+    char *end;
+    double d = strtod(v, &end);
+
+    if (end == v || *end || d < lo || d > hi)
+        die("%s: '%s' is not a number in [%g, %g]", opt, v, lo, hi);
+    return d;
+}
+
+static void parse_src(const char *arg)
+{
+    char tmp[256], *tok, *save = NULL;
+
+    snprintf(tmp, sizeof tmp, "%s", arg);
+    for (tok = strtok_r(tmp, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *dash = strchr(tok, '-');
+        struct in_addr a, b;
+        uint32_t x, y;
+
+        if (dash)
+            *dash = '\0';
+        if (!inet_pton(AF_INET, tok, &a)
+            || (dash && !inet_pton(AF_INET, dash + 1, &b)))
+            die("--src: bad address range '%s'", arg);
+        if (!dash)
+            b = a;
+        for (x = ntohl(a.s_addr), y = ntohl(b.s_addr); x <= y; x++) {
+            if (cfg.nsrc == 256)
+                die("--src: at most 256 addresses");
+            cfg.src[cfg.nsrc++].s_addr = htonl(x);
+            if (x == 0xFFFFFFFFu)
+                break;
+        }
+    }
+    if (!cfg.nsrc)
+        die("--src: no addresses in '%s'", arg);
+}
+
+static void parse_args(int argc, char **argv)
+{
+    enum { OPT_TEXT = 256, OPT_BINARY, OPT_RATE, OPT_GRACE, OPT_HOST, OPT_PORT, OPT_PATH,
+           OPT_SRC, OPT_PID, OPT_MAXHS, OPT_CTO, OPT_CLTO, OPT_MODE };
+    static const struct option opts[] = {
+        { "conns", required_argument, NULL, 'c' },
+        { "inflight", required_argument, NULL, 'k' },
+        { "size", required_argument, NULL, 's' },
+        { "duration", required_argument, NULL, 'd' },
+        { "warmup", required_argument, NULL, 'w' },
+        { "threads", required_argument, NULL, 't' },
+        { "text", no_argument, NULL, OPT_TEXT },
+        { "binary", no_argument, NULL, OPT_BINARY },
+        { "rate", required_argument, NULL, OPT_RATE },
+        { "grace", required_argument, NULL, OPT_GRACE },
+        { "host", required_argument, NULL, OPT_HOST },
+        { "port", required_argument, NULL, OPT_PORT },
+        { "path", required_argument, NULL, OPT_PATH },
+        { "src", required_argument, NULL, OPT_SRC },
+        { "pid", required_argument, NULL, OPT_PID },
+        { "max-handshakes", required_argument, NULL, OPT_MAXHS },
+        { "connect-timeout", required_argument, NULL, OPT_CTO },
+        { "close-timeout", required_argument, NULL, OPT_CLTO },
+        { "mode", required_argument, NULL, OPT_MODE },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    const char *mode = NULL, *host = "127.0.0.1";
+    int o;
+
+    cfg.conns = 100;
+    cfg.inflight = 1;
+    cfg.size = 32;
+    cfg.duration = 10;
+    cfg.warmup = 1;
+    cfg.threads = 1;
+    cfg.rate = 10;
+    cfg.grace = 3;
+    cfg.settle = 0.5;
+    cfg.connect_timeout = 60;
+    cfg.close_timeout = 5;
+    cfg.max_handshakes = 500;
+    while ((o = getopt_long(argc, argv, "c:k:s:d:w:t:m:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c': cfg.conns = (long)num("-c", optarg, 1, 1000000); break;
+        case 'k': cfg.inflight = (int)num("-k", optarg, 1, 100000); break;
+        case 's': cfg.size = (size_t)num("-s", optarg, 1, 64 << 20); break;
+        case 'd': cfg.duration = num("-d", optarg, 0.001, 86400); break;
+        case 'w': cfg.warmup = num("-w", optarg, 0, 3600); break;
+        case 't': cfg.threads = (int)num("-t", optarg, 1, 64); break;
+        case OPT_TEXT: cfg.binary = 0; break;
+        case OPT_BINARY: cfg.binary = 1; break;
+        case OPT_RATE: cfg.rate = num("--rate", optarg, 0.01, 1e6); break;
+        case OPT_GRACE: cfg.grace = num("--grace", optarg, 0, 3600); break;
+        case OPT_HOST: host = optarg; break;
+        case OPT_PORT: cfg.port = (int)num("--port", optarg, 1, 65535); break;
+        case OPT_PATH: cfg.path = optarg; break;
+        case OPT_SRC: cfg.src_arg = optarg; parse_src(optarg); break;
+        case OPT_PID: {
+            char tmp[512], *tok, *save = NULL;
+            snprintf(tmp, sizeof tmp, "%s", optarg);
+            for (tok = strtok_r(tmp, ",", &save); tok;
+                 tok = strtok_r(NULL, ",", &save)) {
+                if (cfg.npids == MAX_PIDS)
+                    die("--pid: at most %d pids", MAX_PIDS);
+                cfg.pids[cfg.npids++] = (pid_t)num("--pid", tok, 1, 1 << 30);
+            }
+            break;
+        }
+        case OPT_MAXHS:
+            cfg.max_handshakes = (int)num("--max-handshakes", optarg, 1, 1e6);
+            break;
+        case OPT_CTO:
+            cfg.connect_timeout = num("--connect-timeout", optarg, 0.1, 3600);
+            break;
+        case OPT_CLTO:
+            cfg.close_timeout = num("--close-timeout", optarg, 0, 3600);
+            break;
+        case 'm': case OPT_MODE: mode = optarg; break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); exit(2);
+        }
+    }
+    if (!mode && optind < argc)
+        mode = argv[optind++];
+    if (optind < argc)
+        die("unexpected argument '%s'", argv[optind]);
+    if (!mode) {
+        usage(stderr);
+        exit(2);
+    }
+    if (!strcmp(mode, "idle"))
+        cfg.mode = MODE_IDLE;
+    else if (!strcmp(mode, "echo"))
+        cfg.mode = MODE_ECHO;
+    else if (!strcmp(mode, "broadcast"))
+        cfg.mode = MODE_BCAST;
+    else
+        die("unknown mode '%s' (idle, echo or broadcast)", mode);
+    if (!cfg.port)
+        die("--port is required");
+    if (!strcmp(host, "localhost"))
+        host = "127.0.0.1";
+    if (!inet_pton(AF_INET, host, &cfg.host))
+        die("--host: '%s' is not an IPv4 address", host);
+    snprintf(cfg.hostname, sizeof cfg.hostname, "%s", host);
+    if (!cfg.path)
+        cfg.path = cfg.mode == MODE_BCAST ? "/broadcast" : "/echo";
+    if (cfg.path[0] != '/' || strpbrk(cfg.path, " \r\n"))
+        die("--path must start with / and hold no spaces");
+    if (!cfg.binary && cfg.size < 20 && cfg.mode != MODE_IDLE)
+        die("text messages need -s >= 20 (the timestamp)");
+    if (cfg.binary && cfg.size < 8 && cfg.mode != MODE_IDLE)
+        die("binary messages need -s >= 8 (the timestamp)");
+    if (cfg.threads > cfg.conns)
+        cfg.threads = (int)cfg.conns;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+static void cleanup(uint32_t *hist)
+{
+    int i;
+
+    for (i = 0; i < cfg.threads; i++) {
+        close(workers[i].ep);
+        free(workers[i].c);
+        free(workers[i].hist);
+        free(workers[i].scratch);
+        free(workers[i].payload);
+    }
+    free(workers);
+    free(hist);
+}
+
+int main(int argc, char **argv)
+{
+    struct rlimit rl;
+    struct tree before, after, end;
+    struct sigaction sa;
+    uint64_t t0, t_conn, nsamples = 0, max_ns = 0, seed0;
+    long connected = 0, failed = 0, lost = 0, proto = 0, bad = 0, still = 0;
+    long sent = 0, msgs = 0, deliveries = 0, pings = 0, unexpected = 0;
+    long close_to = 0, per, extra, bsent = 0;
+    double sum_ns = 0, conn_s, p50, p99, p999, maxms, mean;
+    uint32_t *hist;
+    int i, rc = 0;
+    char srcdesc[300];
+
+    parse_args(argc, argv);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    /* Room for the connections: the soft fd limit up to the hard one. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+        if (rl.rlim_cur != RLIM_INFINITY
+            && (rlim_t)(cfg.conns + 64) > rl.rlim_cur)
+            fprintf(stderr, "wsbench: warning: fd limit %llu < %ld "
+                    "connections + 64\n", (unsigned long long)rl.rlim_cur,
+                    cfg.conns);
+    }
+
+    snprintf(srcdesc, sizeof srcdesc, "%s", cfg.src_arg ? cfg.src_arg : "-");
+    printf("wsbench %s ws://%s:%d%s conns=%ld%s threads=%d", mode_names[cfg.mode],
+           cfg.hostname, cfg.port, cfg.path, cfg.conns,
+           cfg.mode == MODE_BCAST ? "+1 sender" : "", cfg.threads);
+    if (cfg.mode != MODE_IDLE)
+        printf(" size=%zu %s", cfg.size, cfg.binary ? "binary" : "text");
+    if (cfg.mode == MODE_ECHO)
+        printf(" inflight=%d warmup=%gs", cfg.inflight, cfg.warmup);
+    if (cfg.mode == MODE_BCAST)
+        printf(" rate=%g/s", cfg.rate);
+    printf(" duration=%gs src=%s\n", cfg.duration, srcdesc);
+
+    tree_stats(&before);
+
+    /* Workers: a share of the connections each; the broadcast sender is an
+     * extra connection of worker 0, connected with the receivers. */
+    workers = calloc((size_t)cfg.threads, sizeof *workers);
+    hist = calloc(HIST_N, sizeof *hist);
+    if (!workers || !hist)
+        die("out of memory");
+    per = cfg.conns / cfg.threads;
+    extra = cfg.conns % cfg.threads;
+    seed0 = seed();
+    {
+        long gidx = 0;
+        for (i = 0; i < cfg.threads; i++) {
+            struct worker *w = &workers[i];
+            long k, n = per + (i < extra ? 1 : 0);
+            int sender = (cfg.mode == MODE_BCAST && i == 0);
+
+            w->id = i;
+            w->n = n + sender;
+            w->c = calloc((size_t)w->n, sizeof *w->c);
+            w->hist = calloc(HIST_N, sizeof *w->hist);
+            w->scratch = malloc(SCRATCH);
+            w->ep = epoll_create1(EPOLL_CLOEXEC);
+            w->rng = seed0 ^ ((uint64_t)(i + 1) * 0x9E3779B97F4A7C15ULL);
+            w->hs_max = (cfg.max_handshakes + cfg.threads - 1) / cfg.threads;
+            if (!w->c || !w->hist || !w->scratch || w->ep < 0)
+                die("out of memory (or epoll_create1 failed)");
+            payload_init(w);
+            for (k = 0; k < w->n; k++) {
+                w->c[k].fd = -1;
+                w->c[k].gidx = gidx++;
+                w->c[k].role = cfg.mode == MODE_ECHO ? R_ECHO : R_RECV;
+            }
+            if (sender) {
+                w->sender = &w->c[w->n - 1];
+                w->sender->role = R_SEND;
+                w->period = (uint64_t)((double)NS_PER_S / cfg.rate);
+                if (!w->period)
+                    w->period = 1;
+            }
+        }
+    }
+
+    if (pthread_barrier_init(&barrier, NULL, (unsigned)cfg.threads + 1))
+        die("pthread_barrier_init failed");
+    t0 = now_ns();
+    tl.connect_deadline = t0 + (uint64_t)(cfg.connect_timeout * NS_PER_S);
+    for (i = 0; i < cfg.threads; i++)
+        if (pthread_create(&workers[i].th, NULL, worker_main, &workers[i]))
+            die("pthread_create failed");
+
+    pthread_barrier_wait(&barrier);     /* 1: connect phase over */
+    t_conn = now_ns();
+    conn_s = (double)(t_conn - t0) / NS_PER_S;
+    for (i = 0; i < cfg.threads; i++) {
+        connected += workers[i].connected;
+        failed += workers[i].failed;
+    }
+    if (cfg.mode == MODE_BCAST) {
+        if (workers[0].sender->state != C_OPEN) {
+            fprintf(stderr, "wsbench: the broadcast sender did not connect\n");
+            tl.abort = 1;
+        }
+        else {
+            connected--;                /* count receivers only below */
+        }
+    }
+    tree_stats(&after);
+    printf("connect: %ld connected, %ld failed in %.2f s (%.0f/s)\n",
+           connected, failed, conn_s, conn_s > 0 ? connected / conn_s : 0.0);
+    if (connected == 0) {
+        fprintf(stderr, "wsbench: no connection could be opened\n");
+        tl.abort = 1;
+    }
+    {
+        uint64_t now = now_ns();
+        tl.run_start = now;
+        if (cfg.mode == MODE_ECHO) {
+            tl.measure_start = now + (uint64_t)(cfg.warmup * NS_PER_S);
+            tl.measure_end = tl.measure_start
+                           + (uint64_t)(cfg.duration * NS_PER_S);
+            tl.send_end = tl.run_end = tl.measure_end;
+        }
+        else if (cfg.mode == MODE_BCAST) {
+            /* Let the receivers' registrations settle before sending. */
+            tl.measure_start = now + (uint64_t)(cfg.settle * NS_PER_S);
+            tl.send_end = tl.measure_end = tl.measure_start
+                        + (uint64_t)(cfg.duration * NS_PER_S);
+            tl.run_end = tl.send_end + (uint64_t)(cfg.grace * NS_PER_S);
+        }
+        else {
+            tl.measure_start = now;
+            tl.run_end = tl.send_end = tl.measure_end
+                       = now + (uint64_t)(cfg.duration * NS_PER_S);
+        }
+    }
+    pthread_barrier_wait(&barrier);     /* 2: run */
+    pthread_barrier_wait(&barrier);     /* 3: run over */
+    for (i = 0; i < cfg.threads; i++)
+        still += workers[i].open_now;
+    if (cfg.mode == MODE_BCAST && workers[0].sender->state == C_OPEN)
+        still--;
+    tree_stats(&end);
+    tl.close_deadline = now_ns() + (uint64_t)(cfg.close_timeout * NS_PER_S);
+    pthread_barrier_wait(&barrier);     /* 4: close */
+    for (i = 0; i < cfg.threads; i++)
+        pthread_join(workers[i].th, NULL);
+
+    for (i = 0; i < cfg.threads; i++) {
+        struct worker *w = &workers[i];
+        size_t b;
+
+        lost += w->lost;
+        proto += w->proto_err;
+        bad += w->bad_msgs;
+        sent += w->sent;
+        msgs += w->msgs;
+        deliveries += w->deliveries;
+        pings += w->pings;
+        unexpected += w->unexpected;
+        close_to += w->close_timeouts;
+        bsent += w->bsent;
+        nsamples += w->nsamples;
+        sum_ns += w->sum_ns;
+        if (w->max_ns > max_ns)
+            max_ns = w->max_ns;
+        if (w->nsamples)
+            for (b = 0; b < HIST_N; b++)
+                hist[b] += w->hist[b];
+    }
+    p50 = quantile_ms(hist, nsamples, 0.50);
+    p99 = quantile_ms(hist, nsamples, 0.99);
+    p999 = quantile_ms(hist, nsamples, 0.999);
+    maxms = (double)max_ns / 1e6;
+    mean = nsamples ? sum_ns / (double)nsamples / 1e6 : 0.0;
+
+    for (i = 0; i < nreasons; i++)
+        printf("note: %ld x %s\n", reasons[i].count, reasons[i].text);
+    if (reasons_other)
+        printf("note: %ld x other reasons\n", reasons_other);
+    if (interrupted)
+        printf("note: interrupted\n");
+
+    if (tl.abort) {
+        printf("RESULT mode=%s ok=0 connected=%ld failed=%ld\n",
+               mode_names[cfg.mode], connected, failed);
+        cleanup(hist);
+        return 1;
+    }
+
+    if (cfg.mode == MODE_IDLE) {
+        long errors = failed + lost + proto;
+        printf("idle: connected=%ld failed=%ld still_open=%ld after %gs "
+               "(lost %ld, protocol errors %ld, pings answered %ld)\n",
+               connected, failed, still, cfg.duration, lost, proto, pings);
+        if (cfg.npids) {
+            double per_conn = connected
+                ? (double)(after.rss_kb - before.rss_kb) / connected : 0.0;
+            printf("server: rss before=%ld KB after=%ld KB end=%ld KB "
+                   "(%+.2f KB per connection); threads before=%ld "
+                   "after=%ld end=%ld; processes %d/%d/%d\n",
+                   before.rss_kb, after.rss_kb, end.rss_kb, per_conn,
+                   before.threads, after.threads, end.threads,
+                   before.procs, after.procs, end.procs);
+            printf("RESULT mode=idle ok=1 conns=%ld connected=%ld failed=%ld "
+                   "still_open=%ld lost=%ld errors=%ld connect_s=%.3f "
+                   "rss_before_kb=%ld rss_after_kb=%ld rss_end_kb=%ld "
+                   "rss_per_conn_kb=%.2f threads_before=%ld threads=%ld "
+                   "threads_end=%ld procs=%d\n",
+                   cfg.conns, connected, failed, still, lost, errors, conn_s,
+                   before.rss_kb, after.rss_kb, end.rss_kb, per_conn,
+                   before.threads, after.threads, end.threads, after.procs);
+        }
+        else {
+            printf("RESULT mode=idle ok=1 conns=%ld connected=%ld failed=%ld "
+                   "still_open=%ld lost=%ld errors=%ld connect_s=%.3f\n",
+                   cfg.conns, connected, failed, still, lost, errors, conn_s);
+        }
+    }
+    else if (cfg.mode == MODE_ECHO) {
+        double rate = (double)msgs / cfg.duration;
+        double mbs = rate * (double)cfg.size / 1e6;
+        long errors = failed + lost + proto + bad;
+        printf("echo: %ld messages echoed in %gs: %.1f msgs/s, %.3f MB/s "
+               "payload each way (%ld sent in all)\n",
+               msgs, cfg.duration, rate, mbs, sent);
+        printf("latency ms: p50=%.3f p99=%.3f p99.9=%.3f max=%.3f "
+               "mean=%.3f (%llu samples)\n", p50, p99, p999, maxms, mean,
+               (unsigned long long)nsamples);
+        printf("errors: %ld (failed %ld, lost %ld, protocol %ld, bad "
+               "messages %ld); still open at the end %ld\n",
+               errors, failed, lost, proto, bad, still);
+        printf("RESULT mode=echo ok=1 conns=%ld inflight=%d size=%zu type=%s "
+               "duration=%g connected=%ld failed=%ld msgs=%ld "
+               "msgs_per_s=%.1f mb_per_s=%.3f p50_ms=%.3f p99_ms=%.3f "
+               "p999_ms=%.3f max_ms=%.3f mean_ms=%.3f errors=%ld lost=%ld "
+               "still_open=%ld\n",
+               cfg.conns, cfg.inflight, cfg.size,
+               cfg.binary ? "binary" : "text", cfg.duration, connected,
+               failed, msgs, rate, mbs, p50, p99, p999, maxms, mean, errors,
+               lost, still);
+    }
+    else {
+        long expected = bsent * connected;
+        long errors = failed + lost + proto + bad, reached = 0, complete = 0;
+        long k;
+
+        for (i = 0; i < cfg.threads; i++) {
+            for (k = 0; k < workers[i].n; k++) {
+                struct conn *c = &workers[i].c[k];
+                if (c->role != R_RECV)
+                    continue;
+                reached += c->rx > 0;
+                complete += c->rx >= bsent;
+            }
+        }
+        printf("broadcast: %ld messages sent to %ld receivers: %ld "
+               "deliveries expected, %ld received (%.2f%%), %.1f "
+               "deliveries/s\n", bsent, connected, expected, deliveries,
+               expected ? 100.0 * deliveries / expected : 0.0,
+               deliveries / cfg.duration);
+        printf("receivers: %ld got at least one message, %ld got all %ld\n",
+               reached, complete, bsent);
+        if (cfg.npids)
+            printf("server: %d processes, %ld threads, rss %ld KB\n",
+                   end.procs, end.threads, end.rss_kb);
+        printf("latency ms: p50=%.3f p99=%.3f p99.9=%.3f max=%.3f "
+               "mean=%.3f (%llu samples)\n", p50, p99, p999, maxms, mean,
+               (unsigned long long)nsamples);
+        printf("errors: %ld (failed %ld, lost %ld, protocol %ld, bad "
+               "messages %ld); receivers still open %ld\n",
+               errors, failed, lost, proto, bad, still);
+        printf("RESULT mode=broadcast ok=1 receivers=%ld connected=%ld "
+               "failed=%ld rate=%g duration=%g size=%zu sent=%ld "
+               "expected=%ld received=%ld deliveries_per_s=%.1f "
+               "p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f "
+               "mean_ms=%.3f errors=%ld lost=%ld still_open=%ld "
+               "reached=%ld complete=%ld procs=%d\n",
+               cfg.conns, connected, failed, cfg.rate, cfg.duration,
+               cfg.size, bsent, expected, deliveries,
+               deliveries / cfg.duration, p50, p99, p999, maxms, mean,
+               errors, lost, still, reached, complete, end.procs);
+    }
+    if (unexpected)
+        printf("note: %ld unexpected messages received\n", unexpected);
+    if (close_to)
+        printf("note: %ld connections did not finish the closing handshake "
+               "in %gs\n", close_to, cfg.close_timeout);
+    cleanup(hist);
+    return rc;
+}
