@@ -234,22 +234,47 @@ static apr_status_t kick_filter(ap_filter_t *f, apr_bucket_brigade *bb,
 }
 
 /*
- * A parked connection keeps its pool's allocator, and an allocator keeps
- * freed blocks for reuse up to MaxMemFree (2 MB by default): the upgrade
- * request's pool and every read buffer would stay with the connection,
- * about 12 KB each while it idles.  While the connection is a WebSocket its
- * allocator keeps nothing: freed blocks go back to malloc, where every
- * connection can reuse them.  httpd's setting is restored before the pool
- * is recycled for the next connection.
+ * Memory of idle connections.  A connection's pool allocator keeps freed
+ * blocks for reuse up to MaxMemFree (2 MB by default): the upgrade
+ * request's pool and the 8 KB read buffers would stay with every parked
+ * connection.  While a connection is a WebSocket its allocator keeps at
+ * most WS_LEAN_FREE (enough for the next message's buffers: giving every
+ * block back costs an mmap/munmap pair per message on Debian's APR), and
+ * the timer thread trims a connection idle for WS_TRIM_AFTER down to
+ * nothing (ws_io_trim).  httpd's setting is restored before the pool is
+ * recycled for the next connection.
  */
+#define WS_LEAN_FREE  (16 * 1024)
+
 static void allocator_lean(conn_rec *c, int lean)
 {
     apr_allocator_t *a = apr_pool_allocator_get(c->pool);
 
     if (a) {
-        /* 1 byte: keep no block (0 would mean "unlimited"). */
-        apr_allocator_max_free_set(a, lean ? 1 : ap_max_mem_free);
+        apr_allocator_max_free_set(a, lean ? WS_LEAN_FREE : ap_max_mem_free);
     }
+}
+
+void ws_io_trim(ws_session_t *ws)
+{
+    apr_allocator_t *a = apr_pool_allocator_get(ws->c->pool);
+    apr_memnode_t *n1, *n2;
+
+    if (!a) {
+        return;
+    }
+    /* APR has no "release the free list": with nothing to be kept, take
+     * the (at most two) cached blocks and free them again. */
+    apr_allocator_max_free_set(a, 1);
+    n1 = apr_allocator_alloc(a, APR_BUCKET_BUFF_SIZE);
+    n2 = apr_allocator_alloc(a, APR_BUCKET_BUFF_SIZE);
+    if (n2) {
+        apr_allocator_free(a, n2);
+    }
+    if (n1) {
+        apr_allocator_free(a, n1);
+    }
+    apr_allocator_max_free_set(a, WS_LEAN_FREE);
 }
 
 /* Fallback if httpd ever frees the connection without pre_close. */
@@ -285,6 +310,7 @@ int ws_io_process_connection(conn_rec *c)
         c->cs->state = CONN_STATE_LINGER;
         return OK;
     }
+    ws->trimmed = 0;
     if (was == WS_IO_HANDOFF) {
         ap_remove_input_filter_byhandle(c->input_filters, "WS_KICK");
         ws_timer_add(ws);

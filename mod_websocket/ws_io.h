@@ -18,6 +18,11 @@ int ws_io_can_park(void);
  * this thread and is over. */
 int ws_io_run(ws_session_t *ws, request_rec *r);
 
+/* PARKED, lock held: give the connection's cached memory back (the timer
+ * does this once a connection has been idle for WS_TRIM_AFTER). */
+#define WS_TRIM_AFTER apr_time_from_sec(1)
+void ws_io_trim(ws_session_t *ws);
+
 /* The process_connection and pre_close_connection hooks. */
 int ws_io_process_connection(conn_rec *c);
 int ws_io_pre_close(conn_rec *c);

@@ -333,25 +333,39 @@ static int engine_message(void *baton, int opcode, const uint8_t *data,
                                      (const char *)data, len);
 }
 
+/* Frames up to this size are built whole and copied once into a bucket of
+ * their exact size (small ones come from the bucket allocator's free list,
+ * not from malloc). */
+#define WS_SMALL_FRAME 1024
+
 static int engine_output(void *baton, const uint8_t *hdr, size_t hlen,
                          const uint8_t *payload, size_t plen)
 {
     ws_session_t *ws = baton;
-    apr_status_t rv;
+    apr_bucket_alloc_t *list = ws->c->bucket_alloc;
 
     if (ws->write_status != APR_SUCCESS) {
         return -1;
     }
-    /* Copied into heap buckets, never passed from here: only
-     * ws_session_push writes, in slices that cannot block. */
-    rv = apr_brigade_write(ws->obb, NULL, NULL, (const char *)hdr, hlen);
-    if (rv == APR_SUCCESS && plen) {
-        rv = apr_brigade_write(ws->obb, NULL, NULL, (const char *)payload,
-                               plen);
+    /* Copied, never passed from here: only ws_session_push writes, in
+     * slices that cannot block. */
+    if (hlen + plen <= WS_SMALL_FRAME) {
+        char frame[WS_SMALL_FRAME];
+
+        memcpy(frame, hdr, hlen);
+        if (plen) {
+            memcpy(frame + hlen, payload, plen);
+        }
+        APR_BRIGADE_INSERT_TAIL(ws->obb, apr_bucket_heap_create(
+                                             frame, hlen + plen, NULL, list));
     }
-    if (rv != APR_SUCCESS) {
-        ws->write_status = rv;
-        return -1;
+    else {
+        APR_BRIGADE_INSERT_TAIL(ws->obb, apr_bucket_heap_create(
+                                             (const char *)hdr, hlen, NULL,
+                                             list));
+        APR_BRIGADE_INSERT_TAIL(ws->obb, apr_bucket_heap_create(
+                                             (const char *)payload, plen,
+                                             NULL, list));
     }
     __atomic_add_fetch(&ws->obb_bytes, hlen + plen, __ATOMIC_RELAXED);
     return 0;

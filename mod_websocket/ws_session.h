@@ -115,6 +115,7 @@ struct ws_connection {
     apr_status_t write_status;  /* first failed write, or APR_SUCCESS */
     int out_pending;            /* the filters still hold output */
     int opened;                 /* on_open accepted: on_close is owed */
+    int trimmed;                /* idle memory given back (ws_io_trim) */
 };
 
 typedef struct ws_connection ws_session_t;

@@ -19,6 +19,7 @@
 #include "ws_private.h"
 #include "ws_timer.h"
 #include "ws_session.h"
+#include "ws_io.h"
 #include "ws_stats.h"
 
 static apr_thread_mutex_t *reg_lock;
@@ -98,6 +99,12 @@ static void visit(ws_session_t *ws, apr_time_t now)
         }
         if (kill) {
             kill_parked(ws);
+        }
+        else if (ws->async && !ws->trimmed
+                 && now - ws->last_rx > WS_TRIM_AFTER
+                 && now - ws->last_msg > WS_TRIM_AFTER) {
+            ws_io_trim(ws);
+            ws->trimmed = 1;
         }
     }
     pthread_mutex_unlock(&ws->lock);

@@ -3,7 +3,8 @@
 Node's `ws`, measured by tools/wsbench.c.
 
 In one run it
-  * starts httpd (mpm_event, ThreadsPerChild 25, ServerLimit 2,
+  * starts httpd (mpm_event, ThreadsPerChild 50, ServerLimit 1 -- one child,
+    because broadcast.so's members are per child --
     AsyncRequestWorkerFactor 400, Timeout 60, LogLevel warn) with /echo and,
     if build/handlers/broadcast.so exists, /broadcast, on a free loopback
     port, and tools/node-echo.js on another;
@@ -293,8 +294,8 @@ def main():
         extra += HTTPD_BCAST.format(build=BUILD)
     conf = serverroot.generate(os.path.join(a.dir, "httpd"), hport,
                                mpm="event", extra=extra,
-                               listen_host="127.0.0.1", threads=25,
-                               servers=2, log_level="warn")
+                               listen_host="127.0.0.1", threads=50,
+                               servers=1, log_level="warn")
     errlog = os.path.join(a.dir, "httpd", "logs", "error_log")
     for old in (errlog, os.path.join(a.dir, "httpd", "logs", "access_log")):
         if os.path.exists(old):
@@ -461,12 +462,15 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
             continue
         r = runs[0]
         print("| {} | {} | - | - | - | - | - | - | {:.0f} | connected {:.0f}, "
-              "failed {:.0f}, still open {:.0f}; server RSS {:.1f} -> {:.1f} "
-              "MB = **{:.2f} KB/conn**; threads {:.0f} -> {:.0f} in {:.0f} "
-              "process(es); connect {:.1f} s |".format(
+              "failed {:.0f}, still open {:.0f}; server RSS {:.1f} MB -> "
+              "{:.1f} MB after connecting ({:.2f} KB/conn) -> {:.1f} MB idle "
+              "= **{:.2f} KB per idle conn**; threads {:.0f} -> {:.0f} in "
+              "{:.0f} process(es); connect {:.1f} s |".format(
                   label, name, r["errors"], r["connected"], r["failed"],
                   r["still_open"], r["rss_before_kb"] / 1024.0,
-                  r["rss_after_kb"] / 1024.0, r["rss_per_conn_kb"],
+                  r["rss_after_kb"] / 1024.0,
+                  r.get("rss_per_conn_connect_kb", 0),
+                  r["rss_end_kb"] / 1024.0, r["rss_per_conn_kb"],
                   r["threads_before"], r["threads"], r["procs"],
                   r["connect_s"]))
     if have_bcast:
@@ -506,8 +510,10 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
                       "/".join(open("/proc/loadavg").read().split()[:3])))
     print("- pinning: {}; open-files limit (ulimit -n) {}".format(pinning,
                                                                   nofile))
-    print("- httpd: {} ({}), mpm_event, ThreadsPerChild 25, ServerLimit 2 "
-          "(MaxRequestWorkers 50), AsyncRequestWorkerFactor 400, Timeout 60, "
+    print("- httpd: {} ({}), mpm_event, ThreadsPerChild 50, ServerLimit 1 "
+          "(MaxRequestWorkers 50; one child so that every broadcast receiver "
+          "shares the sender's child), AsyncRequestWorkerFactor 400, "
+          "Timeout 60, "
           "LogLevel warn; config {}".format(a.httpd, version_of(
               [a.httpd, "-v"]), conf))
     if httpd:

@@ -1565,21 +1565,30 @@ int main(int argc, char **argv)
                "(lost %ld, protocol errors %ld, pings answered %ld)\n",
                connected, failed, still, cfg.duration, lost, proto, pings);
         if (cfg.npids) {
-            double per_conn = connected
+            /* Per connection: at the end of the hold, when the
+             * connections are idle (what idle costs), and right after
+             * connecting (what the handshake left behind). */
+            double per_conn = still
+                ? (double)(end.rss_kb - before.rss_kb) / still : 0.0;
+            double per_conn_connect = connected
                 ? (double)(after.rss_kb - before.rss_kb) / connected : 0.0;
-            printf("server: rss before=%ld KB after=%ld KB end=%ld KB "
-                   "(%+.2f KB per connection); threads before=%ld "
+            printf("server: rss before=%ld KB after connecting=%ld KB "
+                   "(%+.2f KB per connection) at the end of the hold=%ld KB "
+                   "(%+.2f KB per idle connection); threads before=%ld "
                    "after=%ld end=%ld; processes %d/%d/%d\n",
-                   before.rss_kb, after.rss_kb, end.rss_kb, per_conn,
+                   before.rss_kb, after.rss_kb, per_conn_connect, end.rss_kb,
+                   per_conn,
                    before.threads, after.threads, end.threads,
                    before.procs, after.procs, end.procs);
             printf("RESULT mode=idle ok=1 conns=%ld connected=%ld failed=%ld "
                    "still_open=%ld lost=%ld errors=%ld connect_s=%.3f "
                    "rss_before_kb=%ld rss_after_kb=%ld rss_end_kb=%ld "
-                   "rss_per_conn_kb=%.2f threads_before=%ld threads=%ld "
+                   "rss_per_conn_kb=%.2f rss_per_conn_connect_kb=%.2f "
+                   "threads_before=%ld threads=%ld "
                    "threads_end=%ld procs=%d\n",
                    cfg.conns, connected, failed, still, lost, errors, conn_s,
                    before.rss_kb, after.rss_kb, end.rss_kb, per_conn,
+                   per_conn_connect,
                    before.threads, after.threads, end.threads, after.procs);
         }
         else {
