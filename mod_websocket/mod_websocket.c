@@ -6,8 +6,8 @@
  *   pre_config   ws_plugin_reset     a new configuration generation
  *   child_init   ws_plugin_child_init handlers' per-process init/fini
  *   handler      ws_upgrade_handle   the opening handshake and the session
- *   process_connection  ws_io_process_connection  a parked connection's turn
- *   pre_close_connection ws_io_pre_close  httpd closes a parked connection
+ *   process_connection  ws_io_process_connection  suspend in mpm_event
+ *   suspend_connection  ws_io_suspend_connection  adopt into an event loop
  *   status_hook  ws_stats_status_hook  counters on mod_status's page
  */
 #define WS_MAIN_FILE
@@ -19,6 +19,7 @@
 #include "http_request.h"
 #include "ap_mpm.h"
 #include "http_connection.h"
+#include "mpm_common.h"
 
 #include "ws_private.h"
 #include "ws_config.h"
@@ -27,7 +28,8 @@
 #include "ws_upgrade.h"
 #include "ws_io.h"
 #include "ws_stats.h"
-#include "ws_timer.h"
+#include "ws_registry.h"
+#include "ws_loop.h"
 #include "mod_status.h"
 
 #define WS_MODULE_VERSION "0.1.0"
@@ -48,9 +50,9 @@ static int ws_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, WSLOGNO(00002)
                      "mod_websocket/" WS_MODULE_VERSION " (handler ABI %d): "
                      "%s", WS_PLUGIN_ABI_VERSION,
-                     ws_io_can_park()
-                     ? "idle WebSocket connections are parked in mpm_event "
-                       "(no thread each)"
+                     ws_io_can_park_mpm()
+                     ? "WebSocket connections run in event loops (no httpd "
+                       "thread each)"
                      : "one thread per WebSocket connection (the MPM cannot "
                        "park connections, or WebSocketIOMode Thread)");
     }
@@ -60,7 +62,10 @@ static int ws_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void ws_child_init(apr_pool_t *pchild, server_rec *s)
 {
     ws_plugin_child_init(pchild, s, &ws_session_api);
-    ws_timer_child_init(pchild, s);
+    ws_registry_child_init(pchild, s);
+    if (ws_io_can_park_mpm()) {
+        ws_loop_child_init(pchild, s);
+    }
 }
 
 static int ws_handler(request_rec *r)
@@ -91,8 +96,8 @@ static void ws_register_hooks(apr_pool_t *p)
      * an h2 preface) and http's. */
     ap_hook_process_connection(ws_io_process_connection, NULL, NULL,
                                APR_HOOK_FIRST);
-    ap_hook_pre_close_connection(ws_io_pre_close, NULL, NULL,
-                                 APR_HOOK_MIDDLE);
+    ap_hook_suspend_connection(ws_io_suspend_connection, NULL, NULL,
+                               APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, ws_stats_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);
     ws_io_register_hooks();

@@ -80,6 +80,7 @@ int ws_conf_plain(const ws_dir_conf_t *conf)
 }
 
 int ws_io_mode = WS_IO_AUTO;
+int ws_event_loops = 0;
 
 #define WS_GETTER(type, name, field, dflt) \
     type ws_conf_##name(const ws_dir_conf_t *conf) \
@@ -294,6 +295,26 @@ static const char *cmd_io_mode(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+static const char *cmd_event_loops(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    long n;
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    n = strtol(arg, &end, 10);
+    if (*end || end == arg || n < 0 || n > 64) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number from 0 "
+                            "(one per CPU) to 64", cmd->cmd->name, arg);
+    }
+    ws_event_loops = (int)n;
+    return NULL;
+}
+
 /* An origin is "scheme://host[:port]" with no path, as browsers send it
  * (RFC 6454), or "*" for any. */
 static int origin_syntax_ok(const char *o)
@@ -434,7 +455,10 @@ const command_rec ws_cmds[] = {
                   "After a graceful restart or stop, how long an old "
                   "child keeps its WebSockets before closing them (1001)."),
     AP_INIT_TAKE1("WebSocketIOMode", cmd_io_mode, NULL, RSRC_CONF,
-                  "Auto (park idle connections under mpm_event, the "
-                  "default) or Thread (a thread per connection)."),
+                  "Auto (event loops under mpm_event, the default) or "
+                  "Thread (a thread per connection)."),
+    AP_INIT_TAKE1("WebSocketEventLoops", cmd_event_loops, NULL, RSRC_CONF,
+                  "Event loop threads per child process (0, the default: "
+                  "one per CPU, at most 8)."),
     { NULL }
 };

@@ -65,6 +65,9 @@ typedef struct {
 /* WebSocketIOMode, global. */
 extern int ws_io_mode;
 
+/* WebSocketEventLoops, global: loops per child (0: one per CPU, up to 8). */
+extern int ws_event_loops;
+
 typedef struct {
     const char *key;
     const char *val;

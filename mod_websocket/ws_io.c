@@ -1,26 +1,28 @@
 /*
  * ws_io.c -- how bytes move between the network and a session.
  *
- * Two strategies, one protocol engine:
+ * Two ways to run a connection, one protocol engine:
  *
- * Parked (mpm_event, httpd 2.4.63+).  The upgrade request returns right
- * after the 101.  A "kick" input filter makes httpd's pipelining check see
- * pending input, so mpm_event re-enters process_connection at once, where
- * our hook takes the connection over.  Each time the hook runs it reads
- * everything available (non-blocking, until EAGAIN: bytes that mod_ssl has
- * already decrypted never wake a poll), lets the engine and the handler
- * work, writes without blocking, and returns CONN_STATE_ASYNC_WAITIO: the
- * connection waits in mpm_event's pollset holding no thread.  The timer
- * thread (ws_timer.c) and other threads' sends act on it meanwhile under
- * its lock.  The pre_close_connection hook learns when httpd closes it.
+ * Event loop (mpm_event).  The upgrade request returns right after the
+ * 101.  A "kick" input filter makes httpd's pipelining check see pending
+ * input, so mpm_event re-enters process_connection at once; our hook hands
+ * the connection to one of mod_websocket's event loops (ws_loop.c) and
+ * returns CONN_STATE_SUSPENDED: mpm_event keeps counting the connection
+ * but no longer polls it or holds a thread for it.  The loop calls
+ * ws_io_turn when the socket is readable or writable or mail arrived, and
+ * ws_io_tick for timers; when the connection ends, ws_io_release destroys
+ * its pool, which closes the socket and tells mpm_event.
  *
  * Own thread (worker, prefork, HTTP/2 streams, WebSocketIOMode Thread).
  * The handler keeps the request's thread and loops: read until EAGAIN,
  * work, write, then wait in a small pollset for the socket, a wake-up from
  * another thread's send, or the next timer tick.
  *
- * Must not interpret WebSocket bytes (ws_conn does) nor touch handler
- * state (ws_session does).
+ * Either way a turn reads with APR_NONBLOCK_READ through c->input_filters
+ * until EAGAIN (bytes mod_ssl already decrypted never wake a poll) and
+ * writes without blocking (ws_session_push).  Must not interpret
+ * WebSocket bytes (ws_conn does) nor touch handler state (ws_session
+ * does).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +38,8 @@
 #include "ws_private.h"
 #include "ws_io.h"
 #include "ws_stats.h"
-#include "ws_timer.h"
+#include "ws_registry.h"
+#include "ws_loop.h"
 
 /* Bytes read per ap_get_brigade call. */
 #define WS_READ_CHUNK 65536
@@ -47,6 +50,9 @@
  * buffered without end).  The connection then waits for writability. */
 #define WS_PUSH_AT     (64 * 1024)
 #define WS_READ_PAUSE  (1024 * 1024)
+
+/* Timer resolution of own-thread connections (the loops use the same). */
+#define WS_TICK apr_time_from_msec(250)
 
 static ap_filter_rec_t *kick_filter_handle;
 static int mpm_can_park = -1;
@@ -79,6 +85,7 @@ static ws_io_result_e read_input(ws_session_t *ws)
     if (!buf) {
         return WS_IO_EOF;
     }
+    ws->read_more = 0;
     for (;;) {
         apr_size_t len = WS_READ_CHUNK;
         apr_status_t rv;
@@ -115,6 +122,9 @@ static ws_io_result_e read_input(ws_session_t *ws)
         if (ws->obb_bytes >= WS_PUSH_AT) {
             ws_session_push(ws);
             if (ws->out_pending && ws->obb_bytes >= WS_READ_PAUSE) {
+                /* Filters may hold more input: the next turn must read
+                 * even if the socket does not say so. */
+                ws->read_more = 1;
                 return WS_IO_AGAIN;
             }
         }
@@ -129,18 +139,20 @@ static ws_io_result_e read_input(ws_session_t *ws)
     }
 }
 
-/* One round of work for the owner: read, mail, timers, write.  Returns 1
- * while the connection goes on. */
-static int work(ws_session_t *ws)
+/* One round of work for the owner: read (if readable), mail, timers,
+ * write.  Returns 1 while the connection goes on. */
+static int work(ws_session_t *ws, int readable, apr_time_t now)
 {
-    ws_io_result_e res = read_input(ws);
+    ws_io_result_e res = WS_IO_AGAIN;
     int kill;
 
+    if (readable || ws->read_more) {
+        res = read_input(ws);
+    }
     ws_session_drain_mail(ws);
-    kill = ws->kill || ws_session_tick(ws, apr_time_now());
+    kill = ws_session_tick(ws, now);
     ws_session_push(ws);
-    return res == WS_IO_AGAIN && !kill && !ws->kill
-           && ws->write_status == APR_SUCCESS
+    return res == WS_IO_AGAIN && !kill && ws->write_status == APR_SUCCESS
            && ws->engine.state != WS_STATE_CLOSED;
 }
 
@@ -186,9 +198,8 @@ static void run_thread(ws_session_t *ws)
     pthread_mutex_lock(&ws->lock);
     ws->wakeup = ps;
     pthread_mutex_unlock(&ws->lock);
-    ws_timer_add(ws);
 
-    while (work(ws)) {
+    while (work(ws, 1, apr_time_now())) {
         const apr_pollfd_t *out;
         apr_int32_t n;
         apr_int16_t want = APR_POLLIN | (ws->out_pending ? APR_POLLOUT : 0);
@@ -198,7 +209,7 @@ static void run_thread(ws_session_t *ws)
             pfd.reqevents = want;
             apr_pollset_add(ps, &pfd);
         }
-        rv = apr_pollset_poll(ps, WS_TIMER_TICK, &n, &out);
+        rv = apr_pollset_poll(ps, WS_TICK, &n, &out);
         if (rv != APR_SUCCESS && !APR_STATUS_IS_EINTR(rv)
             && !APR_STATUS_IS_TIMEUP(rv)) {
             ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, c, WSLOGNO(00033)
@@ -213,13 +224,13 @@ static void run_thread(ws_session_t *ws)
     apr_pool_destroy(p);
 }
 
-/* --- parked --- */
+/* --- event loop --- */
 
 /*
  * For a SPECULATIVE read (httpd's pipelining check after the upgrade
  * request), pretend a byte is waiting, so that mpm_event goes straight
  * back into process_connection instead of keep-alive.  Our hook removes
- * the filter before its first read.
+ * the filter before anything else reads.
  */
 static apr_status_t kick_filter(ap_filter_t *f, apr_bucket_brigade *bb,
                                 ap_input_mode_t mode, apr_read_type_e block,
@@ -236,26 +247,25 @@ static apr_status_t kick_filter(ap_filter_t *f, apr_bucket_brigade *bb,
 /*
  * Memory of idle connections.  A connection's pool allocator keeps freed
  * blocks for reuse up to MaxMemFree (2 MB by default): the upgrade
- * request's pool and the 8 KB read buffers would stay with every parked
+ * request's pool and the 8 KB read buffers would stay with every idle
  * connection.  While a connection is a WebSocket its allocator keeps at
  * most WS_LEAN_FREE (enough for the next message's buffers: giving every
- * block back costs an mmap/munmap pair per message on Debian's APR), and
- * the timer thread trims a connection idle for WS_TRIM_AFTER down to
- * nothing (ws_io_trim).  httpd's setting is restored before the pool is
- * recycled for the next connection.
+ * block back costs an mmap/munmap pair per message with Debian's APR), and
+ * a connection idle for WS_TRIM_AFTER is trimmed to nothing (ws_io_trim).
  */
 #define WS_LEAN_FREE  (16 * 1024)
+#define WS_TRIM_AFTER apr_time_from_sec(1)
 
-static void allocator_lean(conn_rec *c, int lean)
+static void allocator_lean(conn_rec *c)
 {
     apr_allocator_t *a = apr_pool_allocator_get(c->pool);
 
     if (a) {
-        apr_allocator_max_free_set(a, lean ? WS_LEAN_FREE : ap_max_mem_free);
+        apr_allocator_max_free_set(a, WS_LEAN_FREE);
     }
 }
 
-void ws_io_trim(ws_session_t *ws)
+static void trim(ws_session_t *ws)
 {
     apr_allocator_t *a = apr_pool_allocator_get(ws->c->pool);
     apr_memnode_t *n1, *n2;
@@ -277,7 +287,120 @@ void ws_io_trim(ws_session_t *ws)
     apr_allocator_max_free_set(a, WS_LEAN_FREE);
 }
 
-/* Fallback if httpd ever frees the connection without pre_close. */
+/* The loop must not destroy a connection's pool while the worker that
+ * suspended it may still be finishing mpm_event's bookkeeping on it
+ * (notify_suspend runs just after our hook returns). */
+#define WS_ADOPT_GUARD apr_time_from_msec(100)
+
+/* How long the lingering close waits for the peer's FIN. */
+#define WS_LINGER apr_time_from_sec(2)
+
+/*
+ * Closing TCP, httpd's way (ap_lingering_close): write what is left, shut
+ * our side down, then read and discard until the peer closes too (or
+ * WS_LINGER), so that unread input does not make the kernel reset the
+ * connection before our close frame arrives.  1 = not done yet.
+ */
+static int linger(ws_session_t *ws, apr_time_t now)
+{
+    apr_socket_t *sock = ap_get_conn_socket(ws->c);
+    int eof = 0;
+
+    if (ws->out_pending && ws->write_status == APR_SUCCESS
+        && now < ws->linger_until) {
+        ws_session_push(ws);
+        if (ws->out_pending) {
+            return 1;
+        }
+    }
+    if (!ws->shut_wr) {
+        ws->shut_wr = 1;
+        ws->out_pending = 0;
+        apr_socket_shutdown(sock, APR_SHUTDOWN_WRITE);
+    }
+    for (;;) {
+        char junk[512];
+        apr_size_t n = sizeof(junk);
+        apr_status_t rv = apr_socket_recv(sock, junk, &n);
+
+        if (APR_STATUS_IS_EAGAIN(rv)) {
+            break;
+        }
+        if (rv != APR_SUCCESS || n == 0) {
+            eof = 1;
+            break;
+        }
+    }
+    return !((eof || now >= ws->linger_until)
+             && now >= ws->adopted_at + WS_ADOPT_GUARD);
+}
+
+int ws_io_turn(ws_session_t *ws, int readable, apr_time_t now)
+{
+    if (ws->linger_until) {
+        return linger(ws, now);
+    }
+    if (work(ws, readable, now)) {
+        return 1;
+    }
+    end(ws);
+    ws->linger_until = now + WS_LINGER;
+    return linger(ws, now);
+}
+
+int ws_io_tick(ws_session_t *ws, apr_time_t now)
+{
+    int keep = ws_io_turn(ws, 0, now);
+
+    if (keep && !ws->linger_until && !ws->trimmed
+        && now - ws->last_rx > WS_TRIM_AFTER
+        && now - ws->last_msg > WS_TRIM_AFTER) {
+        trim(ws);
+        ws->trimmed = 1;
+    }
+    return keep;
+}
+
+int ws_io_adopted(ws_session_t *ws)
+{
+    apr_time_t now = apr_time_now();
+
+    if (ws_session_acquire(ws) == WS_IO_DEAD) {
+        ws->linger_until = now + WS_LINGER;
+        return linger(ws, now);
+    }
+    ws_stats_add(WS_STAT_IN_LOOPS, 1);
+    /* The loop never blocks: reads and writes on this socket are
+     * non-blocking from now on. */
+    apr_socket_timeout_set(ap_get_conn_socket(ws->c), 0);
+    return ws_io_turn(ws, 1, now);
+}
+
+void ws_io_goodbye(ws_session_t *ws)
+{
+    if (!ws->linger_until && ws->engine.state == WS_STATE_OPEN) {
+        ws_conn_close(&ws->engine, WS_CLOSE_GOING_AWAY, "server stopping");
+        ws_session_push(ws);
+    }
+}
+
+void ws_io_release(ws_session_t *ws)
+{
+    conn_rec *c = ws->c;
+
+    ws_stats_add(WS_STAT_IN_LOOPS, (apr_uint64_t)-1);
+    if (ws->opened) {
+        /* Normally finished by the turn that ended it. */
+        end(ws);
+    }
+    /* mpm_event's connection pool: destroying it closes the socket, runs
+     * the connection's cleanups (ours among them) and updates mpm_event's
+     * counts of suspended and open connections. */
+    apr_pool_destroy(c->pool);
+}
+
+/* The connection's pool is going away: the session must not outlive it
+ * holding pointers into it. */
 static apr_status_t conn_cleanup(void *data)
 {
     conn_rec *c = data;
@@ -286,11 +409,9 @@ static apr_status_t conn_cleanup(void *data)
 
     if (ws) {
         ap_set_module_config(c->conn_config, &websocket_module, NULL);
-        allocator_lean(c, 0);
-        pthread_mutex_lock(&ws->lock);
-        ws->io_state = WS_IO_DEAD;
-        pthread_mutex_unlock(&ws->lock);
-        ws_timer_remove(ws);
+        /* If httpd closed it before a loop adopted it (the client went
+         * away during the hand-off), the handler still gets on_close. */
+        ws_session_finish(ws);
         ws_session_unref(ws);
     }
     return APR_SUCCESS;
@@ -300,67 +421,50 @@ int ws_io_process_connection(conn_rec *c)
 {
     ws_session_t *ws = ap_get_module_config(c->conn_config,
                                             &websocket_module);
-    ws_io_state_e was;
 
     if (!ws || !c->cs) {
         return DECLINED;
     }
-    was = ws_session_acquire(ws);
-    if (was == WS_IO_DEAD) {
+    ap_remove_input_filter_byhandle(c->input_filters, "WS_KICK");
+    if (ws->io_state != WS_IO_HANDOFF || ws->adopted
+        || !ws_loop_available()) {
+        /* No loop can take it: serve it on this worker until it ends. */
+        ws->async = 0;
+        run_thread(ws);
         c->cs->state = CONN_STATE_LINGER;
         return OK;
     }
-    ws->trimmed = 0;
-    if (was == WS_IO_HANDOFF) {
-        ap_remove_input_filter_byhandle(c->input_filters, "WS_KICK");
-        ws_timer_add(ws);
-    }
-    else {
-        ws_stats_add(WS_STAT_PARKED, (apr_uint64_t)-1);
-    }
-    while (work(ws)) {
-        if (ws_session_release(ws, WS_IO_PARKED)) {
-            ws_conn_trim(&ws->engine);
-            ws_stats_add(WS_STAT_PARKED, 1);
-            c->cs->state = CONN_STATE_ASYNC_WAITIO;
-            c->cs->sense = ws->out_pending ? CONN_SENSE_WANT_WRITE
-                                           : CONN_SENSE_WANT_READ;
-            return OK;
-        }
-    }
-    end(ws);
-    c->cs->state = CONN_STATE_LINGER;
+    /* mpm_event may still decide to close it (c->aborted) after we
+     * return: a loop adopts it only in suspend_connection, when the MPM
+     * has let it go. */
+    ws->suspending = 1;
+    c->cs->state = CONN_STATE_SUSPENDED;
     return OK;
 }
 
-int ws_io_pre_close(conn_rec *c)
+void ws_io_suspend_connection(conn_rec *c, request_rec *r)
 {
     ws_session_t *ws = ap_get_module_config(c->conn_config,
                                             &websocket_module);
-    ws_io_state_e was;
 
-    if (!ws) {
-        return OK;
+    (void)r;
+    /* mpm_event also calls this hook when it parks a connection in one of
+     * its own queues (write completion, keep-alive): only a connection we
+     * suspended ourselves is ours to take. */
+    if (!ws || !ws->suspending || !c->cs
+        || c->cs->state != CONN_STATE_SUSPENDED) {
+        return;
     }
-    was = ws_session_acquire(ws);
-    if (was == WS_IO_PARKED) {
-        /* httpd is closing a parked connection (its Timeout, or the
-         * child is going away): say so, if we still can. */
-        ws_stats_add(WS_STAT_PARKED, (apr_uint64_t)-1);
-        if (ws->engine.state == WS_STATE_OPEN) {
-            ws_conn_close(&ws->engine, WS_CLOSE_GOING_AWAY, "timeout");
-        }
+    ws->suspending = 0;
+    if (!ws->adopted && ws->io_state == WS_IO_HANDOFF && ws->async
+        && ws_loop_adopt(ws) != 0) {
+        ap_log_cerror(APLOG_MARK, APLOG_ERR, 0, c, WSLOGNO(00065)
+                      "[ws %lu %s] no event loop took the connection",
+                      ws->id, ws->path);
     }
-    if (was != WS_IO_DEAD) {
-        end(ws);
-    }
-    ap_set_module_config(c->conn_config, &websocket_module, NULL);
-    allocator_lean(c, 0);
-    ws_session_unref(ws);
-    return OK;
 }
 
-int ws_io_can_park(void)
+int ws_io_can_park_mpm(void)
 {
     if (mpm_can_park < 0) {
         int async = 0, waitio = 0;
@@ -374,13 +478,31 @@ int ws_io_can_park(void)
     return mpm_can_park && ws_io_mode == WS_IO_AUTO;
 }
 
+int ws_io_can_park(void)
+{
+    if (mpm_can_park < 0) {
+        int async = 0, waitio = 0;
+
+        ap_mpm_query(AP_MPMQ_IS_ASYNC, &async);
+#ifdef AP_MPMQ_CAN_WAITIO
+        ap_mpm_query(AP_MPMQ_CAN_WAITIO, &waitio);
+#endif
+        /* CONN_STATE_SUSPENDED exists since 2.4.0; WAITIO (2.4.63)
+         * tells an mpm_event recent enough to also account suspended
+         * connections the way we rely on. */
+        mpm_can_park = async && waitio;
+    }
+    return mpm_can_park && ws_io_mode == WS_IO_AUTO && ws_loop_available();
+}
+
 int ws_io_run(ws_session_t *ws, request_rec *r)
 {
     conn_rec *c = r->connection;
 
     ws_stats_add(WS_STAT_OPEN, 1);
     ws_stats_add(WS_STAT_TOTAL, 1);
-    /* HTTP/2 streams (c->master) are not sockets mpm_event can poll. */
+    ws_registry_add(ws);
+    /* HTTP/2 streams (c->master) are not sockets a loop can poll. */
     if (!ws_io_can_park() || c->master || !c->cs) {
         ws_session_start(ws, c, 0);
         run_thread(ws);
@@ -393,7 +515,7 @@ int ws_io_run(ws_session_t *ws, request_rec *r)
     apr_pool_cleanup_register(c->pool, c, conn_cleanup,
                               apr_pool_cleanup_null);
     c->keepalive = AP_CONN_KEEPALIVE;
-    allocator_lean(c, 1);
+    allocator_lean(c);
     return 1;
 }
 

@@ -10,21 +10,31 @@
 /* Register the kick filter (from register_hooks). */
 void ws_io_register_hooks(void);
 
-/* 1 if connections are parked between events in this process. */
+/* 1 if connections are run by event loops in this process (loops
+ * started); ws_io_can_park_mpm: 1 if the MPM and configuration allow it
+ * (to decide whether to start loops). */
 int ws_io_can_park(void);
+int ws_io_can_park_mpm(void);
 
-/* After the 101: run the session.  Returns 1 if it was handed to mpm_event
- * (the request ends now; process_connection continues), 0 if it ran on
- * this thread and is over. */
+/* After the 101: run the session.  Returns 1 if it goes to an event loop
+ * (the request ends now; process_connection hands it over), 0 if it ran
+ * on this thread and is over. */
 int ws_io_run(ws_session_t *ws, request_rec *r);
 
-/* PARKED, lock held: give the connection's cached memory back (the timer
- * does this once a connection has been idle for WS_TRIM_AFTER). */
-#define WS_TRIM_AFTER apr_time_from_sec(1)
-void ws_io_trim(ws_session_t *ws);
-
-/* The process_connection and pre_close_connection hooks. */
+/* The process_connection hook: suspends an upgraded connection in
+ * mpm_event; the suspend_connection hook then hands it to a loop. */
 int ws_io_process_connection(conn_rec *c);
-int ws_io_pre_close(conn_rec *c);
+void ws_io_suspend_connection(conn_rec *c, request_rec *r);
+
+/* Event loop side (ws_loop.c calls these on the loop's thread).  Each
+ * returns 1 to keep the connection (poll for input, and for output while
+ * ws->out_pending or lingering), 0 when it may be released. */
+int ws_io_adopted(ws_session_t *ws);
+int ws_io_turn(ws_session_t *ws, int readable, apr_time_t now);
+int ws_io_tick(ws_session_t *ws, apr_time_t now);
+/* The child is stopping: close with 1001, best effort. */
+void ws_io_goodbye(ws_session_t *ws);
+/* Destroy the connection (its pool, socket, mpm_event's accounting). */
+void ws_io_release(ws_session_t *ws);
 
 #endif /* WS_IO_H */

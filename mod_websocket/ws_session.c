@@ -23,7 +23,8 @@
 #include "ws_session.h"
 #include "ws_handshake.h"
 #include "ws_stats.h"
-#include "ws_timer.h"
+#include "ws_registry.h"
+#include "ws_loop.h"
 #include "ws_utf8.h"
 
 /* Output is handed to the filters in slices this big: the core output
@@ -306,19 +307,6 @@ ws_io_state_e ws_session_acquire(ws_session_t *ws)
     return was;
 }
 
-int ws_session_release(ws_session_t *ws, ws_io_state_e to)
-{
-    pthread_mutex_lock(&ws->lock);
-    if (to == WS_IO_PARKED && (ws->mail_head || ws->kill)) {
-        /* Something arrived since the last look: keep the connection. */
-        pthread_mutex_unlock(&ws->lock);
-        return 0;
-    }
-    ws->io_state = to;
-    pthread_mutex_unlock(&ws->lock);
-    return 1;
-}
-
 /* --- the engine's callbacks --- */
 
 static int engine_message(void *baton, int opcode, const uint8_t *data,
@@ -484,7 +472,7 @@ int ws_session_tick(ws_session_t *ws, apr_time_t now)
     const ws_settings_t *set = &ws->set;
     ws_conn_t *e = &ws->engine;
     apr_interval_time_t ping = set->ping;
-    apr_time_t stopping = ws_timer_stopping_since();
+    apr_time_t stopping = ws_registry_stopping_since();
 
     if (e->state == WS_STATE_CLOSING) {
         if (!ws->close_sent) {
@@ -519,15 +507,6 @@ int ws_session_tick(ws_session_t *ws, apr_time_t now)
                       apr_time_as_msec(set->ping_timeout));
         ws_stats_add(WS_STAT_DEAD_PEERS, 1);
         return 1;
-    }
-    if (ws->async) {
-        /* httpd closes a parked connection after Timeout without input:
-         * ping often enough that a live peer's pong always comes first. */
-        apr_interval_time_t half = ws->s->timeout / 2;
-
-        if (ping <= 0 || ping > half) {
-            ping = half;
-        }
     }
     if (ping > 0 && !ws->ping_sent && now - ws->last_rx >= ping) {
         if (ws_conn_ping(e, NULL, 0) == WS_CONN_OK) {
@@ -586,6 +565,7 @@ void ws_session_finish(ws_session_t *ws)
     ws->queued = 0;
     pthread_mutex_unlock(&ws->lock);
     free_mail(mail);
+    ws_registry_remove(ws);
 
     if (!ws->opened) {
         return;
@@ -600,7 +580,6 @@ void ws_session_finish(ws_session_t *ws)
                  " messages in, %" APR_UINT64_T_FMT " out", ws->id,
                  ws->path, code, ws->engine.msgs_in, ws->engine.msgs_out);
     ws_stats_add(WS_STAT_OPEN, (apr_uint64_t)-1);
-    ws_timer_remove(ws);
     if (ws->plugin->h->on_close) {
         ws->plugin->h->on_close(ws, code, ws->engine.close_reason);
     }
@@ -673,23 +652,19 @@ static int post_mail_locked(ws_session_t *ws, int opcode, int code,
     return WS_OK;
 }
 
-/* The queue is full: apply WebSocketQueueOverflow (lock held). */
-static void overflow_locked(ws_session_t *ws)
+/* The queue is full and the sender is not the owner: apply
+ * WebSocketQueueOverflow (lock held).  Returns 1 if the owner must be
+ * notified. */
+static int overflow_locked(ws_session_t *ws)
 {
-    if (ws->set.overflow != WS_OVERFLOW_CLOSE
-        || ws->kill || ws->engine.state != WS_STATE_OPEN) {
-        return;
+    if (ws->set.overflow != WS_OVERFLOW_CLOSE || ws->overflowed) {
+        return 0;
     }
+    ws->overflowed = 1;
     ws_stats_add(WS_STAT_OVERFLOW_CLOSES, 1);
-    if (ws->io_state == WS_IO_PARKED) {
-        begin_close(ws, WS_CLOSE_POLICY, "output queue full",
-                    apr_time_now());
-        ws_session_push(ws);
-    }
-    else if (!is_owner(ws)) {
-        post_mail_locked(ws, WS_OP_CLOSE, WS_CLOSE_POLICY,
-                         "output queue full", 17);
-    }
+    post_mail_locked(ws, WS_OP_CLOSE, WS_CLOSE_POLICY, "output queue full",
+                     17);
+    return 1;
 }
 
 static int map_conn_rv(int rv)
@@ -704,10 +679,28 @@ static int map_conn_rv(int rv)
     }
 }
 
+/* After a sender queued mail for ws: make its owner look. */
+static void notify(ws_session_t *ws, ws_loop_t *loop)
+{
+    if (loop) {
+        ws_loop_notify(ws);
+    }
+}
+
+/* The owner sent: make sure the output goes out this round. */
+static void owner_sent(ws_session_t *ws)
+{
+    ws->last_msg = apr_time_now();
+    if (ws->loop) {
+        ws_loop_dirty(ws);
+    }
+}
+
 static int api_send(ws_connection_t *ws, ws_msg_type_e type,
                     const void *data, size_t len)
 {
-    int rv;
+    ws_loop_t *loop;
+    int rv, wake = 0;
 
     if ((type != WS_MSG_TEXT && type != WS_MSG_BINARY) || (len && !data)) {
         return WS_EINVAL;
@@ -716,20 +709,23 @@ static int api_send(ws_connection_t *ws, ws_msg_type_e type,
         return WS_EINVAL;
     }
     pthread_mutex_lock(&ws->lock);
-    if (ws->io_state == WS_IO_DEAD || ws->kill) {
+    loop = ws->loop;
+    if (ws->io_state == WS_IO_DEAD) {
         rv = WS_ECLOSED;
     }
     else if (!reserve_locked(ws, len)) {
         if (is_owner(ws)) {
             pthread_mutex_unlock(&ws->lock);
-            if (ws->set.overflow == WS_OVERFLOW_CLOSE) {
+            if (ws->set.overflow == WS_OVERFLOW_CLOSE && !ws->overflowed) {
+                ws->overflowed = 1;
                 ws_stats_add(WS_STAT_OVERFLOW_CLOSES, 1);
                 begin_close(ws, WS_CLOSE_POLICY, "output queue full",
                             apr_time_now());
+                owner_sent(ws);
             }
             return WS_EQUEUE;
         }
-        overflow_locked(ws);
+        wake = overflow_locked(ws);
         rv = WS_EQUEUE;
     }
     else if (is_owner(ws)) {
@@ -737,38 +733,35 @@ static int api_send(ws_connection_t *ws, ws_msg_type_e type,
         pthread_mutex_unlock(&ws->lock);
         rv = map_conn_rv(ws_conn_send(&ws->engine, type, data, len));
         if (rv == WS_OK) {
-            ws->last_msg = apr_time_now();
             ws_stats_add(WS_STAT_MSGS_OUT, 1);
+            owner_sent(ws);
         }
         return rv;
     }
-    else if (ws->io_state == WS_IO_PARKED) {
-        /* Nobody runs it: write it ourselves, without blocking. */
-        rv = map_conn_rv(ws_conn_send(&ws->engine, type, data, len));
-        if (rv == WS_OK) {
-            ws->last_msg = apr_time_now();
-            ws_stats_add(WS_STAT_MSGS_OUT, 1);
-            ws_session_push(ws);
-        }
-    }
     else {
         rv = post_mail_locked(ws, type, 0, data, len);
+        wake = (rv == WS_OK);
     }
     pthread_mutex_unlock(&ws->lock);
+    if (wake) {
+        notify(ws, loop);
+    }
     return rv;
 }
 
 static int api_close(ws_connection_t *ws, int code, const char *reason)
 {
     size_t rlen = reason ? strlen(reason) : 0;
-    int rv = WS_OK;
+    ws_loop_t *loop;
+    int rv;
 
     if (!ws_frame_close_code_valid(code) || rlen > WS_FRAME_MAX_CONTROL - 2
         || !ws_utf8_valid((const uint8_t *)(reason ? reason : ""), rlen)) {
         return WS_EINVAL;
     }
     pthread_mutex_lock(&ws->lock);
-    if (ws->io_state == WS_IO_DEAD || ws->kill) {
+    loop = ws->loop;
+    if (ws->io_state == WS_IO_DEAD) {
         rv = WS_ECLOSED;
     }
     else if (is_owner(ws)) {
@@ -776,21 +769,18 @@ static int api_close(ws_connection_t *ws, int code, const char *reason)
         rv = map_conn_rv(ws_conn_close(&ws->engine, code, reason));
         if (rv == WS_OK) {
             ws->close_sent = apr_time_now();
+            owner_sent(ws);
         }
         return rv;
-    }
-    else if (ws->io_state == WS_IO_PARKED) {
-        rv = map_conn_rv(ws_conn_close(&ws->engine, code, reason));
-        if (rv == WS_OK) {
-            ws->close_sent = apr_time_now();
-            ws_session_push(ws);
-        }
     }
     else {
         rv = post_mail_locked(ws, WS_OP_CLOSE, code, reason ? reason : "",
                               rlen);
     }
     pthread_mutex_unlock(&ws->lock);
+    if (rv == WS_OK) {
+        notify(ws, loop);
+    }
     return rv;
 }
 

@@ -7,13 +7,10 @@
  * and the ws_api_t table.
  *
  * Who may touch what (see docs/INTERNALS.md, "Threads"):
- *   io_state    ACTIVE: one thread, the owner, runs the connection (the
- *               worker in our process_connection hook, or the connection's
- *               own thread); only it touches the engine, conn_rec, filters
- *               and brigades, without the lock.
- *               PARKED: no thread runs it (mpm_event polls the socket);
- *               whoever holds `lock` may touch the engine and write through
- *               the filters, never blocking.
+ *   io_state    ACTIVE: one thread, the owner, runs the connection (an
+ *               event loop thread, or the connection's own thread); only
+ *               it touches the engine, conn_rec, filters and brigades,
+ *               without the lock.
  *               HANDOFF: the upgrade request is still finishing; nobody
  *               touches the connection, sends wait in the mailbox.
  *               DEAD: closed; sends fail with WS_ECLOSED.
@@ -39,11 +36,11 @@
 #include "ws_plugin_api.h"
 #include "ws_conn.h"
 #include "ws_config.h"
+#include "ws_loop.h"
 
 typedef enum {
     WS_IO_HANDOFF = 0,
     WS_IO_ACTIVE,
-    WS_IO_PARKED,
     WS_IO_DEAD
 } ws_io_state_e;
 
@@ -65,7 +62,24 @@ struct ws_connection {
     apr_uint32_t refs;          /* atomic */
     pthread_mutex_t lock;
     unsigned long id;
-    struct ws_connection *prev, *next;  /* the registry (ws_timer.c) */
+    struct ws_connection *prev, *next;  /* the registry */
+    int registered;
+
+    /* The event loop that runs it (ws_loop.c), and the loop's lists. */
+    ws_loop_t *loop;            /* (L) set at adoption */
+    struct ws_connection *ready_next;   /* loop's lock */
+    int in_ready;                       /* loop's lock */
+    struct ws_connection *dirty_next;   /* loop thread only, from here */
+    int in_dirty;
+    struct ws_connection *lprev, *lnext;
+    struct ws_connection *leave_next;
+    int leaving;
+    int adopted;
+    int suspending;             /* our hook returned SUSPENDED */
+    unsigned epoll_events;
+    apr_time_t adopted_at;
+    apr_time_t linger_until;    /* closing TCP: the deadline; 0 before */
+    int shut_wr;
 
     /* The upgrade request, read-only after on_open. */
     server_rec *s;
@@ -86,7 +100,7 @@ struct ws_connection {
     char protocol_buf[64];
     void *user_data;
     int in_open;                /* only during on_open */
-    int async;                  /* parked between events (mpm_event) */
+    int async;                  /* runs in an event loop (mpm_event) */
     int tls;                    /* mod_ssl (or another TLS filter) is on */
 
     /* Shared. */
@@ -96,16 +110,16 @@ struct ws_connection {
     ws_mail_t *mail_tail;       /* (L) */
     apr_size_t queued;          /* (L) mail + obb bytes not yet written */
     apr_pollset_t *wakeup;      /* (L) the own-thread loop's pollset */
-    int kill;                   /* (L) close TCP now (timer's decision) */
     apr_uint32_t dropped;       /* atomic: messages dropped, queue full */
+    int overflowed;             /* the overflow policy was applied */
 
-    /* Timers: written by the owner (or the lock holder when PARKED). */
+    /* Timers: the owner's. */
     apr_time_t last_rx;         /* last bytes from the peer */
     apr_time_t last_msg;        /* last data message either way */
     apr_time_t ping_sent;       /* outstanding ping, 0 if none */
     apr_time_t close_sent;      /* our close frame, 0 if none */
 
-    /* The owner's (or, PARKED, the lock holder's). */
+    /* The owner's. */
     ws_conn_t engine;
     conn_rec *c;
     apr_bucket_brigade *obb;    /* output not yet passed to the filters */
@@ -115,6 +129,7 @@ struct ws_connection {
     apr_status_t write_status;  /* first failed write, or APR_SUCCESS */
     int out_pending;            /* the filters still hold output */
     int opened;                 /* on_open accepted: on_close is owed */
+    int read_more;              /* reading paused with input maybe held */
     int trimmed;                /* idle memory given back (ws_io_trim) */
 };
 
@@ -134,21 +149,18 @@ void ws_session_unref(ws_session_t *ws);
 /* The upgrade is done: start the engine on c (owner: the caller). */
 void ws_session_start(ws_session_t *ws, conn_rec *c, int async);
 
-/* Become the owner (returns the previous state; DEAD means: do not run).
- * Release: park (PARKED) or end (DEAD); ws_session_release returns 0 and
- * does not park if mail arrived meanwhile (process it, then retry). */
+/* Become the owner (returns the previous state; DEAD means: do not run). */
 ws_io_state_e ws_session_acquire(ws_session_t *ws);
-int ws_session_release(ws_session_t *ws, ws_io_state_e to);
 
 /* Owner: move mail into the engine. */
 void ws_session_drain_mail(ws_session_t *ws);
 
-/* Owner or PARKED lock holder: write queued output without blocking.
- * Sets ws->out_pending if the filters kept some for later. */
+/* Owner: write queued output without blocking.  Sets ws->out_pending if
+ * the filters kept some for later. */
 apr_status_t ws_session_push(ws_session_t *ws);
 
-/* Owner or PARKED lock holder: run the timers (pings, idle, closing,
- * graceful stop) at now; returns 1 if TCP should be closed now. */
+/* Owner: run the timers (pings, idle, closing, graceful stop) at now;
+ * returns 1 if TCP should be closed now. */
 int ws_session_tick(ws_session_t *ws, apr_time_t now);
 
 /* Owner: the connection is over; refuse further sends and call the

@@ -10,7 +10,7 @@
 static apr_uint64_t counters[WS_STAT_COUNT];
 
 static const char *const names[WS_STAT_COUNT] = {
-    "WebSocketsOpen", "WebSocketsTotal", "WebSocketsParked",
+    "WebSocketsOpen", "WebSocketsTotal", "WebSocketsInEventLoops",
     "WebSocketMessagesIn", "WebSocketMessagesOut", "WebSocketBytesOut",
     "WebSocketMessagesDropped", "WebSocketQueueOverflowCloses",
     "WebSocketPingsSent", "WebSocketDeadPeers", "WebSocketViolations"

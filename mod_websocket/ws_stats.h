@@ -14,7 +14,7 @@
 typedef enum {
     WS_STAT_OPEN = 0,           /* connections open now */
     WS_STAT_TOTAL,              /* connections accepted */
-    WS_STAT_PARKED,             /* open and waiting in the MPM (async) */
+    WS_STAT_IN_LOOPS,           /* open and run by the event loops */
     WS_STAT_MSGS_IN,
     WS_STAT_MSGS_OUT,
     WS_STAT_BYTES_OUT,
