@@ -50,11 +50,11 @@ static int ws_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, WSLOGNO(00002)
                      "mod_websocket/" WS_MODULE_VERSION " (handler ABI %d): "
                      "%s", WS_PLUGIN_ABI_VERSION,
-                     ws_io_can_park_mpm()
+                     ws_io_loops_allowed()
                      ? "WebSocket connections run in event loops (no httpd "
                        "thread each)"
                      : "one thread per WebSocket connection (the MPM cannot "
-                       "park connections, or WebSocketIOMode Thread)");
+                       "hand connections over, or WebSocketIOMode Thread)");
     }
     return OK;
 }
@@ -63,7 +63,7 @@ static void ws_child_init(apr_pool_t *pchild, server_rec *s)
 {
     ws_plugin_child_init(pchild, s, &ws_session_api);
     ws_registry_child_init(pchild, s);
-    if (ws_io_can_park_mpm()) {
+    if (ws_io_loops_allowed()) {
         ws_loop_child_init(pchild, s);
     }
 }

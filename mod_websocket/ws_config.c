@@ -433,8 +433,7 @@ const command_rec ws_cmds[] = {
                   "default) or Drop the message; both are counted."),
     AP_INIT_TAKE1("WebSocketPingInterval", cmd_time,
                   (void *)APR_OFFSETOF(ws_dir_conf_t, ping), ACCESS_CONF,
-                  "Ping a peer silent for this long (0: only as httpd's "
-                  "Timeout requires)."),
+                  "Ping a peer silent for this long (0: never)."),
     AP_INIT_TAKE1("WebSocketPingTimeout", cmd_time,
                   (void *)APR_OFFSETOF(ws_dir_conf_t, ping_timeout),
                   ACCESS_CONF,

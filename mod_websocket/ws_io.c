@@ -55,7 +55,7 @@
 #define WS_TICK apr_time_from_msec(250)
 
 static ap_filter_rec_t *kick_filter_handle;
-static int mpm_can_park = -1;
+static int mpm_can_suspend = -1;
 
 typedef enum {
     WS_IO_AGAIN,                /* nothing more to read now */
@@ -464,35 +464,26 @@ void ws_io_suspend_connection(conn_rec *c, request_rec *r)
     }
 }
 
-int ws_io_can_park_mpm(void)
+int ws_io_loops_allowed(void)
 {
-    if (mpm_can_park < 0) {
+    if (mpm_can_suspend < 0) {
         int async = 0, waitio = 0;
 
+        /* CONN_STATE_SUSPENDED exists since 2.4.0, but only mpm_event
+         * (async) supports it; WAITIO (2.4.63) marks an mpm_event recent
+         * enough to account suspended connections the way we rely on. */
         ap_mpm_query(AP_MPMQ_IS_ASYNC, &async);
 #ifdef AP_MPMQ_CAN_WAITIO
         ap_mpm_query(AP_MPMQ_CAN_WAITIO, &waitio);
 #endif
-        mpm_can_park = async && waitio;
+        mpm_can_suspend = async && waitio;
     }
-    return mpm_can_park && ws_io_mode == WS_IO_AUTO;
+    return mpm_can_suspend && ws_io_mode == WS_IO_AUTO;
 }
 
-int ws_io_can_park(void)
+int ws_io_uses_loops(void)
 {
-    if (mpm_can_park < 0) {
-        int async = 0, waitio = 0;
-
-        ap_mpm_query(AP_MPMQ_IS_ASYNC, &async);
-#ifdef AP_MPMQ_CAN_WAITIO
-        ap_mpm_query(AP_MPMQ_CAN_WAITIO, &waitio);
-#endif
-        /* CONN_STATE_SUSPENDED exists since 2.4.0; WAITIO (2.4.63)
-         * tells an mpm_event recent enough to also account suspended
-         * connections the way we rely on. */
-        mpm_can_park = async && waitio;
-    }
-    return mpm_can_park && ws_io_mode == WS_IO_AUTO && ws_loop_available();
+    return ws_io_loops_allowed() && ws_loop_available();
 }
 
 int ws_io_run(ws_session_t *ws, request_rec *r)
@@ -503,7 +494,7 @@ int ws_io_run(ws_session_t *ws, request_rec *r)
     ws_stats_add(WS_STAT_TOTAL, 1);
     ws_registry_add(ws);
     /* HTTP/2 streams (c->master) are not sockets a loop can poll. */
-    if (!ws_io_can_park() || c->master || !c->cs) {
+    if (!ws_io_uses_loops() || c->master || !c->cs) {
         ws_session_start(ws, c, 0);
         run_thread(ws);
         return 0;

@@ -10,11 +10,11 @@
 /* Register the kick filter (from register_hooks). */
 void ws_io_register_hooks(void);
 
-/* 1 if connections are run by event loops in this process (loops
- * started); ws_io_can_park_mpm: 1 if the MPM and configuration allow it
- * (to decide whether to start loops). */
-int ws_io_can_park(void);
-int ws_io_can_park_mpm(void);
+/* ws_io_loops_allowed: 1 if the MPM and the configuration allow event
+ * loops (to decide whether to start them); ws_io_uses_loops: 1 if they
+ * run in this process. */
+int ws_io_loops_allowed(void);
+int ws_io_uses_loops(void);
 
 /* After the 101: run the session.  Returns 1 if it goes to an event loop
  * (the request ends now; process_connection hands it over), 0 if it ran

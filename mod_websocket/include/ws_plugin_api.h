@@ -24,8 +24,14 @@
  * connection, on_open, on_message and on_close are never called
  * concurrently, and always in that order.  Callbacks of different
  * connections do run concurrently: shared handler state needs a lock.
- * Every function in ws_api_t may be called from any thread, including
- * threads the handler starts itself.
+ * on_open runs on the httpd worker that handles the upgrade request;
+ * on_message and on_close run, under mpm_event, on one of mod_websocket's
+ * event-loop threads, which serve thousands of connections each: a
+ * callback must not block (no sleeping, no slow I/O; hand such work to a
+ * thread of your own and send the answer from there).  Under worker and
+ * prefork they run on the connection's own httpd thread.  Every function
+ * in ws_api_t may be called from any thread, including threads the
+ * handler starts itself, and none of them blocks.
  *
  * Lifetimes.  A ws_connection_t pointer is valid from on_open until on_close
  * returns.  To keep using it after that (another thread, a timer), take a
@@ -182,14 +188,17 @@ typedef struct ws_handler {
     void (*fini)(void);
 
     /** The upgrade request passed every check (httpd auth, Origin,
-     *  handshake); the 101 has not been sent yet.  Return 0 to accept, or
-     *  an HTTP status (400-599) to refuse the upgrade with it.  Messages
-     *  sent here go out right after the 101. */
+     *  handshake); the 101 has not been sent yet.  Called on the httpd
+     *  worker serving the request.  Return 0 to accept, or an HTTP status
+     *  (400-599) to refuse the upgrade with it.  Messages sent here go out
+     *  right after the 101. */
     int (*on_open)(ws_connection_t *conn);
 
-    /** One whole message.  data is valid until return; text is valid
-     *  UTF-8 and, for convenience, followed by a NUL byte not counted in
-     *  len.  Return 0; non-zero closes the connection with 1011. */
+    /** One whole message, on the connection's event-loop thread (or its
+     *  own thread): do not block here.  data is valid until return; text
+     *  is valid UTF-8 and, for convenience, followed by a NUL byte not
+     *  counted in len.  Return 0; non-zero closes the connection with
+     *  1011. */
     int (*on_message)(ws_connection_t *conn, ws_msg_type_e type,
                       const char *data, size_t len);
 

@@ -382,3 +382,29 @@ def test_graceful_restart_closes_old_connections_with_1001(httpd_factory):
         assert reply == "after"
     finally:
         stop_server(srv)
+
+
+def test_stop_says_goodbye_with_1001(httpd_factory):
+    """apachectl stop: the event loops close every WebSocket with 1001
+    before the child exits (clients know to reconnect)."""
+    srv = httpd_factory("stop-goodbye", GRACE_SITE)
+    try:
+        async def main():
+            conns = [await wsutil.ws_connect(srv.port, "/echo")
+                     for _ in range(3)]
+            for ws in conns:
+                await ws.send("hi")
+                assert await ws.recv() == "hi"
+            os.kill(srv.proc.pid, signal.SIGTERM)   # apachectl stop
+            codes = []
+            for ws in conns:
+                try:
+                    await asyncio.wait_for(ws.recv(), 15)
+                except websockets.ConnectionClosed as e:
+                    codes.append((e.code, e.reason))
+            return codes
+
+        codes = wsutil.run(main(), 60)
+        assert codes == [(1001, "server stopping")] * 3
+    finally:
+        stop_server(srv)
