@@ -54,7 +54,7 @@ UNIT_LIBS  := $(shell pkg-config --cflags --libs check apr-1 apr-util-1 \
                 2>/dev/null)
 
 .PHONY: all module handlers test-handlers install test unit integration \
-        start stop run clean format
+        start stop run clean format fuzz fuzz-smoke
 
 all: module handlers
 
@@ -98,9 +98,52 @@ integration: all test-handlers
 	HTTPD=$(HTTPD_BIN) $(PYTHON) -m pytest -q -p no:cacheprovider \
 	    tests/integration
 
+# Fuzzing (libFuzzer, clang): each harness runs FUZZ_SECONDS (default 300)
+# from the seed corpus in tests/fuzz/corpus/, keeping what it finds in
+# build/fuzz/.  `make test` runs each for 15 s as a smoke test.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 300
+FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=undefined -I$(SRC)
+FUZZERS      := $(BUILD)/fuzz/fuzz_frame $(BUILD)/fuzz/fuzz_handshake
+
+$(BUILD)/fuzz/fuzz_frame: tests/fuzz/fuzz_frame.c $(SRC)/ws_frame.c \
+                          $(SRC)/ws_utf8.c $(SRC)/ws_conn.c $(MOD_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_frame.c \
+	    $(SRC)/ws_frame.c $(SRC)/ws_utf8.c $(SRC)/ws_conn.c
+
+$(BUILD)/fuzz/fuzz_handshake: tests/fuzz/fuzz_handshake.c \
+                              $(SRC)/ws_handshake.c $(MOD_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(APR_CFLAGS) -o $@ \
+	    tests/fuzz/fuzz_handshake.c $(SRC)/ws_handshake.c \
+	    $(shell pkg-config --libs apr-1 apr-util-1 2>/dev/null)
+
+fuzz: $(FUZZERS)
+	@for h in frame handshake; do \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$h; \
+	    echo "fuzz_$$h: $(FUZZ_SECONDS) s"; \
+	    if $(BUILD)/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) \
+	        -print_final_stats=1 -max_len=8192 \
+	        -artifact_prefix=$(BUILD)/fuzz/ \
+	        $(BUILD)/fuzz/corpus-$$h tests/fuzz/corpus/$$h \
+	        > $(BUILD)/fuzz/fuzz_$$h.log 2>&1; then \
+	        grep -E "^(Done|stat::number_of_executed_units|stat::new_units_added)" \
+	            $(BUILD)/fuzz/fuzz_$$h.log; \
+	    else \
+	        grep -E -A30 "ERROR|SUMMARY|runtime error|deadly signal" \
+	            $(BUILD)/fuzz/fuzz_$$h.log | head -60; \
+	        echo "fuzz_$$h FAILED: see $(BUILD)/fuzz/fuzz_$$h.log"; exit 1; \
+	    fi; \
+	done
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=15
+
 # The README's test command (./build.sh test) runs this after installing
 # the dependencies.
-test: unit integration
+test: unit fuzz-smoke integration
 
 install: all
 	install -d $(DESTDIR)$(HTTPD_LIBEXECDIR)/websocket

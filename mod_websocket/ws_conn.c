@@ -55,7 +55,9 @@ static void set_outcome(ws_conn_t *c, int code, const char *reason,
         reason_len = WS_MAX_REASON;
     }
     c->close_code = code;
-    memcpy(c->close_reason, reason, reason_len);
+    if (reason_len) {
+        memcpy(c->close_reason, reason, reason_len);
+    }
     c->close_reason[reason_len] = '\0';
 }
 
