@@ -54,7 +54,7 @@ UNIT_LIBS  := $(shell pkg-config --cflags --libs check apr-1 apr-util-1 \
                 2>/dev/null)
 
 .PHONY: all module handlers test-handlers install test unit integration \
-        start stop run clean format fuzz fuzz-smoke
+        start stop run clean format fuzz fuzz-smoke test-asan valgrind
 
 all: module handlers
 
@@ -140,6 +140,32 @@ fuzz: $(FUZZERS)
 
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=15
+
+# The module, handlers and test handlers built with ASan+UBSan into
+# build/asan, and the integration tests run against them (the sanitizer
+# runtime preloaded into httpd).  Fails if any report was written.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined
+ASAN_RT    := $(shell $(CC) -print-file-name=libasan.so)
+
+test-asan:
+	$(MAKE) BUILD=$(BUILD)/asan CFLAGS_EXTRA="$(ASAN_FLAGS) -O1" \
+	    LDFLAGS_EXTRA="-fsanitize=address,undefined" all test-handlers
+	rm -rf $(BUILD)/asan/reports && mkdir -p $(BUILD)/asan/reports
+	WS_BUILD=$(abspath $(BUILD)/asan) WS_HTTPD_PRELOAD=$(ASAN_RT) \
+	ASAN_OPTIONS=detect_leaks=0:detect_odr_violation=0:log_path=$(abspath $(BUILD)/asan/reports)/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(abspath $(BUILD)/asan/reports)/ubsan \
+	HTTPD=$(HTTPD_BIN) $(PYTHON) -m pytest -q -p no:cacheprovider \
+	    tests/integration
+	@if ls $(BUILD)/asan/reports/* >/dev/null 2>&1; then \
+	    echo "sanitizer reports:"; head -50 $(BUILD)/asan/reports/*; \
+	    exit 1; \
+	fi; echo "test-asan: no sanitizer reports"
+
+# The unit tests under valgrind (the pure core: codec, engine, config).
+valgrind: $(UNIT_BIN)
+	CK_FORK=no valgrind --error-exitcode=1 --leak-check=full \
+	    --errors-for-leak-kinds=definite $(UNIT_BIN)
 
 # The README's test command (./build.sh test) runs this after installing
 # the dependencies.

@@ -29,7 +29,8 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
-BUILD = os.path.join(TOP, "build")
+# WS_BUILD: another build tree (make test-asan builds into build/asan).
+BUILD = os.environ.get("WS_BUILD", os.path.join(TOP, "build"))
 TESTROOT = os.path.join(BUILD, "test")
 
 sys.path.insert(0, os.path.join(TOP, "tools"))
@@ -114,6 +115,15 @@ def _children_of(pid):
     return kids
 
 
+def httpd_env():
+    """The environment httpd runs with: under make test-asan, the sanitizer
+    runtime preloaded (httpd itself is not instrumented, the module is)."""
+    env = dict(os.environ)
+    if os.environ.get("WS_HTTPD_PRELOAD"):
+        env["LD_PRELOAD"] = os.environ["WS_HTTPD_PRELOAD"]
+    return env
+
+
 class HttpdServer:
     """One running httpd.  extra: config text appended to the generated
     httpd.conf, where @ROOT@ is the ServerRoot and @PORT@ the port."""
@@ -168,13 +178,14 @@ class HttpdServer:
                                 extra=extra, listen_host="127.0.0.1",
                                 module=module, **self.gen_kw)
             self.log_offset = 0
+            env = httpd_env()
             self.proc = subprocess.Popen(
                 [HTTPD, "-f", self.conf, "-DFOREGROUND"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 # Its own process group: prefork's shutdown signals the
                 # whole group (killpg(getpgrp())), which must not be ours.
-                start_new_session=True)
+                start_new_session=True, env=env)
             if self._wait_ready():
                 return self
             last = self._startup_failure()

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from conftest import (BAD_ABI_SO, ECHO_SO, HTTPD, LOAD_HANDLERS, MAIN_SITE,
+                      MODULE_SO, httpd_env,
                       NO_SYMBOL_SO, TEST_SO, TESTROOT, fresh_dir,
                       with_build_paths)
 import serverroot
@@ -17,9 +18,9 @@ def configtest(name, extra):
     fresh_dir(d)
     conf = serverroot.generate(d, 1, mpm="event",
                                extra=with_build_paths(extra),
-                               listen_host="127.0.0.1")
+                               listen_host="127.0.0.1", module=MODULE_SO)
     proc = subprocess.run([HTTPD, "-t", "-f", conf], capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, env=httpd_env())
     return proc.returncode, proc.stdout + proc.stderr, conf
 
 

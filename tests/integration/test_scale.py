@@ -408,3 +408,53 @@ def test_stop_says_goodbye_with_1001(httpd_factory):
         assert codes == [(1001, "server stopping")] * 3
     finally:
         stop_server(srv)
+
+
+# --- memory of a long-lived connection -------------------------------------
+
+def tree_rss_kb(srv):
+    total = 0
+    for pid in [srv.proc.pid] + _children_of(srv.proc.pid):
+        try:
+            with open("/proc/{}/status".format(pid)) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def test_memory_does_not_grow_per_message_on_a_long_connection(
+        httpd_factory):
+    """100,000 messages (text and binary, small and 8 KB, some fragmented)
+    on one connection: the server's RSS after them is what it was after
+    the first 20,000 (within 1 MB)."""
+    srv = httpd_factory("long-connection", SCALE_SITE, threads=25,
+                        servers=1)
+    try:
+        ws = wsutil.RawWebSocket(srv.port, "/echo")
+        batch = 500
+        kinds = [
+            wsutil.frame(wsutil.OP_TEXT, "x" * 40),
+            wsutil.frame(wsutil.OP_BINARY, b"\x01" * 8192),
+            wsutil.frame(wsutil.OP_TEXT, "frag", fin=False)
+            + wsutil.frame(wsutil.OP_CONT, "mented"),
+        ]
+
+        def run(n):
+            for start in range(0, n, batch):
+                data = b"".join(kinds[(start + i) % 3] for i in range(batch))
+                ws.send(data)
+                for _ in range(batch):
+                    ws.recv_message()
+
+        run(20000)
+        before = tree_rss_kb(srv)
+        run(100000)
+        after = tree_rss_kb(srv)
+        ws.close()
+        print("RSS before {} KB, after {} KB".format(before, after))
+        assert after - before < 1024, (before, after)
+    finally:
+        stop_server(srv)
