@@ -86,7 +86,9 @@ static int emit_close_len(ws_conn_t *c, int code, const char *reason,
         }
         payload[0] = (uint8_t)(code >> 8);
         payload[1] = (uint8_t)(code & 0xff);
-        memcpy(payload + 2, reason, rlen);
+        if (rlen) {
+            memcpy(payload + 2, reason, rlen);
+        }
         len = 2 + rlen;
     }
     return emit(c, WS_OP_CLOSE, payload, len);

@@ -182,7 +182,9 @@ static void settle(ws_loop_t *l, ws_session_t *ws, int keep)
         return;
     }
     if (keep) {
-        set_events(l, ws, ws->out_pending || ws->linger_until);
+        /* Writability only while output waits: EPOLLOUT is level-triggered
+         * and would otherwise wake us without end. */
+        set_events(l, ws, ws->out_pending);
         return;
     }
     ws->leaving = 1;
