@@ -26,6 +26,7 @@ void *ws_create_dir_conf(apr_pool_t *p, char *dir)
     conf->max_frame = WS_UNSET;
     conf->plain = WS_UNSET;
     conf->max_queued = WS_UNSET;
+    conf->max_fragments = WS_UNSET;
     conf->overflow = WS_UNSET;
     conf->ping = WS_UNSET;
     conf->ping_timeout = WS_UNSET;
@@ -47,6 +48,7 @@ void *ws_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     WS_MERGE_PTR(protocols);
     WS_MERGE(plain);
     WS_MERGE(max_queued);
+    WS_MERGE(max_fragments);
     WS_MERGE(overflow);
     WS_MERGE(ping);
     WS_MERGE(ping_timeout);
@@ -89,6 +91,7 @@ int ws_event_loops = 0;
     }
 
 WS_GETTER(apr_off_t, max_queued, max_queued, WS_DEFAULT_MAX_QUEUED)
+WS_GETTER(int, max_fragments, max_fragments, WS_DEFAULT_MAX_FRAGMENTS)
 WS_GETTER(int, overflow, overflow, WS_OVERFLOW_CLOSE)
 WS_GETTER(apr_interval_time_t, ping_interval, ping, WS_DEFAULT_PING)
 WS_GETTER(apr_interval_time_t, ping_timeout, ping_timeout,
@@ -104,6 +107,7 @@ void ws_conf_settings(const ws_dir_conf_t *conf, ws_settings_t *out)
     out->max_message = ws_conf_max_message(conf);
     out->max_frame = ws_conf_max_frame(conf);
     out->max_queued = ws_conf_max_queued(conf);
+    out->max_fragments = ws_conf_max_fragments(conf);
     out->overflow = ws_conf_overflow(conf);
     out->ping = ws_conf_ping_interval(conf);
     out->ping_timeout = ws_conf_ping_timeout(conf);
@@ -254,6 +258,21 @@ static const char *cmd_time(cmd_parms *cmd, void *dconf, const char *arg)
                             cmd->cmd->name);
     }
     *(apr_interval_time_t *)((char *)dconf + (size_t)cmd->info) = t;
+    return NULL;
+}
+
+static const char *cmd_fragments(cmd_parms *cmd, void *dconf,
+                                 const char *arg)
+{
+    ws_dir_conf_t *conf = dconf;
+    char *end;
+    long n = strtol(arg, &end, 10);
+
+    if (*end || end == arg || n < 0 || n > 1000000000L) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number from 0 "
+                            "(no limit) to 1000000000", cmd->cmd->name, arg);
+    }
+    conf->max_fragments = (int)n;
     return NULL;
 }
 
@@ -428,6 +447,9 @@ const command_rec ws_cmds[] = {
                   ACCESS_CONF,
                   "Most bytes queued for one connection before "
                   "WebSocketQueueOverflow applies (K, M, G allowed)."),
+    AP_INIT_TAKE1("WebSocketMaxFragments", cmd_fragments, NULL, ACCESS_CONF,
+                  "Most frames one message may arrive in (0: no limit); "
+                  "more close the connection with 1008."),
     AP_INIT_TAKE1("WebSocketQueueOverflow", cmd_overflow, NULL, ACCESS_CONF,
                   "What a full output queue does: Close (1008, the "
                   "default) or Drop the message; both are counted."),

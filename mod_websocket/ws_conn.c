@@ -36,6 +36,7 @@ void ws_conn_init(ws_conn_t *c, const ws_conn_limits_t *limits,
     c->dec.require_mask = 1;
     c->dec.max_frame_size = limits->max_frame_size;
     c->max_message_size = limits->max_message_size;
+    c->max_fragments = limits->max_fragments;
     c->ops = ops;
     c->baton = baton;
     c->state = WS_STATE_OPEN;
@@ -205,7 +206,13 @@ static void data_header(ws_conn_t *c, size_t avail)
     if (h->opcode != WS_OP_CONT) {
         c->msg_opcode = h->opcode;
         c->msg_len = 0;
+        c->msg_frames = 0;
         ws_utf8_init(&c->utf8);
+    }
+    /* Section 10.4: fragments cost per frame; bound them per message. */
+    if (c->max_fragments && ++c->msg_frames > c->max_fragments) {
+        fail(c, WS_CLOSE_CODE_POLICY, "too many fragments in one message");
+        return;
     }
     if (c->max_message_size
         && h->length > c->max_message_size - c->msg_len) {

@@ -33,6 +33,10 @@ typedef enum {
 #define WS_CONN_EINVAL  (-3)    /* bad close code or reason */
 #define WS_CONN_EOUTPUT (-4)    /* the output callback failed */
 
+/* Close code for a message in more fragments than allowed (a policy of
+ * this server, not a size). */
+#define WS_CLOSE_CODE_POLICY 1008
+
 typedef struct {
     /* A whole message.  data[len] is a NUL byte (not part of the message).
      * data is valid until the callback returns.  Return 0, or non-zero to
@@ -55,6 +59,7 @@ typedef struct {
 typedef struct {
     uint64_t max_message_size;  /* 0 = no limit */
     uint64_t max_frame_size;    /* 0 = no limit */
+    uint32_t max_fragments;     /* frames per message; 0 = no limit */
 } ws_conn_limits_t;
 
 typedef struct {
@@ -62,9 +67,11 @@ typedef struct {
     ws_frame_decoder_t dec;
     ws_utf8_t utf8;
     uint64_t max_message_size;
+    uint32_t max_fragments;
 
     /* The data message being assembled. */
     int msg_opcode;             /* 0 when none */
+    uint32_t msg_frames;        /* frames of it so far */
     uint8_t *msg;               /* malloc'd, reused between messages */
     size_t msg_len;
     size_t msg_cap;

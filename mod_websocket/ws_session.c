@@ -391,6 +391,7 @@ void ws_session_start(ws_session_t *ws, conn_rec *c, int async)
 
     limits.max_message_size = (uint64_t)ws->set.max_message;
     limits.max_frame_size = (uint64_t)ws->set.max_frame;
+    limits.max_fragments = (uint32_t)ws->set.max_fragments;
     ws->c = c;
     ws->async = async;
     /* TLS filters (mod_ssl, mod_tls) and HTTP/2 streams may hold input

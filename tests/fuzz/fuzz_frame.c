@@ -64,7 +64,7 @@ static const ws_conn_ops_t ops = { on_message, on_output, NULL, NULL };
 static void run(const uint8_t *data, size_t size, size_t piece, rec_t *r,
                 ws_state_e *state, int *code)
 {
-    ws_conn_limits_t lim = { 1 << 20, 1 << 19 };
+    ws_conn_limits_t lim = { 1 << 20, 1 << 19, 64 };
     ws_conn_t c;
     size_t off = 0;
 

@@ -417,6 +417,11 @@ MAIN_SITE = LOAD_HANDLERS + r"""
     WebSocketMaxFrameSize 1K
 </Location>
 
+<Location "/fewfrags">
+    WebSocketHandler echo
+    WebSocketMaxFragments 4
+</Location>
+
 <Location "/test">
     WebSocketHandler test
     WebSocketHandlerOption greeting "hello there"

@@ -195,6 +195,20 @@ def test_frame_over_max_frame_size_gets_1009(server):
     check(server, "/smallframe", F(OP_BINARY, b"y" * 2048), 1009)
 
 
+def test_message_in_more_fragments_than_allowed_gets_1008(server):
+    frames = [F(OP_TEXT, "a", fin=False)] + \
+        [F(OP_CONT, "b", fin=False) for _ in range(4)] + \
+        [F(OP_CONT, "c", fin=True)]
+    check(server, "/fewfrags", b"".join(frames), 1008)
+
+
+def test_message_in_as_many_fragments_as_allowed_is_echoed(server):
+    with RawWebSocket(server.port, "/fewfrags") as ws:
+        ws.send(F(OP_TEXT, "a", fin=False) + F(OP_CONT, "b", fin=False) +
+                F(OP_CONT, "c", fin=False) + F(OP_CONT, "d", fin=True))
+        assert ws.recv_message() == (OP_TEXT, b"abcd")
+
+
 def test_message_in_frames_under_max_frame_size_is_echoed(server):
     with RawWebSocket(server.port, "/smallframe") as ws:
         ws.send(F(OP_BINARY, b"1" * 1024, fin=False) +

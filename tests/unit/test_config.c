@@ -261,6 +261,20 @@ START_TEST(times_parse_and_zero_means_off_only_where_allowed)
 }
 END_TEST
 
+START_TEST(max_fragments_takes_a_count_and_zero_for_no_limit)
+{
+    ws_dir_conf_t *c = fresh();
+
+    ck_assert_int_eq(ws_conf_max_fragments(c), WS_DEFAULT_MAX_FRAGMENTS);
+    ck_assert_ptr_null(run(c, "WebSocketMaxFragments", "0", NULL));
+    ck_assert_int_eq(ws_conf_max_fragments(c), 0);
+    ck_assert_ptr_null(run(c, "WebSocketMaxFragments", "64", NULL));
+    ck_assert_int_eq(ws_conf_max_fragments(c), 64);
+    ck_assert_ptr_nonnull(run(c, "WebSocketMaxFragments", "-1", NULL));
+    ck_assert_ptr_nonnull(run(c, "WebSocketMaxFragments", "many", NULL));
+}
+END_TEST
+
 Suite *ws_config_suite(void)
 {
     Suite *s = suite_create("ws_config");
@@ -276,6 +290,7 @@ Suite *ws_config_suite(void)
     tcase_add_test(tc, nested_locations_inherit_what_they_do_not_set);
     tcase_add_test(tc, inner_settings_override_outer_ones);
     tcase_add_test(tc, times_parse_and_zero_means_off_only_where_allowed);
+    tcase_add_test(tc, max_fragments_takes_a_count_and_zero_for_no_limit);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -287,6 +287,34 @@ START_TEST(message_over_limit_across_fragments_is_1009)
 }
 END_TEST
 
+START_TEST(message_in_too_many_fragments_is_1008)
+{
+    ws_conn_limits_t lim = { 0, 0, 3 };
+    uint8_t in[64];
+    size_t len = 0;
+    ws_conn_t c;
+    rec_t r;
+
+    len += client_frame(in + len, 0, 0, WS_OP_TEXT, "a", 1);
+    len += client_frame(in + len, 0, 0, WS_OP_CONT, "b", 1);
+    len += client_frame(in + len, 1, 0, WS_OP_CONT, "c", 1);
+    memset(&r, 0, sizeof(r));
+    ws_conn_init(&c, &lim, &ops, &r);
+    /* Three fragments: allowed. */
+    ck_assert_int_eq(ws_conn_feed(&c, in, len), WS_STATE_OPEN);
+    ck_assert_int_eq(r.nmsg, 1);
+    /* Four: refused at the fourth frame's header. */
+    len += client_frame(in + len, 0, 0, WS_OP_TEXT, "a", 1);
+    len += client_frame(in + len, 0, 0, WS_OP_CONT, "b", 1);
+    len += client_frame(in + len, 0, 0, WS_OP_CONT, "c", 1);
+    len += client_frame(in + len, 1, 0, WS_OP_CONT, "d", 1);
+    ck_assert_int_eq(ws_conn_feed(&c, in + 21, len - 21), WS_STATE_CLOSED);
+    ck_assert_int_eq(sent_close_code(&r, 0), 1008);
+    ck_assert_int_eq(r.nmsg, 1);
+    ws_conn_cleanup(&c);
+}
+END_TEST
+
 START_TEST(message_at_limit_is_accepted)
 {
     uint8_t in[64];
@@ -549,6 +577,7 @@ Suite *ws_conn_suite(void)
     tcase_add_test(tc, truncated_utf8_at_message_end_is_1007);
     tcase_add_test(tc, message_over_limit_across_fragments_is_1009);
     tcase_add_test(tc, message_at_limit_is_accepted);
+    tcase_add_test(tc, message_in_too_many_fragments_is_1008);
     tcase_add_test(tc, close_is_echoed_with_code_and_reason);
     tcase_add_test(tc, empty_close_is_answered_without_status);
     tcase_add_loop_test(tc, bad_close_frames_get_their_code, 0,
