@@ -27,6 +27,7 @@ void *ws_create_dir_conf(apr_pool_t *p, char *dir)
     conf->plain = WS_UNSET;
     conf->max_queued = WS_UNSET;
     conf->max_fragments = WS_UNSET;
+    conf->max_control = WS_UNSET;
     conf->overflow = WS_UNSET;
     conf->ping = WS_UNSET;
     conf->ping_timeout = WS_UNSET;
@@ -49,6 +50,7 @@ void *ws_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     WS_MERGE(plain);
     WS_MERGE(max_queued);
     WS_MERGE(max_fragments);
+    WS_MERGE(max_control);
     WS_MERGE(overflow);
     WS_MERGE(ping);
     WS_MERGE(ping_timeout);
@@ -92,6 +94,7 @@ int ws_event_loops = 0;
 
 WS_GETTER(apr_off_t, max_queued, max_queued, WS_DEFAULT_MAX_QUEUED)
 WS_GETTER(int, max_fragments, max_fragments, WS_DEFAULT_MAX_FRAGMENTS)
+WS_GETTER(int, max_control, max_control, WS_DEFAULT_MAX_CONTROL)
 WS_GETTER(int, overflow, overflow, WS_OVERFLOW_CLOSE)
 WS_GETTER(apr_interval_time_t, ping_interval, ping, WS_DEFAULT_PING)
 WS_GETTER(apr_interval_time_t, ping_timeout, ping_timeout,
@@ -108,6 +111,7 @@ void ws_conf_settings(const ws_dir_conf_t *conf, ws_settings_t *out)
     out->max_frame = ws_conf_max_frame(conf);
     out->max_queued = ws_conf_max_queued(conf);
     out->max_fragments = ws_conf_max_fragments(conf);
+    out->max_control = ws_conf_max_control(conf);
     out->overflow = ws_conf_overflow(conf);
     out->ping = ws_conf_ping_interval(conf);
     out->ping_timeout = ws_conf_ping_timeout(conf);
@@ -261,10 +265,9 @@ static const char *cmd_time(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
-static const char *cmd_fragments(cmd_parms *cmd, void *dconf,
-                                 const char *arg)
+/* A count from 0 (no limit) up, stored at the offset in cmd->info. */
+static const char *cmd_count(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    ws_dir_conf_t *conf = dconf;
     char *end;
     long n = strtol(arg, &end, 10);
 
@@ -272,7 +275,7 @@ static const char *cmd_fragments(cmd_parms *cmd, void *dconf,
         return apr_psprintf(cmd->pool, "%s: '%s' is not a number from 0 "
                             "(no limit) to 1000000000", cmd->cmd->name, arg);
     }
-    conf->max_fragments = (int)n;
+    *(int *)((char *)dconf + (size_t)cmd->info) = (int)n;
     return NULL;
 }
 
@@ -447,9 +450,17 @@ const command_rec ws_cmds[] = {
                   ACCESS_CONF,
                   "Most bytes queued for one connection before "
                   "WebSocketQueueOverflow applies (K, M, G allowed)."),
-    AP_INIT_TAKE1("WebSocketMaxFragments", cmd_fragments, NULL, ACCESS_CONF,
+    AP_INIT_TAKE1("WebSocketMaxFragments", cmd_count,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, max_fragments),
+                  ACCESS_CONF,
                   "Most frames one message may arrive in (0: no limit); "
                   "more close the connection with 1008."),
+    AP_INIT_TAKE1("WebSocketMaxControlRate", cmd_count,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, max_control),
+                  ACCESS_CONF,
+                  "Most control frames (ping, pong, close) a client may "
+                  "send per second (0: no limit); more close the "
+                  "connection with 1008."),
     AP_INIT_TAKE1("WebSocketQueueOverflow", cmd_overflow, NULL, ACCESS_CONF,
                   "What a full output queue does: Close (1008, the "
                   "default) or Drop the message; both are counted."),

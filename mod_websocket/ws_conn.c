@@ -37,6 +37,7 @@ void ws_conn_init(ws_conn_t *c, const ws_conn_limits_t *limits,
     c->dec.max_frame_size = limits->max_frame_size;
     c->max_message_size = limits->max_message_size;
     c->max_fragments = limits->max_fragments;
+    c->max_control = limits->max_control;
     c->ops = ops;
     c->baton = baton;
     c->state = WS_STATE_OPEN;
@@ -302,6 +303,11 @@ ws_state_e ws_conn_feed(ws_conn_t *c, uint8_t *buf, size_t len)
             c->frame = ev.header;
             if (WS_OP_IS_CONTROL(ev.header.opcode)) {
                 c->ctl_len = 0;
+                /* A ping flood may cost its answers, not more. */
+                if (c->max_control && ++c->ctl_count > c->max_control
+                    && c->state == WS_STATE_OPEN) {
+                    fail(c, WS_CLOSE_CODE_POLICY, "control frame flood");
+                }
             }
             else {
                 data_header(c, len - off);

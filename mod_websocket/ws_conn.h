@@ -60,6 +60,9 @@ typedef struct {
     uint64_t max_message_size;  /* 0 = no limit */
     uint64_t max_frame_size;    /* 0 = no limit */
     uint32_t max_fragments;     /* frames per message; 0 = no limit */
+    uint32_t max_control;       /* control frames per window (the caller
+                                 * resets ctl_count each second); 0 = no
+                                 * limit */
 } ws_conn_limits_t;
 
 typedef struct {
@@ -68,6 +71,8 @@ typedef struct {
     ws_utf8_t utf8;
     uint64_t max_message_size;
     uint32_t max_fragments;
+    uint32_t max_control;
+    uint32_t ctl_count;         /* control frames in the current window */
 
     /* The data message being assembled. */
     int msg_opcode;             /* 0 when none */

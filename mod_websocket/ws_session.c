@@ -392,6 +392,7 @@ void ws_session_start(ws_session_t *ws, conn_rec *c, int async)
     limits.max_message_size = (uint64_t)ws->set.max_message;
     limits.max_frame_size = (uint64_t)ws->set.max_frame;
     limits.max_fragments = (uint32_t)ws->set.max_fragments;
+    limits.max_control = (uint32_t)ws->set.max_control;
     ws->c = c;
     ws->async = async;
     /* TLS filters (mod_ssl, mod_tls) and HTTP/2 streams may hold input
@@ -474,6 +475,12 @@ int ws_session_tick(ws_session_t *ws, apr_time_t now)
     ws_conn_t *e = &ws->engine;
     apr_interval_time_t ping = set->ping;
     apr_time_t stopping = ws_registry_stopping_since();
+
+    /* The window of WebSocketMaxControlRate. */
+    if (now - ws->ctl_window >= apr_time_from_sec(1)) {
+        ws->ctl_window = now;
+        e->ctl_count = 0;
+    }
 
     if (e->state == WS_STATE_CLOSING) {
         if (!ws->close_sent) {

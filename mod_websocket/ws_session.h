@@ -118,6 +118,7 @@ struct ws_connection {
     apr_time_t last_msg;        /* last data message either way */
     apr_time_t ping_sent;       /* outstanding ping, 0 if none */
     apr_time_t close_sent;      /* our close frame, 0 if none */
+    apr_time_t ctl_window;      /* start of the control-rate window */
 
     /* The owner's. */
     ws_conn_t engine;

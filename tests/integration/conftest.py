@@ -422,6 +422,11 @@ MAIN_SITE = LOAD_HANDLERS + r"""
     WebSocketMaxFragments 4
 </Location>
 
+<Location "/fewpings">
+    WebSocketHandler echo
+    WebSocketMaxControlRate 50
+</Location>
+
 <Location "/test">
     WebSocketHandler test
     WebSocketHandlerOption greeting "hello there"

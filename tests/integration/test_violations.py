@@ -209,6 +209,19 @@ def test_message_in_as_many_fragments_as_allowed_is_echoed(server):
         assert ws.recv_message() == (OP_TEXT, b"abcd")
 
 
+def test_ping_flood_over_the_control_rate_gets_1008(server):
+    check(server, "/fewpings", b"".join(F(OP_PING, "p%d" % i)
+                                        for i in range(200)), 1008)
+
+
+def test_ping_burst_under_the_control_rate_gets_every_pong(server):
+    with RawWebSocket(server.port, "/echo") as ws:
+        ws.send(b"".join(F(OP_PING, "p%d" % i) for i in range(500)))
+        pongs = [ws.recv_frame() for _ in range(500)]
+        assert [(op, data) for _, _, op, data in pongs] == \
+            [(OP_PONG, b"p%d" % i) for i in range(500)]
+
+
 def test_message_in_frames_under_max_frame_size_is_echoed(server):
     with RawWebSocket(server.port, "/smallframe") as ws:
         ws.send(F(OP_BINARY, b"1" * 1024, fin=False) +

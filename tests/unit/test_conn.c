@@ -315,6 +315,36 @@ START_TEST(message_in_too_many_fragments_is_1008)
 }
 END_TEST
 
+START_TEST(control_frames_over_the_rate_are_1008)
+{
+    ws_conn_limits_t lim = { 0, 0, 0, 5 };
+    uint8_t in[128];
+    size_t len = 0;
+    int i;
+    ws_conn_t c;
+    rec_t r;
+
+    for (i = 0; i < 5; i++) {
+        len += client_frame(in + len, 1, 0, WS_OP_PING, "p", 1);
+    }
+    memset(&r, 0, sizeof(r));
+    ws_conn_init(&c, &lim, &ops, &r);
+    ck_assert_int_eq(ws_conn_feed(&c, in, len), WS_STATE_OPEN);
+    /* The caller opens a new window: five more are fine again. */
+    c.ctl_count = 0;
+    ck_assert_int_eq(ws_conn_feed(&c, in, 0), WS_STATE_OPEN);
+    len = 0;
+    for (i = 0; i < 6; i++) {
+        len += client_frame(in + len, 1, 0, WS_OP_PING, "p", 1);
+    }
+    ck_assert_int_eq(ws_conn_feed(&c, in, len), WS_STATE_CLOSED);
+    /* Ten pongs (five per window), then the close: the sixth ping of the
+     * second window is not answered. */
+    ck_assert_int_eq(sent_close_code(&r, 10), 1008);
+    ws_conn_cleanup(&c);
+}
+END_TEST
+
 START_TEST(message_at_limit_is_accepted)
 {
     uint8_t in[64];
@@ -578,6 +608,7 @@ Suite *ws_conn_suite(void)
     tcase_add_test(tc, message_over_limit_across_fragments_is_1009);
     tcase_add_test(tc, message_at_limit_is_accepted);
     tcase_add_test(tc, message_in_too_many_fragments_is_1008);
+    tcase_add_test(tc, control_frames_over_the_rate_are_1008);
     tcase_add_test(tc, close_is_echoed_with_code_and_reason);
     tcase_add_test(tc, empty_close_is_answered_without_status);
     tcase_add_loop_test(tc, bad_close_frames_get_their_code, 0,
