@@ -53,7 +53,8 @@ VARIANTS = ["event", "event-thread", "worker", "prefork"]
 # Lines in error_log that fail a test.
 BAD_LINE = re.compile(r"\[(?:[\w]+:)?(emerg|alert|crit|error)\]"
                       r"|Segmentation fault|exit signal"
-                      r"|runtime error:|AddressSanitizer", re.I)
+                      r"|runtime error:|AddressSanitizer"
+                      r"|ERROR: Can't open file", re.I)
 CRASH_LINE = re.compile(r"Segmentation fault|exit signal", re.I)
 
 # Once a bug (prefork children crashed at exit, fixed by joining the timer
