@@ -85,7 +85,7 @@ $(BUILD)/test-handlers/%.so: tests/handlers/%.c $(INC)/ws_plugin_api.h
 	$(CC) -shared -fPIC -O1 -g $(WARN) $(CFLAGS_EXTRA) -I$(INC) -o $@ $< \
 	    $(LDFLAGS_EXTRA) -lpthread
 
-$(UNIT_BIN): $(UNIT_SRCS) $(UNIT_TESTS) $(MOD_HDRS)
+$(UNIT_BIN): $(UNIT_SRCS) $(UNIT_TESTS) $(MOD_HDRS) tests/unit/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu99 -O1 -g $(WARN) $(CFLAGS_EXTRA) -I$(SRC) -I$(INC) \
 	    -I$(HTTPD_INCLUDEDIR) $(APR_CFLAGS) \

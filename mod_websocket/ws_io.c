@@ -51,9 +51,6 @@
 #define WS_PUSH_AT     (64 * 1024)
 #define WS_READ_PAUSE  (1024 * 1024)
 
-/* Timer resolution of own-thread connections (the loops use the same). */
-#define WS_TICK apr_time_from_msec(250)
-
 static ap_filter_rec_t *kick_filter_handle;
 static int mpm_can_suspend = -1;
 
@@ -209,7 +206,8 @@ static void run_thread(ws_session_t *ws)
             pfd.reqevents = want;
             apr_pollset_add(ps, &pfd);
         }
-        rv = apr_pollset_poll(ps, WS_TICK, &n, &out);
+        rv = apr_pollset_poll(ps, apr_time_from_msec(WS_TICK_MS), &n,
+                              &out);
         if (rv != APR_SUCCESS && !APR_STATUS_IS_EINTR(rv)
             && !APR_STATUS_IS_TIMEUP(rv)) {
             ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, c, WSLOGNO(00033)
@@ -355,6 +353,7 @@ int ws_io_tick(ws_session_t *ws, apr_time_t now)
     if (keep && !ws->linger_until && !ws->trimmed
         && now - ws->last_rx > WS_TRIM_AFTER
         && now - ws->last_msg > WS_TRIM_AFTER) {
+        ws_conn_trim(&ws->engine);
         trim(ws);
         ws->trimmed = 1;
     }

@@ -31,8 +31,6 @@
 #include "ws_session.h"
 #include "ws_stats.h"
 
-/* Timer resolution: pings, timeouts, lingering closes. */
-#define WS_LOOP_TICK_MS 250
 #define WS_LOOP_EVENTS 256
 
 struct ws_loop {
@@ -286,7 +284,7 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *thd, void *data)
         int n, i, stop;
         apr_time_t now;
 
-        n = epoll_wait(l->epfd, evs, WS_LOOP_EVENTS, WS_LOOP_TICK_MS);
+        n = epoll_wait(l->epfd, evs, WS_LOOP_EVENTS, WS_TICK_MS);
         now = apr_time_now();
         pthread_mutex_lock(&l->lock);
         stop = l->stop;
@@ -313,7 +311,7 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *thd, void *data)
                                      now));
         }
         push_dirty(l);
-        if (now - last_tick >= apr_time_from_msec(WS_LOOP_TICK_MS)) {
+        if (now - last_tick >= apr_time_from_msec(WS_TICK_MS)) {
             last_tick = now;
             tick(l, now);
             push_dirty(l);

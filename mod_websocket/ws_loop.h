@@ -25,6 +25,10 @@
 struct ws_connection;
 typedef struct ws_loop ws_loop_t;
 
+/* Timer resolution of every connection (pings, timeouts, lingering
+ * closes): the loops tick this often, and so do own-thread connections. */
+#define WS_TICK_MS 250
+
 
 /* Start the loops of this child (joined by a pchild pre-cleanup). */
 void ws_loop_child_init(apr_pool_t *pchild, server_rec *s);

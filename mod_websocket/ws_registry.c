@@ -7,22 +7,31 @@
 
 #include "ws_private.h"
 #include "ws_registry.h"
+#include "ws_loop.h"
 #include "ws_session.h"
 
 static apr_thread_mutex_t *reg_lock;
 static ws_session_t *reg_head;
 static apr_time_t stopping_since;
+static apr_time_t last_query;
 
-apr_time_t ws_registry_stopping_since(void)
+apr_time_t ws_registry_stopping_since(apr_time_t now)
 {
     apr_time_t t = __atomic_load_n(&stopping_since, __ATOMIC_RELAXED);
     int state = AP_MPMQ_RUNNING;
 
-    if (!t && ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS
+    /* Called on every turn of every connection: ask the MPM (a hook run)
+     * at most once per tick.  Races here only cost an extra query. */
+    if (t || now - __atomic_load_n(&last_query, __ATOMIC_RELAXED)
+             < apr_time_from_msec(WS_TICK_MS)) {
+        return t;
+    }
+    __atomic_store_n(&last_query, now, __ATOMIC_RELAXED);
+    if (ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS
         && state == AP_MPMQ_STOPPING) {
         apr_time_t zero = 0;
 
-        t = apr_time_now();
+        t = now;
         if (!__atomic_compare_exchange_n(&stopping_since, &zero, t, 0,
                                          __ATOMIC_RELAXED,
                                          __ATOMIC_RELAXED)) {

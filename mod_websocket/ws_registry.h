@@ -22,7 +22,8 @@ void ws_registry_child_init(apr_pool_t *pchild, server_rec *s);
 void ws_registry_add(struct ws_connection *ws);
 void ws_registry_remove(struct ws_connection *ws);
 
-/* When this child was first seen stopping, else 0. */
-apr_time_t ws_registry_stopping_since(void);
+/* When this child was first seen stopping, else 0 (the MPM is asked at
+ * most once per tick). */
+apr_time_t ws_registry_stopping_since(apr_time_t now);
 
 #endif /* WS_REGISTRY_H */

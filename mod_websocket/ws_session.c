@@ -474,7 +474,7 @@ int ws_session_tick(ws_session_t *ws, apr_time_t now)
     const ws_settings_t *set = &ws->set;
     ws_conn_t *e = &ws->engine;
     apr_interval_time_t ping = set->ping;
-    apr_time_t stopping = ws_registry_stopping_since();
+    apr_time_t stopping = ws_registry_stopping_since(now);
 
     /* The window of WebSocketMaxControlRate. */
     if (now - ws->ctl_window >= apr_time_from_sec(1)) {
@@ -616,16 +616,6 @@ static int reserve_locked(ws_session_t *ws, apr_size_t len)
                      : "dropping messages (further drops are only counted)");
     }
     return 0;
-}
-
-int ws_session_reserve(ws_session_t *ws, apr_size_t len)
-{
-    int ok;
-
-    pthread_mutex_lock(&ws->lock);
-    ok = reserve_locked(ws, len);
-    pthread_mutex_unlock(&ws->lock);
-    return ok;
 }
 
 /* Called with the lock held, by a thread that may not touch the engine

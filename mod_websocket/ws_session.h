@@ -172,8 +172,4 @@ void ws_session_finish(ws_session_t *ws);
  * -1 if it was not offered. NULL: none. */
 int ws_session_set_protocol(ws_session_t *ws, const char *name);
 
-/* Reserve len bytes of the output queue for a new message, applying
- * WebSocketMaxQueuedOutput and WebSocketQueueOverflow; 0 if refused. */
-int ws_session_reserve(ws_session_t *ws, apr_size_t len);
-
 #endif /* WS_SESSION_H */

@@ -54,25 +54,18 @@ static int origin_allowed(request_rec *r, const ws_dir_conf_t *conf,
     return 0;
 }
 
-/* Default subprotocol: the first of WebSocketProtocols the client offers. */
-static const char *default_protocol(const ws_dir_conf_t *conf,
-                                    const char *offered)
+/* Default subprotocol: the first of WebSocketProtocols (in the server's
+ * order of preference) that the client offered; none if none matches. */
+static void default_protocol(ws_session_t *ws, const ws_dir_conf_t *conf)
 {
     int i;
-    char tok[64];
 
-    for (i = 0; offered && conf->protocols && i < conf->protocols->nelts;
-         i++) {
-        const char *want = APR_ARRAY_IDX(conf->protocols, i, const char *);
-        const char *list = offered;
-
-        while (ws_handshake_next_token(&list, tok, sizeof(tok)) > 0) {
-            if (!strcmp(tok, want)) {
-                return want;
-            }
+    for (i = 0; conf->protocols && i < conf->protocols->nelts; i++) {
+        if (ws_session_set_protocol(ws, APR_ARRAY_IDX(conf->protocols, i,
+                                                      const char *)) == 0) {
+            return;
         }
     }
-    return NULL;
 }
 
 static int send_101(request_rec *r, ws_session_t *ws, const char *key)
@@ -171,7 +164,7 @@ int ws_upgrade_handle(request_rec *r, const ws_dir_conf_t *conf)
     if (!ws) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    ws_session_set_protocol(ws, default_protocol(conf, ws->offered));
+    default_protocol(ws, conf);
     if (conf->handler->h->on_open) {
         ws->in_open = 1;
         status = conf->handler->h->on_open(ws);
