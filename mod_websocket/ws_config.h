@@ -22,7 +22,7 @@
 #define WS_DEFAULT_MAX_MESSAGE  (16 * 1024 * 1024)
 #define WS_DEFAULT_MAX_FRAME    (16 * 1024 * 1024)
 #define WS_DEFAULT_MAX_QUEUED   (64 * 1024 * 1024)
-#define WS_DEFAULT_MAX_FRAGMENTS 10000
+#define WS_DEFAULT_MAX_FRAGMENTS 100000
 #define WS_DEFAULT_MAX_CONTROL  1000        /* per second */
 #define WS_DEFAULT_PING         apr_time_from_sec(30)
 #define WS_DEFAULT_PING_TIMEOUT apr_time_from_sec(20)

@@ -131,6 +131,18 @@ def test_invalid_utf8_in_first_fragment_fails_fast_with_1007(server):
     assert wsutil.raw_echo_ok(server.port)
 
 
+def test_invalid_utf8_inside_a_partly_sent_frame_fails_fast_with_1007(server):
+    # One final frame of 40 bytes of which only the first 14 are sent,
+    # the last of them impossible: the close must come from that prefix,
+    # not once the frame is complete.
+    whole = F(OP_TEXT, b"valid start \xed\xa0" + b"x" * 26)
+    with RawWebSocket(server.port, "/echo", timeout=3) as ws:
+        ws.send(whole[:len(whole) - 26])
+        assert ws.expect_close()[0] == 1007
+        ws.expect_eof()
+    assert wsutil.raw_echo_ok(server.port)
+
+
 def test_truncated_utf8_at_end_of_message_gets_1007(server):
     check(server, "/echo", F(OP_TEXT, b"abc", fin=False) +
           F(OP_CONT, b"\xf0\x9f\x98", fin=True), 1007)
