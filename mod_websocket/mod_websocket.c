@@ -4,6 +4,7 @@
  * Only the module declaration and hooks live here; each hook hands off to
  * the file that owns the work (see docs/INTERNALS.md for the file map):
  *   pre_config   ws_plugin_reset     a new configuration generation
+ *   post_config  ws_addrlimit_post_config  the per-address shared table
  *   child_init   ws_plugin_child_init handlers' per-process init/fini
  *   handler      ws_upgrade_handle   the opening handshake and the session
  *   process_connection  ws_io_process_connection  suspend in mpm_event
@@ -30,6 +31,7 @@
 #include "ws_stats.h"
 #include "ws_registry.h"
 #include "ws_loop.h"
+#include "ws_addrlimit.h"
 #include "mod_status.h"
 
 #define WS_MODULE_VERSION "0.1.0"
@@ -39,13 +41,17 @@ static int ws_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     (void)pconf; (void)plog; (void)ptemp;
     ws_plugin_reset();
+    ws_addrlimit_reset();
     return OK;
 }
 
 static int ws_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s)
 {
-    (void)pconf; (void)plog; (void)ptemp;
+    (void)plog; (void)ptemp;
+    if (ws_addrlimit_post_config(pconf, s) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, WSLOGNO(00002)
                      "mod_websocket/" WS_MODULE_VERSION " (handler ABI %d): "
@@ -63,6 +69,7 @@ static void ws_child_init(apr_pool_t *pchild, server_rec *s)
 {
     ws_plugin_child_init(pchild, s, &ws_session_api);
     ws_registry_child_init(pchild, s);
+    ws_addrlimit_child_init(pchild);
     if (ws_io_loops_allowed()) {
         ws_loop_child_init(pchild, s);
     }

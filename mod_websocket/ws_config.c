@@ -11,6 +11,7 @@
 
 #include "ws_private.h"
 #include "ws_config.h"
+#include "ws_addrlimit.h"
 
 #define WS_MERGE(field) \
     conf->field = (add->field == WS_UNSET) ? base->field : add->field
@@ -28,6 +29,7 @@ void *ws_create_dir_conf(apr_pool_t *p, char *dir)
     conf->max_queued = WS_UNSET;
     conf->max_fragments = WS_UNSET;
     conf->max_control = WS_UNSET;
+    conf->max_per_address = WS_UNSET;
     conf->overflow = WS_UNSET;
     conf->ping = WS_UNSET;
     conf->ping_timeout = WS_UNSET;
@@ -51,6 +53,7 @@ void *ws_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     WS_MERGE(max_queued);
     WS_MERGE(max_fragments);
     WS_MERGE(max_control);
+    WS_MERGE(max_per_address);
     WS_MERGE(overflow);
     WS_MERGE(ping);
     WS_MERGE(ping_timeout);
@@ -95,6 +98,8 @@ int ws_event_loops = 0;
 WS_GETTER(apr_off_t, max_queued, max_queued, WS_DEFAULT_MAX_QUEUED)
 WS_GETTER(int, max_fragments, max_fragments, WS_DEFAULT_MAX_FRAGMENTS)
 WS_GETTER(int, max_control, max_control, WS_DEFAULT_MAX_CONTROL)
+WS_GETTER(int, max_per_address, max_per_address,
+          WS_DEFAULT_MAX_PER_ADDRESS)
 WS_GETTER(int, overflow, overflow, WS_OVERFLOW_CLOSE)
 WS_GETTER(apr_interval_time_t, ping_interval, ping, WS_DEFAULT_PING)
 WS_GETTER(apr_interval_time_t, ping_timeout, ping_timeout,
@@ -279,6 +284,17 @@ static const char *cmd_count(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+static const char *cmd_per_address(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
+{
+    const char *err = cmd_count(cmd, dconf, arg);
+
+    if (!err && ((ws_dir_conf_t *)dconf)->max_per_address > 0) {
+        ws_addrlimit_wanted();      /* the shared table is needed */
+    }
+    return err;
+}
+
 static const char *cmd_overflow(cmd_parms *cmd, void *dconf, const char *arg)
 {
     ws_dir_conf_t *conf = dconf;
@@ -461,6 +477,11 @@ const command_rec ws_cmds[] = {
                   "Most control frames (ping, pong, close) a client may "
                   "send per second (0: no limit); more close the "
                   "connection with 1008."),
+    AP_INIT_TAKE1("WebSocketMaxConnectionsPerAddress", cmd_per_address,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, max_per_address),
+                  ACCESS_CONF,
+                  "Most WebSocket connections one client address may hold "
+                  "open on this server (0: no limit); more get 503."),
     AP_INIT_TAKE1("WebSocketQueueOverflow", cmd_overflow, NULL, ACCESS_CONF,
                   "What a full output queue does: Close (1008, the "
                   "default) or Drop the message; both are counted."),

@@ -24,6 +24,7 @@
 #define WS_DEFAULT_MAX_QUEUED   (64 * 1024 * 1024)
 #define WS_DEFAULT_MAX_FRAGMENTS 100000
 #define WS_DEFAULT_MAX_CONTROL  1000        /* per second */
+#define WS_DEFAULT_MAX_PER_ADDRESS 0        /* off */
 #define WS_DEFAULT_PING         apr_time_from_sec(30)
 #define WS_DEFAULT_PING_TIMEOUT apr_time_from_sec(20)
 #define WS_DEFAULT_IDLE         0           /* off */
@@ -58,6 +59,7 @@ typedef struct {
     apr_off_t max_queued;       /* WS_UNSET or bytes */
     int max_fragments;          /* WS_UNSET or count; 0 = no limit */
     int max_control;            /* WS_UNSET or per second; 0 = no limit */
+    int max_per_address;        /* WS_UNSET or count; 0 = no limit */
     int overflow;               /* WS_UNSET or ws_overflow_e */
     apr_interval_time_t ping;   /* WS_UNSET or time; 0 = no pings */
     apr_interval_time_t ping_timeout;
@@ -93,6 +95,7 @@ int ws_conf_plain(const ws_dir_conf_t *conf);
 apr_off_t ws_conf_max_queued(const ws_dir_conf_t *conf);
 int ws_conf_max_fragments(const ws_dir_conf_t *conf);
 int ws_conf_max_control(const ws_dir_conf_t *conf);
+int ws_conf_max_per_address(const ws_dir_conf_t *conf);
 int ws_conf_overflow(const ws_dir_conf_t *conf);
 apr_interval_time_t ws_conf_ping_interval(const ws_dir_conf_t *conf);
 apr_interval_time_t ws_conf_ping_timeout(const ws_dir_conf_t *conf);

@@ -21,6 +21,7 @@
 
 #include "ws_private.h"
 #include "ws_session.h"
+#include "ws_addrlimit.h"
 #include "ws_handshake.h"
 #include "ws_stats.h"
 #include "ws_registry.h"
@@ -256,6 +257,7 @@ ws_session_t *ws_session_create(request_rec *r, const ws_dir_conf_t *conf,
     ws_conf_settings(conf, &ws->set);
     ws->write_status = APR_SUCCESS;
     ws->io_state = WS_IO_HANDOFF;
+    ws->addr_token = -1;
     return ws;
 }
 
@@ -275,9 +277,17 @@ static void free_mail(ws_mail_t *m)
     }
 }
 
+/* The connection no longer counts for its client address. */
+static void release_address(ws_session_t *ws)
+{
+    ws_addrlimit_release(__atomic_exchange_n(&ws->addr_token, -1,
+                                             __ATOMIC_ACQ_REL));
+}
+
 void ws_session_unref(ws_session_t *ws)
 {
     if (apr_atomic_dec32(&ws->refs) == 0) {
+        release_address(ws);
         free_mail(ws->mail_head);
         ws_conn_cleanup(&ws->engine);
         pthread_mutex_destroy(&ws->lock);
@@ -574,6 +584,7 @@ void ws_session_finish(ws_session_t *ws)
     pthread_mutex_unlock(&ws->lock);
     free_mail(mail);
     ws_registry_remove(ws);
+    release_address(ws);
 
     if (!ws->opened) {
         return;

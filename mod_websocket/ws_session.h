@@ -132,6 +132,7 @@ struct ws_connection {
     int opened;                 /* on_open accepted: on_close is owed */
     int read_more;              /* reading paused with input maybe held */
     int trimmed;                /* idle memory given back (ws_io_trim) */
+    int addr_token;             /* ws_addrlimit's, -1: none (atomic) */
 };
 
 typedef struct ws_connection ws_session_t;

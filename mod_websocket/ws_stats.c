@@ -13,7 +13,8 @@ static const char *const names[WS_STAT_COUNT] = {
     "WebSocketsOpen", "WebSocketsTotal", "WebSocketsInEventLoops",
     "WebSocketMessagesIn", "WebSocketMessagesOut", "WebSocketBytesOut",
     "WebSocketMessagesDropped", "WebSocketQueueOverflowCloses",
-    "WebSocketPingsSent", "WebSocketDeadPeers", "WebSocketViolations"
+    "WebSocketPingsSent", "WebSocketDeadPeers", "WebSocketViolations",
+    "WebSocketsRefusedPerAddress"
 };
 
 void ws_stats_add(ws_stat_e which, apr_uint64_t n)

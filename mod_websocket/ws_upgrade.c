@@ -18,6 +18,8 @@
 #include "ws_handshake.h"
 #include "ws_session.h"
 #include "ws_io.h"
+#include "ws_addrlimit.h"
+#include "ws_stats.h"
 
 /* 426 for a plain request: say which protocol would be understood. */
 static int refuse_plain(request_rec *r)
@@ -110,7 +112,7 @@ int ws_upgrade_handle(request_rec *r, const ws_dir_conf_t *conf)
     const char *why, *origin, *key;
     ws_session_t *ws;
     char code[16];
-    int status;
+    int status, limit, held, token = -1;
 
     hr.method = r->method;
     hr.proto_num = r->proto_num;
@@ -160,10 +162,23 @@ int ws_upgrade_handle(request_rec *r, const ws_dir_conf_t *conf)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    limit = ws_conf_max_per_address(conf);
+    if (limit > 0 && !ws_addrlimit_acquire(r->useragent_addr, limit, &token,
+                                            &held)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00067)
+                      "WebSocket upgrade for %s refused: %s already holds "
+                      "%d WebSocket connections "
+                      "(WebSocketMaxConnectionsPerAddress %d); answering 503",
+                      r->uri, r->useragent_ip, held, limit);
+        ws_stats_add(WS_STAT_ADDR_REFUSED, 1);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
     ws = ws_session_create(r, conf, conf->handler);
     if (!ws) {
+        ws_addrlimit_release(token);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    ws->addr_token = token;
     default_protocol(ws, conf);
     if (conf->handler->h->on_open) {
         ws->in_open = 1;

@@ -513,6 +513,10 @@ CORE_SITE = LOAD_HANDLERS + r"""
 <Location "/test">
     WebSocketHandler test
 </Location>
+<Location "/fewconns">
+    WebSocketHandler echo
+    WebSocketMaxConnectionsPerAddress 3
+</Location>
 """
 
 
@@ -535,7 +539,7 @@ def start_variant(httpd_factory, name, site, variant, **kw):
 
 @pytest.fixture(scope="module", params=VARIANTS)
 def module_mpm_server(request, httpd_factory):
-    """A site with /echo, /big and /test on each MPM in turn (module scope:
+    """A site with /echo, /big, /test and /fewconns on each MPM in turn (module scope:
     one httpd per MPM per test module)."""
     name = "core-{}-{}".format(request.module.__name__.split(".")[-1],
                                request.param)

@@ -30,6 +30,13 @@ const char *ws_plugin_load(apr_pool_t *p, const char *name, const char *path)
     return NULL;
 }
 
+static int addrlimit_wanted;
+
+void ws_addrlimit_wanted(void)
+{
+    addrlimit_wanted = 1;
+}
+
 const char *ap_check_cmd_context(cmd_parms *cmd, unsigned forbidden)
 {
     (void)cmd; (void)forbidden;
@@ -275,6 +282,24 @@ START_TEST(max_fragments_takes_a_count_and_zero_for_no_limit)
 }
 END_TEST
 
+START_TEST(max_per_address_is_off_by_default_and_asks_for_the_table)
+{
+    ws_dir_conf_t *c = fresh();
+
+    addrlimit_wanted = 0;
+    ck_assert_int_eq(ws_conf_max_per_address(c), 0);
+    ck_assert_ptr_null(run(c, "WebSocketMaxConnectionsPerAddress", "0",
+                           NULL));
+    ck_assert_int_eq(addrlimit_wanted, 0);
+    ck_assert_ptr_null(run(c, "WebSocketMaxConnectionsPerAddress", "20",
+                           NULL));
+    ck_assert_int_eq(ws_conf_max_per_address(c), 20);
+    ck_assert_int_eq(addrlimit_wanted, 1);
+    ck_assert_ptr_nonnull(run(c, "WebSocketMaxConnectionsPerAddress", "-2",
+                              NULL));
+}
+END_TEST
+
 Suite *ws_config_suite(void)
 {
     Suite *s = suite_create("ws_config");
@@ -291,6 +316,8 @@ Suite *ws_config_suite(void)
     tcase_add_test(tc, inner_settings_override_outer_ones);
     tcase_add_test(tc, times_parse_and_zero_means_off_only_where_allowed);
     tcase_add_test(tc, max_fragments_takes_a_count_and_zero_for_no_limit);
+    tcase_add_test(tc,
+                   max_per_address_is_off_by_default_and_asks_for_the_table);
     suite_add_tcase(s, tc);
     return s;
 }

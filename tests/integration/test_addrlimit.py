@@ -1,0 +1,125 @@
+"""WebSocketMaxConnectionsPerAddress: one client address holds at most N
+WebSocket connections at a time, counted over all child processes; more
+get 503 before any upgrade, and the rest of the world is not affected."""
+import itertools
+import socket
+import time
+
+import wsutil
+from wsutil import OP_CLOSE, OP_TEXT, close_payload
+
+# Each test connects from addresses of its own (all of 127.0.0.0/8 is
+# loopback), so connections other tests leave closing do not count.
+_next = itertools.count(10)
+
+
+def fresh_address():
+    n = next(_next)
+    return "127.0.{}.{}".format(n // 250, 2 + n % 250)
+
+
+class FromAddress(wsutil.RawWebSocket):
+    """A RawWebSocket whose TCP connection comes from source."""
+
+    def __init__(self, port, path, source):
+        self.port = port
+        self.sock = socket.create_connection(("127.0.0.1", port),
+                                             timeout=wsutil.READ_TIMEOUT,
+                                             source_address=(source, 0))
+        self.key = wsutil.new_key()
+        self.sock.sendall(wsutil.upgrade_request(path, port, key=self.key))
+        self.response, self.buf = wsutil.read_head(self.sock)
+
+
+def upgrade_from(port, source, path="/fewconns"):
+    ws = FromAddress(port, path, source)
+    if ws.response.status != 101:
+        ws.close()
+    return ws
+
+
+def close_cleanly(ws):
+    ws.send_frame(OP_CLOSE, close_payload(1000))
+    assert ws.expect_close()[0] == 1000
+    ws.expect_eof()
+    ws.close()
+
+
+def test_connection_over_the_per_address_limit_gets_503(mpm_server):
+    # Under prefork each connection has a process of its own: the count
+    # is the sum over the children.
+    port, addr = mpm_server.port, fresh_address()
+    held = [upgrade_from(port, addr) for _ in range(3)]
+    try:
+        assert [ws.response.status for ws in held] == [101, 101, 101]
+        over = upgrade_from(port, addr)
+        assert over.response.status == 503
+        # The three still work.
+        for ws in held:
+            ws.send_frame(OP_TEXT, "held")
+            assert ws.recv_message() == (OP_TEXT, b"held")
+        assert mpm_server.wait_log(
+            r"WS00067: .*refused: {} already holds 3 WebSocket connections"
+            .format(addr.replace(".", r"\.")))
+    finally:
+        for ws in held:
+            ws.close()
+
+
+def test_other_addresses_are_not_limited_by_one_at_its_limit(mpm_server):
+    port, addr, other = mpm_server.port, fresh_address(), fresh_address()
+    held = [upgrade_from(port, addr) for _ in range(3)]
+    try:
+        assert upgrade_from(port, addr).response.status == 503
+        ws = upgrade_from(port, other)
+        assert ws.response.status == 101
+        close_cleanly(ws)
+    finally:
+        for ws in held:
+            ws.close()
+
+
+def test_a_closed_connection_frees_its_place(mpm_server):
+    port, addr = mpm_server.port, fresh_address()
+    held = [upgrade_from(port, addr) for _ in range(3)]
+    try:
+        assert upgrade_from(port, addr).response.status == 503
+        close_cleanly(held.pop())
+        # The place is given back when the server has finished the
+        # connection, right after the closing handshake.
+        deadline = time.time() + 5
+        while True:
+            ws = upgrade_from(port, addr)
+            if ws.response.status == 101 or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        assert ws.response.status == 101
+        held.append(ws)
+    finally:
+        for ws in held:
+            ws.close()
+
+
+def test_a_vanished_client_frees_its_place(mpm_server):
+    port, addr = mpm_server.port, fresh_address()
+    held = [upgrade_from(port, addr) for _ in range(3)]
+    for ws in held:
+        ws.close()                          # TCP gone, no closing handshake
+    deadline = time.time() + 5
+    while True:
+        ws = upgrade_from(port, addr)
+        if ws.response.status == 101 or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    assert ws.response.status == 101
+    close_cleanly(ws)
+
+
+def test_locations_without_a_limit_are_not_limited(mpm_server):
+    port, addr = mpm_server.port, fresh_address()
+    held = [upgrade_from(port, addr, "/echo") for _ in range(5)]
+    try:
+        assert [ws.response.status for ws in held] == [101] * 5
+    finally:
+        for ws in held:
+            ws.close()
