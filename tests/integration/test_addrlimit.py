@@ -1,6 +1,7 @@
 """WebSocketMaxConnectionsPerAddress: one client address holds at most N
 WebSocket connections at a time, counted over all child processes; more
 get 503 before any upgrade, and the rest of the world is not affected."""
+import contextlib
 import itertools
 import socket
 import time
@@ -38,6 +39,17 @@ def upgrade_from(port, source, path="/fewconns"):
     return ws
 
 
+def upgrade_when_admitted(port, source, timeout=5.0):
+    """Retry until source is let in again (a place was given back)."""
+    deadline = time.time() + timeout
+    while True:
+        ws = upgrade_from(port, source)
+        if ws.response.status == 101 or time.time() > deadline:
+            assert ws.response.status == 101
+            return ws
+        time.sleep(0.05)
+
+
 def close_cleanly(ws):
     ws.send_frame(OP_CLOSE, close_payload(1000))
     assert ws.expect_close()[0] == 1000
@@ -45,15 +57,25 @@ def close_cleanly(ws):
     ws.close()
 
 
+@contextlib.contextmanager
+def at_the_limit(port, source):
+    """Hold the 3 connections /fewconns allows source and check that a
+    fourth is refused; they are dropped at the end."""
+    held = [upgrade_from(port, source) for _ in range(3)]
+    try:
+        assert [ws.response.status for ws in held] == [101, 101, 101]
+        assert upgrade_from(port, source).response.status == 503
+        yield held
+    finally:
+        for ws in held:
+            ws.close()
+
+
 def test_connection_over_the_per_address_limit_gets_503(mpm_server):
     # Under prefork each connection has a process of its own: the count
     # is the sum over the children.
-    port, addr = mpm_server.port, fresh_address()
-    held = [upgrade_from(port, addr) for _ in range(3)]
-    try:
-        assert [ws.response.status for ws in held] == [101, 101, 101]
-        over = upgrade_from(port, addr)
-        assert over.response.status == 503
+    addr = fresh_address()
+    with at_the_limit(mpm_server.port, addr) as held:
         # The three still work.
         for ws in held:
             ws.send_frame(OP_TEXT, "held")
@@ -61,43 +83,22 @@ def test_connection_over_the_per_address_limit_gets_503(mpm_server):
         assert mpm_server.wait_log(
             r"WS00067: .*refused: {} already holds 3 WebSocket connections"
             .format(addr.replace(".", r"\.")))
-    finally:
-        for ws in held:
-            ws.close()
 
 
 def test_other_addresses_are_not_limited_by_one_at_its_limit(mpm_server):
-    port, addr, other = mpm_server.port, fresh_address(), fresh_address()
-    held = [upgrade_from(port, addr) for _ in range(3)]
-    try:
-        assert upgrade_from(port, addr).response.status == 503
-        ws = upgrade_from(port, other)
+    with at_the_limit(mpm_server.port, fresh_address()):
+        ws = upgrade_from(mpm_server.port, fresh_address())
         assert ws.response.status == 101
         close_cleanly(ws)
-    finally:
-        for ws in held:
-            ws.close()
 
 
 def test_a_closed_connection_frees_its_place(mpm_server):
     port, addr = mpm_server.port, fresh_address()
-    held = [upgrade_from(port, addr) for _ in range(3)]
-    try:
-        assert upgrade_from(port, addr).response.status == 503
+    with at_the_limit(port, addr) as held:
         close_cleanly(held.pop())
         # The place is given back when the server has finished the
         # connection, right after the closing handshake.
-        deadline = time.time() + 5
-        while True:
-            ws = upgrade_from(port, addr)
-            if ws.response.status == 101 or time.time() > deadline:
-                break
-            time.sleep(0.05)
-        assert ws.response.status == 101
-        held.append(ws)
-    finally:
-        for ws in held:
-            ws.close()
+        held.append(upgrade_when_admitted(port, addr))
 
 
 def test_a_vanished_client_frees_its_place(mpm_server):
@@ -105,13 +106,7 @@ def test_a_vanished_client_frees_its_place(mpm_server):
     held = [upgrade_from(port, addr) for _ in range(3)]
     for ws in held:
         ws.close()                          # TCP gone, no closing handshake
-    deadline = time.time() + 5
-    while True:
-        ws = upgrade_from(port, addr)
-        if ws.response.status == 101 or time.time() > deadline:
-            break
-        time.sleep(0.05)
-    assert ws.response.status == 101
+    ws = upgrade_when_admitted(port, addr)
     close_cleanly(ws)
 
 
