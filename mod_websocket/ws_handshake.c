@@ -127,6 +127,22 @@ void ws_handshake_accept(const char *key, char out[WS_ACCEPT_LEN + 1])
     out[WS_ACCEPT_LEN] = '\0';
 }
 
+/* Section 4.1's ABNF: a version is a number from 0 to 255 written without
+ * leading zeros.  Anything else (a list, as a repeated header becomes) is
+ * malformed, not merely unsupported. */
+static int version_well_formed(const char *v)
+{
+    int n = 0, digits = 0;
+
+    for (; *v; v++, digits++) {
+        if (*v < '0' || *v > '9' || digits == 3 || (digits == 1 && n == 0)) {
+            return 0;
+        }
+        n = n * 10 + (*v - '0');
+    }
+    return digits > 0 && n <= 255;
+}
+
 ws_hs_result_e ws_handshake_check(const ws_handshake_req_t *req,
                                   const char **why)
 {
@@ -165,6 +181,11 @@ ws_hs_result_e ws_handshake_check(const ws_handshake_req_t *req,
     /* Item 6 and section 4.4. */
     if (!req->version) {
         *why = "no Sec-WebSocket-Version header";
+        return WS_HS_BAD_REQUEST;
+    }
+    if (!version_well_formed(req->version)) {
+        *why = "Sec-WebSocket-Version is not one version number (sent "
+               "twice?)";
         return WS_HS_BAD_REQUEST;
     }
     if (strcmp(req->version, "13") != 0) {

@@ -96,6 +96,30 @@ def test_version_8_gets_426_with_supported_version_13(server):
     assert r.header("Sec-WebSocket-Version") == "13"
 
 
+def _raw_upgrade_status(port, extra_lines):
+    req = ("GET /echo HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n"
+           "Upgrade: websocket\r\nConnection: Upgrade\r\n{}\r\n"
+           .format(port, "".join(l + "\r\n" for l in extra_lines)))
+    with wsutil.connect(port) as s:
+        s.sendall(req.encode("ascii"))
+        return wsutil.read_head(s)[0].status
+
+
+def test_repeated_version_header_gets_400(server):
+    # Section 11.3.5: the header must not appear more than once.
+    assert _raw_upgrade_status(server.port, [
+        "Sec-WebSocket-Key: " + wsutil.new_key(),
+        "Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 13"]) == 400
+
+
+def test_repeated_key_header_gets_400(server):
+    # Section 11.3.1: likewise.
+    assert _raw_upgrade_status(server.port, [
+        "Sec-WebSocket-Key: " + wsutil.new_key(),
+        "Sec-WebSocket-Key: " + wsutil.new_key(),
+        "Sec-WebSocket-Version: 13"]) == 400
+
+
 def test_missing_version_gets_400(server):
     r = handshake_status(server.port, "/echo",
                          omit=("Sec-WebSocket-Version",))

@@ -57,6 +57,11 @@ static void conn_keepalive(ws_handshake_req_t *r)
 }
 static void no_version(ws_handshake_req_t *r) { r->version = NULL; }
 static void version8(ws_handshake_req_t *r) { r->version = "8"; }
+static void version_list(ws_handshake_req_t *r) { r->version = "13, 13"; }
+static void version_256(ws_handshake_req_t *r) { r->version = "256"; }
+static void version_013(ws_handshake_req_t *r) { r->version = "013"; }
+static void version_255(ws_handshake_req_t *r) { r->version = "255"; }
+static void version_0(ws_handshake_req_t *r) { r->version = "0"; }
 static void no_key(ws_handshake_req_t *r) { r->key = NULL; }
 static void short_key(ws_handshake_req_t *r)
 {
@@ -88,6 +93,12 @@ static const hs_case_t hs_cases[] = {
     { "Connection keep-alive", conn_keepalive, WS_HS_BAD_REQUEST, 400 },
     { "no version", no_version, WS_HS_BAD_REQUEST, 400 },
     { "version 8", version8, WS_HS_BAD_VERSION, 426 },
+    { "version 255", version_255, WS_HS_BAD_VERSION, 426 },
+    { "version 0", version_0, WS_HS_BAD_VERSION, 426 },
+    { "version list (repeated header)", version_list, WS_HS_BAD_REQUEST,
+      400 },
+    { "version 256", version_256, WS_HS_BAD_REQUEST, 400 },
+    { "version 013", version_013, WS_HS_BAD_REQUEST, 400 },
     { "no key", no_key, WS_HS_BAD_REQUEST, 400 },
     { "short key", short_key, WS_HS_BAD_REQUEST, 400 },
     { "15-byte key", key_15_bytes, WS_HS_BAD_REQUEST, 400 },
