@@ -3,10 +3,13 @@ WebSocket connections at a time, counted over all child processes; more
 get 503 before any upgrade, and the rest of the world is not affected."""
 import contextlib
 import itertools
+import os
+import signal
 import socket
 import time
 
 import wsutil
+from conftest import LOAD_HANDLERS, stop_server
 from wsutil import OP_CLOSE, OP_TEXT, close_payload
 
 # Each test connects from addresses of its own (all of 127.0.0.0/8 is
@@ -118,3 +121,32 @@ def test_locations_without_a_limit_are_not_limited(mpm_server):
     finally:
         for ws in held:
             ws.close()
+
+
+GRACE_SITE = LOAD_HANDLERS + """
+<Location "/fewconns">
+    WebSocketHandler echo
+    WebSocketMaxConnectionsPerAddress 3
+    WebSocketGracefulTimeout 3
+</Location>
+"""
+
+
+def test_connections_of_old_children_count_after_a_graceful_restart(
+        httpd_factory):
+    srv = httpd_factory("addrlimit-graceful", GRACE_SITE, servers=4)
+    addr = fresh_address()
+    try:
+        with at_the_limit(srv.port, addr) as held:
+            os.kill(srv.proc.pid, signal.SIGUSR1)   # our httpd, by PID
+            time.sleep(1)
+            # The new generation answers, and still sees the three held
+            # by the old one.
+            assert upgrade_from(srv.port, addr).response.status == 503
+            # The old children say goodbye (1001) after the grace period;
+            # then the places are free.
+            for ws in held:
+                assert ws.expect_close()[0] == 1001
+            upgrade_when_admitted(srv.port, addr, timeout=10).close()
+    finally:
+        stop_server(srv)
