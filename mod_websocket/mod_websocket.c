@@ -48,8 +48,8 @@ static int ws_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 static int ws_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s)
 {
-    (void)plog; (void)ptemp;
-    if (ws_addrlimit_post_config(pconf, s) != APR_SUCCESS) {
+    (void)pconf; (void)plog; (void)ptemp;
+    if (ws_addrlimit_post_config(s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {

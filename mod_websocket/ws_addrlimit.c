@@ -62,14 +62,13 @@ void ws_addrlimit_wanted(void)
     wanted = 1;
 }
 
-apr_status_t ws_addrlimit_post_config(apr_pool_t *pconf, server_rec *s)
+apr_status_t ws_addrlimit_post_config(server_rec *s)
 {
     apr_pool_t *pproc = s->process->pool;
     apr_shm_t *shm = NULL;
     apr_status_t rv;
     int n = 0;
 
-    (void)pconf;
     /* One table for the life of the server: kept in the process pool. */
     apr_pool_userdata_get((void **)&shm, USERDATA_KEY, pproc);
     if (!shm && wanted) {

@@ -22,7 +22,7 @@ void ws_addrlimit_reset(void);
 void ws_addrlimit_wanted(void);
 
 /* post_config: make the table if wanted and not made yet. */
-apr_status_t ws_addrlimit_post_config(apr_pool_t *pconf, server_rec *s);
+apr_status_t ws_addrlimit_post_config(server_rec *s);
 
 /* child_init: the lock of this child's region. */
 void ws_addrlimit_child_init(apr_pool_t *pchild);

@@ -25,7 +25,7 @@ import time
 import pytest
 
 from wsutil import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,
-                    RawWebSocket, close_payload, frame)
+                    RawWebSocket, close_payload, frame, split_frame)
 
 KiB, MiB = 1024, 1024 * 1024
 
@@ -306,26 +306,15 @@ class CatalogClient:
             self.drop("case limit")
 
     def parse(self):
-        buf = self.inbuf
-        while len(buf) >= 2 and self.state != CLOSED:
-            b0, b1 = buf[0], buf[1]
-            n, off = b1 & 0x7F, 2
-            if n == 126:
-                if len(buf) < 4:
-                    return
-                n, off = struct.unpack_from("!H", buf, 2)[0], 4
-            elif n == 127:
-                if len(buf) < 10:
-                    return
-                n, off = struct.unpack_from("!Q", buf, 2)[0], 10
-            if b1 & 0x80:
-                self.violation("masked server frame")
-                off += 4
-            if len(buf) < off + n:
+        while self.state != CLOSED:
+            got = split_frame(self.inbuf)
+            if not got:
                 return
-            payload = bytes(buf[off:off + n])
-            del buf[:off + n]
-            self.on_frame(bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0x0F, payload)
+            fin, rsv, op, masked, payload, used = got
+            del self.inbuf[:used]
+            if masked:
+                self.violation("masked server frame")
+            self.on_frame(fin, rsv, op, payload)
 
     def on_frame(self, fin, rsv, op, payload):
         if self.got_close:

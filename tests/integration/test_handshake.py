@@ -96,28 +96,24 @@ def test_version_8_gets_426_with_supported_version_13(server):
     assert r.header("Sec-WebSocket-Version") == "13"
 
 
-def _raw_upgrade_status(port, extra_lines):
-    req = ("GET /echo HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n"
-           "Upgrade: websocket\r\nConnection: Upgrade\r\n{}\r\n"
-           .format(port, "".join(l + "\r\n" for l in extra_lines)))
-    with wsutil.connect(port) as s:
-        s.sendall(req.encode("ascii"))
-        return wsutil.read_head(s)[0].status
+def status_with_header_repeated(port, name, value):
+    """The status of a valid upgrade request that carries name twice."""
+    req = wsutil.upgrade_request("/echo", port, headers={name: value})
+    # The request ends with an empty line: add the second copy before it.
+    req = req[:-2] + "{}: {}\r\n\r\n".format(name, value).encode("ascii")
+    return http_raw(port, req).status
 
 
 def test_repeated_version_header_gets_400(server):
     # Section 11.3.5: the header must not appear more than once.
-    assert _raw_upgrade_status(server.port, [
-        "Sec-WebSocket-Key: " + wsutil.new_key(),
-        "Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 13"]) == 400
+    assert status_with_header_repeated(server.port, "Sec-WebSocket-Version",
+                                       "13") == 400
 
 
 def test_repeated_key_header_gets_400(server):
     # Section 11.3.1: likewise.
-    assert _raw_upgrade_status(server.port, [
-        "Sec-WebSocket-Key: " + wsutil.new_key(),
-        "Sec-WebSocket-Key: " + wsutil.new_key(),
-        "Sec-WebSocket-Version: 13"]) == 400
+    assert status_with_header_repeated(server.port, "Sec-WebSocket-Key",
+                                       wsutil.new_key()) == 400
 
 
 def test_missing_version_gets_400(server):
@@ -331,13 +327,19 @@ def test_no_subprotocol_offered_gets_no_protocol_header(server):
     assert r.header("Sec-WebSocket-Protocol") is None
 
 
-def test_subprotocol_selected_by_handler_wins(server):
+def agreed_subprotocol(port, path, offer):
+    """Connect with the Python client offering offer; return the agreed
+    subprotocol and what the test handler says it is."""
     async def go():
-        async with ws_connect(server.port, "/proto?proto=v2",
-                              subprotocols=["chat", "v2"]) as ws:
+        async with ws_connect(port, path, subprotocols=offer) as ws:
             await ws.send("info")
             return ws.subprotocol, json.loads(await ws.recv())
-    chosen, info = run(go())
+    return run(go())
+
+
+def test_subprotocol_selected_by_handler_wins(server):
+    chosen, info = agreed_subprotocol(server.port, "/proto?proto=v2",
+                                      ["chat", "v2"])
     assert chosen == "v2"
     assert info["protocol"] == "v2"
 
@@ -357,12 +359,7 @@ def test_subprotocol_handler_selecting_one_not_offered_fails(server):
 
 
 def test_python_client_gets_default_subprotocol(server):
-    async def go():
-        async with ws_connect(server.port, "/proto",
-                              subprotocols=["v2", "chat"]) as ws:
-            await ws.send("info")
-            return ws.subprotocol, json.loads(await ws.recv())
-    chosen, info = run(go())
+    chosen, info = agreed_subprotocol(server.port, "/proto", ["v2", "chat"])
     assert chosen == "chat"
     assert info["protocol"] == "chat"
 

@@ -65,8 +65,10 @@ class HttpResponse:
                                         self.headers)
 
 
-def connect(port, host="127.0.0.1", timeout=READ_TIMEOUT):
-    s = socket.create_connection((host, port), timeout=timeout)
+def connect(port, host="127.0.0.1", timeout=READ_TIMEOUT, source=None):
+    s = socket.create_connection((host, port), timeout=timeout,
+                                 source_address=(source, 0) if source
+                                 else None)
     s.settimeout(timeout)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
@@ -241,19 +243,51 @@ def close_payload(code=None, reason=b""):
     return struct.pack("!H", code) + reason
 
 
+def split_frame(buf):
+    """The first whole frame in buf: (fin, rsv, opcode, masked, payload,
+    bytes used), or None while buf holds less.  The payload is returned as
+    sent (a masked frame's payload is not unmasked)."""
+    if len(buf) < 2:
+        return None
+    b0, b1 = buf[0], buf[1]
+    n, off = b1 & 0x7F, 2
+    if n == 126:
+        if len(buf) < 4:
+            return None
+        n, off = struct.unpack_from("!H", buf, 2)[0], 4
+    elif n == 127:
+        if len(buf) < 10:
+            return None
+        n, off = struct.unpack_from("!Q", buf, 2)[0], 10
+    masked = bool(b1 & 0x80)
+    if masked:
+        off += 4
+    if len(buf) < off + n:
+        return None
+    return (bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0x0F, masked,
+            bytes(buf[off:off + n]), off + n)
+
+
 class RawWebSocket:
     """A WebSocket client over a plain socket that writes exactly the frames
     a test gives it and reads the server's frames one by one."""
 
-    def __init__(self, port, path="/echo", headers=None, timeout=READ_TIMEOUT):
+    def __init__(self, port, path="/echo", headers=None, timeout=READ_TIMEOUT,
+                 source=None, refusal_ok=False):
+        """source: the local address to connect from; refusal_ok: a
+        refused upgrade is not an error (see .response; the socket is
+        closed then)."""
         self.port = port
-        self.sock = connect(port, timeout=timeout)
+        self.sock = connect(port, timeout=timeout, source=source)
         self.key = new_key()
         self.sock.sendall(upgrade_request(path, port, key=self.key,
                                           headers=headers))
-        self.response, self.buf = read_head(self.sock)
+        self.response, rest = read_head(self.sock)
+        self.buf = bytearray(rest)      # bytes after the 101, not yet read
         if self.response.status != 101:
             self.sock.close()
+            if refusal_ok:
+                return
             raise AssertionError("upgrade of {} refused: {}".format(
                 path, self.response))
         assert self.response.header("Sec-WebSocket-Accept") == \
@@ -277,24 +311,21 @@ class RawWebSocket:
     def send_frame(self, opcode, payload=b"", **kw):
         self.sock.sendall(frame(opcode, payload, **kw))
 
-    def _need(self, n):
-        data, self.buf = recv_exact(self.sock, n, self.buf)
-        return data
-
     def recv_frame(self):
         """One server frame: (fin, rsv, opcode, payload).  Server frames
         must not be masked."""
-        b0, b1 = self._need(2)
-        fin = bool(b0 & 0x80)
-        rsv = (b0 >> 4) & 7
-        opcode = b0 & 0x0F
-        assert not (b1 & 0x80), "the server masked a frame"
-        n = b1 & 0x7F
-        if n == 126:
-            n = struct.unpack("!H", self._need(2))[0]
-        elif n == 127:
-            n = struct.unpack("!Q", self._need(8))[0]
-        payload = self._need(n) if n else b""
+        while True:
+            got = split_frame(self.buf)
+            if got:
+                break
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise EOFError("connection closed inside a frame after {} "
+                               "bytes".format(len(self.buf)))
+            self.buf += chunk
+        fin, rsv, opcode, masked, payload, used = got
+        del self.buf[:used]
+        assert not masked, "the server masked a frame"
         return fin, rsv, opcode, payload
 
     def recv_message(self):
