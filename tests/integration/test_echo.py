@@ -205,13 +205,8 @@ def test_client_vanishing_without_close_does_not_hurt_server(mpm_server):
 # --- the handler API on every MPM --------------------------------------------
 
 def test_handler_close_4001_bye_reaches_client(mpm_server):
-    async def go():
-        async with ws_connect(mpm_server.port, "/test") as ws:
-            await ws.send("close 4001 bye")
-            with pytest.raises(websockets.exceptions.ConnectionClosed):
-                await asyncio.wait_for(ws.recv(), 10)
-            return ws.close_code, ws.close_reason
-    assert run(go()) == (4001, "bye")
+    assert run(wsutil.closed_with(mpm_server.port, "/test",
+                                  "close 4001 bye")) == (4001, "bye")
 
 
 def test_handler_close_after_messages_sends_them_first(mpm_server):
@@ -226,13 +221,8 @@ def test_handler_close_after_messages_sends_them_first(mpm_server):
 
 
 def test_handler_fail_closes_with_1011(mpm_server):
-    async def go():
-        async with ws_connect(mpm_server.port, "/test") as ws:
-            await ws.send("fail")
-            with pytest.raises(websockets.exceptions.ConnectionClosed):
-                await asyncio.wait_for(ws.recv(), 10)
-            return ws.close_code
-    assert run(go()) == 1011
+    code, _ = run(wsutil.closed_with(mpm_server.port, "/test", "fail"))
+    assert code == 1011
 
 
 def test_handler_thread_delivers_100_messages_in_order(mpm_server):

@@ -6,22 +6,11 @@ import json
 import time
 
 import pytest
-import websockets
-import websockets.exceptions
 
 import wsutil
 from wsutil import (OP_BINARY, OP_CLOSE, OP_TEXT, RawWebSocket,
-                    close_payload, frame, run, violation_close_code,
-                    ws_connect)
-
-
-async def closed_with(port, path, command):
-    async with ws_connect(port, path) as ws:
-        await ws.send(command)
-        with pytest.raises(websockets.exceptions.ConnectionClosed):
-            while True:
-                await asyncio.wait_for(ws.recv(), 10)
-        return ws.close_code, ws.close_reason
+                    close_payload, closed_with, frame, run,
+                    violation_close_code, ws_connect)
 
 
 async def info(port, path, **kw):

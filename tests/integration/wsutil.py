@@ -445,6 +445,19 @@ def ws_connect(port, path, **kw):
     return websockets.connect(ws_uri(port, path), **kw)
 
 
+async def closed_with(port, path, command):
+    """Send command; the server must close without answering first.
+    Returns (close code, close reason) as the client saw them."""
+    async with ws_connect(port, path) as ws:
+        await ws.send(command)
+        try:
+            reply = await asyncio.wait_for(ws.recv(), READ_TIMEOUT)
+        except websockets.exceptions.ConnectionClosed:
+            return ws.close_code, ws.close_reason
+        raise AssertionError("{!r} was answered with {!r} instead of a "
+                             "close".format(command, reply))
+
+
 async def echo_once(port, path, message, **kw):
     async with ws_connect(port, path, **kw) as ws:
         await ws.send(message)
