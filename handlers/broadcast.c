@@ -97,5 +97,8 @@ WS_HANDLER_EXPORT = {
     NULL,                       /* fini */
     bc_open,
     bc_message,
-    bc_close
+    bc_close,
+    /* Speaks no subprotocol of its own: agree to a browser's first offer
+     * (a browser that offers some needs one agreed). */
+    WS_HANDLER_ANY_PROTOCOL
 };

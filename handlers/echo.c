@@ -38,5 +38,8 @@ WS_HANDLER_EXPORT = {
     NULL,                       /* fini */
     NULL,                       /* on_open: accept everyone */
     echo_message,
-    NULL                        /* on_close */
+    NULL,                       /* on_close */
+    /* Speaks no subprotocol of its own: agree to a browser's first offer
+     * (a browser that offers some needs one agreed). */
+    WS_HANDLER_ANY_PROTOCOL
 };

@@ -12,6 +12,7 @@
 #include "ws_private.h"
 #include "ws_config.h"
 #include "ws_addrlimit.h"
+#include "ws_handshake.h"
 
 #define WS_MERGE(field) \
     conf->field = (add->field == WS_UNSET) ? base->field : add->field
@@ -353,30 +354,16 @@ static const char *cmd_event_loops(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
-/* An origin is "scheme://host[:port]" with no path, as browsers send it
- * (RFC 6454), or "*" for any. */
-static int origin_syntax_ok(const char *o)
-{
-    const char *rest;
-
-    if (!strcmp(o, "*")) {
-        return 1;
-    }
-    rest = ap_strstr_c(o, "://");
-    if (!rest || rest == o || !rest[3]) {
-        return 0;
-    }
-    return ap_strchr_c(rest + 3, '/') == NULL;
-}
-
 static const char *cmd_origins(cmd_parms *cmd, void *dconf, const char *arg)
 {
     ws_dir_conf_t *conf = dconf;
 
-    if (!origin_syntax_ok(arg)) {
+    /* Parsed as requests' Origin headers will be (RFC 6454): a value
+     * that parses differently could never match. */
+    if (!ws_handshake_origin_valid(arg)) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not an origin; expected "
-                            "scheme://host[:port] (no path) or *",
-                            cmd->cmd->name, arg);
+                            "scheme://host[:port] (a port from 0 to 65535, "
+                            "no path) or *", cmd->cmd->name, arg);
     }
     if (!conf->origins) {
         conf->origins = apr_array_make(cmd->pool, 4, sizeof(const char *));
@@ -385,28 +372,14 @@ static const char *cmd_origins(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
-/* RFC 7230 token characters; subprotocol names are tokens (RFC 6455
- * section 4.1). */
-static int is_token(const char *s)
-{
-    if (!*s) {
-        return 0;
-    }
-    for (; *s; s++) {
-        if (!apr_isalnum(*s) && !ap_strchr_c("!#$%&'*+-.^_`|~", *s)) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 static const char *cmd_protocols(cmd_parms *cmd, void *dconf, const char *arg)
 {
     ws_dir_conf_t *conf = dconf;
 
-    if (!is_token(arg)) {
+    if (strcmp(arg, "*") != 0
+        && !ws_handshake_is_token(arg, strlen(arg))) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not a valid "
-                            "subprotocol name (an HTTP token)",
+                            "subprotocol name (an HTTP token) or *",
                             cmd->cmd->name, arg);
     }
     if (!conf->protocols) {
@@ -457,7 +430,8 @@ const command_rec ws_cmds[] = {
                     "Origins allowed besides the site itself: "
                     "scheme://host[:port] ..., or * for any."),
     AP_INIT_ITERATE("WebSocketProtocols", cmd_protocols, NULL, ACCESS_CONF,
-                    "Subprotocols offered here, in order of preference."),
+                    "Subprotocols spoken here, in order of preference; * "
+                    "agrees to the client's first offer."),
     AP_INIT_TAKE1("WebSocketPlainRequests", cmd_plain, NULL, ACCESS_CONF,
                   "Refuse (426 Upgrade Required, the default) or Serve "
                   "requests without an Upgrade to this location."),

@@ -166,10 +166,10 @@ static void control_end(ws_conn_t *c)
 
     switch (c->frame.opcode) {
     case WS_OP_PING:
-        /* Section 5.5.2: answer with the same payload, unless closing. */
-        if (c->state == WS_STATE_OPEN) {
-            emit(c, WS_OP_PONG, c->ctl, c->ctl_len);
-        }
+        /* Section 5.5.2: answer with the same payload "unless it already
+         * received a Close frame" -- also after sending ours (CLOSING);
+         * receiving one ends in CLOSED, where nothing is read any more. */
+        emit(c, WS_OP_PONG, c->ctl, c->ctl_len);
         break;
     case WS_OP_PONG:
         if (c->ops->pong) {
@@ -303,10 +303,12 @@ ws_state_e ws_conn_feed(ws_conn_t *c, uint8_t *buf, size_t len)
             c->frame = ev.header;
             if (WS_OP_IS_CONTROL(ev.header.opcode)) {
                 c->ctl_len = 0;
-                /* A ping flood may cost its answers, not more. */
-                if (c->max_control && ++c->ctl_count > c->max_control
-                    && c->state == WS_STATE_OPEN) {
+                /* A ping flood may cost its answers, not more.  While
+                 * closing, a flood just ends the wait for the peer's
+                 * close. */
+                if (c->max_control && ++c->ctl_count > c->max_control) {
                     fail(c, WS_CLOSE_CODE_POLICY, "control frame flood");
+                    break;
                 }
             }
             else {

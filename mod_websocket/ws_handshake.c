@@ -28,54 +28,34 @@ static int is_tchar(char ch)
     return apr_isalnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
-int ws_handshake_next_token(const char **list, char *buf, size_t size)
+int ws_handshake_is_token(const char *s, size_t len)
 {
-    const char *s = *list, *start, *end;
-    size_t n;
+    size_t i;
 
-    while (is_ows(*s)) {
-        s++;
-    }
-    if (!*s) {
-        *list = s;
-        return 0;
-    }
-    start = s;
-    while (*s && *s != ',') {
-        s++;
-    }
-    end = s;
-    while (end > start && is_ows(end[-1])) {
-        end--;
-    }
-    *list = *s ? s + 1 : s;
-    n = (size_t)(end - start);
-    if (n == 0 || n >= size) {
-        return -1;
-    }
-    for (s = start; s < end; s++) {
-        if (!is_tchar(*s)) {
-            return -1;
+    for (i = 0; i < len; i++) {
+        if (!is_tchar(s[i])) {
+            return 0;
         }
     }
-    memcpy(buf, start, n);
-    buf[n] = '\0';
-    return 1;
+    return len > 0;
 }
 
-int ws_handshake_has_token(const char *value, const char *token)
+int ws_handshake_next_element(const char **list, const char **elem,
+                              size_t *len)
 {
-    size_t tlen = strlen(token);
-    const char *s = value;
+    const char *s = *list;
 
-    if (!value) {
-        return 0;
-    }
-    while (*s) {
+    for (;;) {
         const char *start, *end;
 
+        /* Empty elements ("a, , b", a leading or trailing comma) are
+         * skipped, as RFC 9110 section 5.6.1 tells recipients to. */
         while (is_ows(*s) || *s == ',') {
             s++;
+        }
+        if (!*s) {
+            *list = s;
+            return 0;
         }
         start = s;
         while (*s && *s != ',') {
@@ -85,12 +65,39 @@ int ws_handshake_has_token(const char *value, const char *token)
         while (end > start && is_ows(end[-1])) {
             end--;
         }
-        if ((size_t)(end - start) == tlen
-            && !strncasecmp(start, token, tlen)) {
+        *list = s;
+        if (end > start) {
+            *elem = start;
+            *len = (size_t)(end - start);
+            return 1;
+        }
+    }
+}
+
+int ws_handshake_has_token(const char *value, const char *token)
+{
+    size_t tlen = strlen(token), len;
+    const char *elem;
+
+    while (value && ws_handshake_next_element(&value, &elem, &len)) {
+        if (len == tlen && !strncasecmp(elem, token, tlen)) {
             return 1;
         }
     }
     return 0;
+}
+
+int ws_handshake_token_list_valid(const char *value)
+{
+    const char *elem;
+    size_t len;
+
+    while (ws_handshake_next_element(&value, &elem, &len)) {
+        if (!ws_handshake_is_token(elem, len)) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 static int is_b64(char ch)
@@ -143,13 +150,28 @@ static int version_well_formed(const char *v)
     return digits > 0 && n <= 255;
 }
 
+/* 1 if a Content-Length header is absent or says 0. */
+static int body_length_zero(const char *cl)
+{
+    if (!cl) {
+        return 1;
+    }
+    while (is_ows(*cl)) {
+        cl++;
+    }
+    while (*cl == '0') {
+        cl++;
+    }
+    while (is_ows(*cl)) {
+        cl++;
+    }
+    return *cl == '\0';
+}
+
 ws_hs_result_e ws_handshake_check(const ws_handshake_req_t *req,
                                   const char **why)
 {
     const char *dummy;
-    char tok[64];
-    const char *list;
-    int rc;
 
     if (!why) {
         why = &dummy;
@@ -201,16 +223,19 @@ ws_hs_result_e ws_handshake_check(const ws_handshake_req_t *req,
         *why = "Sec-WebSocket-Key is not the base64 of 16 bytes";
         return WS_HS_BAD_REQUEST;
     }
-    /* Item 8: a list of tokens, if present. */
-    if (req->protocols) {
-        list = req->protocols;
-        while ((rc = ws_handshake_next_token(&list, tok, sizeof(tok))) > 0) {
-            continue;
-        }
-        if (rc < 0) {
-            *why = "Sec-WebSocket-Protocol is not a list of tokens";
-            return WS_HS_BAD_REQUEST;
-        }
+    /* Item 8: a list of tokens, of any length, if present. */
+    if (req->protocols && !ws_handshake_token_list_valid(req->protocols)) {
+        *why = "Sec-WebSocket-Protocol is not a list of tokens";
+        return WS_HS_BAD_REQUEST;
+    }
+    /* An upgrade carries no body (item 1 asks for a GET; RFC 9110 section
+     * 9.3.1 gives a GET body no meaning).  Were one accepted, client and
+     * server (and any proxy between) could disagree on where it ends and
+     * where the frames begin: refuse any declared body. */
+    if (req->transfer_encoding || !body_length_zero(req->content_length)) {
+        *why = "the upgrade request carries a body (Content-Length or "
+               "Transfer-Encoding)";
+        return WS_HS_BAD_REQUEST;
     }
     *why = "valid";
     return WS_HS_OK;
@@ -338,6 +363,13 @@ int ws_handshake_origin_same(const char *origin, const char *scheme,
         return 0;
     }
     return same(&o, &site);
+}
+
+int ws_handshake_origin_valid(const char *origin)
+{
+    origin_t o;
+
+    return !strcmp(origin, "*") || parse_origin(origin, &o);
 }
 
 int ws_handshake_origin_match(const char *origin, const char *allowed)

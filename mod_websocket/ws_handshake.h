@@ -26,6 +26,8 @@ typedef struct {
     const char *key;
     const char *version;
     const char *protocols;      /* Sec-WebSocket-Protocol, merged */
+    const char *content_length;
+    const char *transfer_encoding;
 } ws_handshake_req_t;
 
 typedef enum {
@@ -52,17 +54,26 @@ int ws_handshake_key_valid(const char *key);
  * WS_ACCEPT_LEN characters and a NUL. */
 void ws_handshake_accept(const char *key, char out[WS_ACCEPT_LEN + 1]);
 
-/* 1 if the comma-separated header value contains token (case-insensitive,
- * surrounding whitespace ignored), as Upgrade and Connection need. */
-int ws_handshake_has_token(const char *value, const char *token);
-
 /*
- * Iterate over a comma-separated token list: copies the next element into
- * buf (trimmed) and advances *list.  Returns 1 for an element, 0 at the
- * end, -1 if an element is empty or not an HTTP token (RFC 7230), or does
- * not fit in size bytes.
+ * Header lists (RFC 9110 section 5.6.1: `#element`).  Walk a
+ * comma-separated list: returns 1 and points *elem at the next element
+ * (len bytes, surrounding whitespace trimmed, not NUL-terminated, never
+ * copied: elements may be of any length), or 0 at the end.  Empty
+ * elements are skipped, as recipients must, so "a, , b" holds a and b (and
+ * httpd merges a repeated header, empty ones too, that way).
  */
-int ws_handshake_next_token(const char **list, char *buf, size_t size);
+int ws_handshake_next_element(const char **list, const char **elem,
+                              size_t *len);
+
+/* 1 if the len bytes at s are an HTTP token (RFC 9110 section 5.6.2). */
+int ws_handshake_is_token(const char *s, size_t len);
+
+/* 1 if every element of the list is a token (an empty list is valid). */
+int ws_handshake_token_list_valid(const char *value);
+
+/* 1 if the list value (NULL: absent) holds token, compared
+ * case-insensitively, as Upgrade and Connection need. */
+int ws_handshake_has_token(const char *value, const char *token);
 
 /*
  * Same-origin check: 1 if origin ("scheme://host[:port]") names the site a
@@ -72,6 +83,10 @@ int ws_handshake_next_token(const char **list, char *buf, size_t size);
  */
 int ws_handshake_origin_same(const char *origin, const char *scheme,
                              const char *host);
+
+/* 1 if origin is "*" or "scheme://host[:port]" with no path and a
+ * numeric port below 65536: the form WebSocketAllowedOrigins accepts. */
+int ws_handshake_origin_valid(const char *origin);
 
 /* 1 if origin equals allowed (scheme and host case-insensitively, default
  * ports applied), or allowed is "*". */

@@ -6,6 +6,8 @@
  * httpd re-reads the configuration on every restart: the table lives in
  * pconf and the .so is unloaded when pconf is cleared (apr_dso's cleanup).
  */
+#include <string.h>
+
 #include "apr_strings.h"
 #include "apr_hash.h"
 #include "httpd.h"
@@ -29,6 +31,12 @@ ws_plugin_t *ws_plugin_find(const char *name)
     return plugins ? apr_hash_get(plugins, name, APR_HASH_KEY_STRING) : NULL;
 }
 
+/* The smallest ws_handler_t of ABI version 1: the struct as first
+ * published (up to on_close).  Members appended later are optional, so a
+ * handler built against that header keeps loading. */
+#define WS_HANDLER_V1_SIZE (APR_OFFSETOF(ws_handler_t, on_close) \
+                            + sizeof(((ws_handler_t *)0)->on_close))
+
 /* Each rejection names the reason, as libwebsockets' plugin loader does. */
 static const char *validate(apr_pool_t *p, const char *path,
                             const ws_handler_t *h)
@@ -39,11 +47,11 @@ static const char *validate(apr_pool_t *p, const char *path,
                             "it against this ws_plugin_api.h", path,
                             h->abi_version, WS_PLUGIN_ABI_VERSION);
     }
-    if (h->size < sizeof(ws_handler_t)) {
+    if (h->size < WS_HANDLER_V1_SIZE) {
         return apr_psprintf(p, "%s: its ws_handler is %lu bytes, expected "
                             "at least %lu (built against a broken header?)",
                             path, (unsigned long)h->size,
-                            (unsigned long)sizeof(ws_handler_t));
+                            (unsigned long)WS_HANDLER_V1_SIZE);
     }
     if (!h->name || !*h->name) {
         return apr_psprintf(p, "%s: ws_handler.name is empty", path);
@@ -94,7 +102,16 @@ const char *ws_plugin_load(apr_pool_t *p, const char *name, const char *path)
     pl = apr_pcalloc(p, sizeof(*pl));
     pl->name = apr_pstrdup(p, name);
     pl->path = full;
-    pl->h = (const ws_handler_t *)sym;
+    /* Copy by the handler's declared size: built against an older header,
+     * it has fewer members, and the ones it lacks stay NULL or 0; built
+     * against a newer one, the members this server does not know are
+     * ignored. */
+    memcpy(&pl->export, sym, ((const ws_handler_t *)sym)->size
+                             < sizeof(pl->export)
+                             ? ((const ws_handler_t *)sym)->size
+                             : sizeof(pl->export));
+    pl->export.size = sizeof(pl->export);
+    pl->h = &pl->export;
     pl->dso = dso;
     apr_hash_set(plugins, pl->name, APR_HASH_KEY_STRING, pl);
     return NULL;
@@ -168,8 +185,20 @@ static int check_inherited(const ws_dir_conf_t *inner, const char *ipath,
     return 0;
 }
 
-int ws_plugin_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                    server_rec *s)
+/* 1 if <Location outer> encloses <Location inner>: outer is a prefix
+ * ending at a path segment boundary, as httpd matches locations ("/chat"
+ * encloses "/chat/room", not "/chatroom"). */
+static int location_encloses(const char *outer, const char *inner)
+{
+    size_t n = strlen(outer);
+
+    return strncmp(inner, outer, n) == 0
+           && (n == 0 || outer[n - 1] == '/' || inner[n] == '/'
+               || inner[n] == '\0');
+}
+
+int ws_plugin_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *s)
 {
     for (; s; s = s->next) {
         core_server_config *sc = ap_get_core_module_config(s->module_config);
@@ -196,7 +225,7 @@ int ws_plugin_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 
                 if (j == i || !out || !out->handler
                     || !out->handler->h->check_option || !cout->d || cout->r
-                    || strncmp(cin->d, cout->d, strlen(cout->d)) != 0) {
+                    || !location_encloses(cout->d, cin->d)) {
                     continue;
                 }
                 if (check_inherited(in, cin->d, out, cout->d) != 0) {

@@ -17,7 +17,11 @@
 typedef struct {
     const char *name;           /* the name given in WebSocketLoadHandler */
     const char *path;           /* absolute path of the .so */
-    const ws_handler_t *h;      /* the handler's export, in the .so */
+    const ws_handler_t *h;      /* = &export */
+    ws_handler_t export;        /* the handler's export as this server's
+                                 * struct: the members its declared size
+                                 * covers, the rest (appended since it was
+                                 * built) NULL or 0 */
     apr_dso_handle_t *dso;
     int ready;                  /* init succeeded in this child */
 } ws_plugin_t;

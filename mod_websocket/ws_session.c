@@ -195,12 +195,43 @@ static const char *kv_get(const ws_kv_t *kv, int n, const char *key)
     return NULL;
 }
 
+/* The elements of the client's Sec-WebSocket-Protocol list, copied as
+ * strings into the arena: *n of them at *out.  Sizing pass when a is
+ * NULL: returns the bytes needed. */
+static size_t copy_offers(const char *list, arena_t *a, const char ***out,
+                          int *n)
+{
+    const char *elem;
+    size_t len, bytes = 0;
+    int count = 0;
+
+    while (list && ws_handshake_next_element(&list, &elem, &len)) {
+        if (a) {
+            char *copy = a->p;
+
+            memcpy(copy, elem, len);
+            copy[len] = '\0';
+            a->p += len + 1;
+            (*out)[count] = copy;
+        }
+        bytes += len + 1;
+        count++;
+    }
+    *n = count;
+    return bytes;
+}
+
 ws_session_t *ws_session_create(request_rec *r, const ws_dir_conf_t *conf,
                                 ws_plugin_t *plugin)
 {
     apr_table_t *cookies = parse_cookies(r->pool,
                                          apr_table_get(r->headers_in,
                                                        "Cookie"));
+    const char *offered = apr_table_get(r->headers_in,
+                                        "Sec-WebSocket-Protocol");
+    const char **offers = NULL;
+    size_t offer_bytes;
+    int noffers;
     tsize_t hs = { 0, 0 }, cs = { 0, 0 }, os = { 0, 0 };
     tcopy_t tc;
     arena_t a;
@@ -212,10 +243,12 @@ ws_session_t *ws_session_create(request_rec *r, const ws_dir_conf_t *conf,
     if (conf->options) {
         apr_table_do(size_entry, &os, conf->options, NULL);
     }
+    offer_bytes = copy_offers(offered, NULL, NULL, &noffers);
     size = APR_ALIGN_DEFAULT(sizeof(*ws))
            + APR_ALIGN_DEFAULT(sizeof(ws_kv_t)
                                * (size_t)(hs.n + cs.n + os.n))
-           + hs.bytes + cs.bytes + os.bytes
+           + APR_ALIGN_DEFAULT(sizeof(const char *) * (size_t)noffers)
+           + offer_bytes + hs.bytes + cs.bytes + os.bytes
            + str_size(r->uri) + str_size(r->args)
            + str_size(r->user) + str_size(r->useragent_ip);
     ws = calloc(1, size);
@@ -227,6 +260,10 @@ ws_session_t *ws_session_create(request_rec *r, const ws_dir_conf_t *conf,
     ws->cookies = ws->headers + hs.n;
     ws->options = ws->cookies + cs.n;
     a.p += APR_ALIGN_DEFAULT(sizeof(ws_kv_t) * (size_t)(hs.n + cs.n + os.n));
+    offers = (const char **)a.p;
+    a.p += APR_ALIGN_DEFAULT(sizeof(const char *) * (size_t)noffers);
+    copy_offers(offered, &a, &offers, &ws->noffers);
+    ws->offers = noffers ? offers : NULL;
 
     tc.a = &a;
     tc.kv = ws->headers;
@@ -252,7 +289,6 @@ ws_session_t *ws_session_create(request_rec *r, const ws_dir_conf_t *conf,
     pthread_mutex_init(&ws->lock, NULL);
     ws->id = apr_atomic_inc32(&next_id) + 1;
     ws->s = r->server;
-    ws->offered = kv_get(ws->headers, ws->nheaders, "Sec-WebSocket-Protocol");
     ws->plugin = plugin;
     ws_conf_settings(conf, &ws->set);
     ws->write_status = APR_SUCCESS;
@@ -868,17 +904,15 @@ static const char *api_protocol(ws_connection_t *ws)
 
 int ws_session_set_protocol(ws_session_t *ws, const char *name)
 {
-    const char *list = ws->offered;
-    char tok[sizeof(ws->protocol_buf)];
+    int i;
 
     if (!name) {
         ws->protocol = NULL;
         return 0;
     }
-    while (list && ws_handshake_next_token(&list, tok, sizeof(tok)) > 0) {
-        if (!strcmp(tok, name)) {
-            memcpy(ws->protocol_buf, tok, sizeof(tok));
-            ws->protocol = ws->protocol_buf;
+    for (i = 0; i < ws->noffers; i++) {
+        if (!strcmp(ws->offers[i], name)) {
+            ws->protocol = ws->offers[i];
             return 0;
         }
     }

@@ -87,7 +87,9 @@ struct ws_connection {
     const char *query;
     const char *user;
     const char *remote_addr;
-    const char *offered;        /* the client's Sec-WebSocket-Protocol */
+    const char **offers;        /* the client's Sec-WebSocket-Protocol
+                                 * elements, in its order */
+    int noffers;
     ws_kv_t *headers;
     int nheaders;
     ws_kv_t *cookies;
@@ -96,8 +98,8 @@ struct ws_connection {
     int noptions;
     ws_plugin_t *plugin;        /* in pconf: lives as long as the child */
     ws_settings_t set;          /* the location's settings, copied */
-    const char *protocol;       /* agreed subprotocol (protocol_buf) or NULL */
-    char protocol_buf[64];
+    const char *protocol;       /* agreed subprotocol (one of offers) or
+                                 * NULL */
     void *user_data;
     int in_open;                /* only during on_open */
     int async;                  /* runs in an event loop (mpm_event) */

@@ -11,6 +11,7 @@
 #include "http_core.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "mod_core.h"             /* ap_response_code_string */
 #include "util_filter.h"
 
 #include "ws_private.h"
@@ -21,11 +22,24 @@
 #include "ws_addrlimit.h"
 #include "ws_stats.h"
 
+/* The page a plain request gets, unless the admin set an ErrorDocument
+ * for 426 (httpd's stock page would tell the visitor to switch to TLS). */
+#define WS_426_PAGE \
+    "\"<!DOCTYPE html>\n<html><head><title>426 Upgrade Required</title>" \
+    "</head><body>\n<h1>Upgrade Required</h1>\n<p>This URL is a " \
+    "WebSocket endpoint: connect to it with a WebSocket client " \
+    "(<code>new WebSocket(\"ws://...\")</code> in a page), not as a " \
+    "page.</p>\n</body></html>\n"
+
 /* 426 for a plain request: say which protocol would be understood. */
 static int refuse_plain(request_rec *r)
 {
     apr_table_setn(r->err_headers_out, "Upgrade", "websocket");
     apr_table_setn(r->err_headers_out, "Connection", "Upgrade");
+    if (!ap_response_code_string(r, ap_index_of_response(
+                                        HTTP_UPGRADE_REQUIRED))) {
+        ap_custom_response(r, HTTP_UPGRADE_REQUIRED, WS_426_PAGE);
+    }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00040)
                   "%s %s: not a WebSocket upgrade; answering 426 (use "
                   "WebSocketPlainRequests Serve to serve content here)",
@@ -56,17 +70,44 @@ static int origin_allowed(request_rec *r, const ws_dir_conf_t *conf,
     return 0;
 }
 
-/* Default subprotocol: the first of WebSocketProtocols (in the server's
- * order of preference) that the client offered; none if none matches. */
+/*
+ * Default subprotocol: the first entry of WebSocketProtocols (the server's
+ * order of preference) that the client offered, "*" standing for the
+ * client's first offer; with no WebSocketProtocols, the client's first
+ * offer if the handler speaks any (WS_HANDLER_ANY_PROTOCOL); else none.
+ */
 static void default_protocol(ws_session_t *ws, const ws_dir_conf_t *conf)
 {
     int i;
 
     for (i = 0; conf->protocols && i < conf->protocols->nelts; i++) {
-        if (ws_session_set_protocol(ws, APR_ARRAY_IDX(conf->protocols, i,
-                                                      const char *)) == 0) {
+        const char *p = APR_ARRAY_IDX(conf->protocols, i, const char *);
+
+        if (!strcmp(p, "*") ? ws->noffers > 0
+                              && ws_session_set_protocol(ws, ws->offers[0])
+                                 == 0
+                            : ws_session_set_protocol(ws, p) == 0) {
             return;
         }
+    }
+    if (!conf->protocols && (conf->handler->h->flags & WS_HANDLER_ANY_PROTOCOL)
+        && ws->noffers > 0) {
+        ws_session_set_protocol(ws, ws->offers[0]);
+    }
+}
+
+/* The client offered subprotocols and none was agreed: RFC 6455 lets the
+ * server answer without one, but browsers then fail the connection. */
+static void note_no_protocol(request_rec *r, const ws_session_t *ws)
+{
+    if (ws->noffers > 0 && !ws->protocol) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00068)
+                      "%s: the client offered subprotocols (%s) and none "
+                      "was agreed; browsers fail such a WebSocket (1006): "
+                      "list the ones this endpoint speaks in "
+                      "WebSocketProtocols, or * for any",
+                      r->uri, apr_table_get(r->headers_in,
+                                            "Sec-WebSocket-Protocol"));
     }
 }
 
@@ -122,6 +163,8 @@ int ws_upgrade_handle(request_rec *r, const ws_dir_conf_t *conf)
     hr.key = key = apr_table_get(r->headers_in, "Sec-WebSocket-Key");
     hr.version = apr_table_get(r->headers_in, "Sec-WebSocket-Version");
     hr.protocols = apr_table_get(r->headers_in, "Sec-WebSocket-Protocol");
+    hr.content_length = apr_table_get(r->headers_in, "Content-Length");
+    hr.transfer_encoding = apr_table_get(r->headers_in, "Transfer-Encoding");
 
     res = ws_handshake_check(&hr, &why);
     switch (res) {
@@ -202,6 +245,7 @@ int ws_upgrade_handle(request_rec *r, const ws_dir_conf_t *conf)
         }
     }
     ws->opened = 1;
+    note_no_protocol(r, ws);
 
     send_101(r, ws, key);
     leave_http(r);

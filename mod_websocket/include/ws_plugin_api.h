@@ -17,8 +17,11 @@
  * ABI rules.  Both structs below start with an ABI version and their own
  * size.  mod_websocket refuses (at `apachectl configtest`, with the reason)
  * a handler built for another major ABI version.  New members are only ever
- * appended, so a handler built against an older header keeps working, and a
- * handler can test `api->size` before using a newer member.
+ * appended: the server reads a handler's ws_handler_t only as far as its
+ * declared size, so a handler built against an older header keeps loading
+ * and working (the members it lacks count as NULL or 0), and a handler
+ * tests `api->size` before using a ws_api_t member newer than its header's
+ * oldest supported server (offsetof(ws_api_t, member) < api->size).
  *
  * Threads.  httpd runs many connections at once, on many threads.  For one
  * connection, on_open, on_message and on_close are never called
@@ -71,6 +74,13 @@ typedef enum {
 #define WS_ECLOSED  (-1)        /**< connection closing or closed; dropped */
 #define WS_EQUEUE   (-2)        /**< output queue limit hit; dropped, counted */
 #define WS_EINVAL   (-3)        /**< bad argument (code, UTF-8, state) */
+
+/** ws_handler_t.flags. */
+/** The handler speaks no particular subprotocol (echo, broadcast): where
+ *  the location lists none (WebSocketProtocols), agree to the client's
+ *  first offer, as Node's ws does.  A browser that offers subprotocols
+ *  fails the connection (1006) unless one is agreed. */
+#define WS_HANDLER_ANY_PROTOCOL  0x1u
 
 /** Log levels for api->log (the syslog numbers httpd uses). */
 #define WS_LOG_ERR      3
@@ -207,6 +217,11 @@ typedef struct ws_handler {
      *  without one), or the code the server closed with.  Called once
      *  per successful on_open. */
     void (*on_close)(ws_connection_t *conn, int code, const char *reason);
+
+    /* --- appended after the first ABI 1 release --- */
+
+    /** WS_HANDLER_* bits (0 if none). */
+    unsigned int flags;
 } ws_handler_t;
 
 /** Define the exported handler.  Usage:

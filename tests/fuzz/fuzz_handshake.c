@@ -2,8 +2,9 @@
  * fuzz_handshake.c -- libFuzzer harness for the opening handshake's rules:
  * the input is split at newlines into the request fields ws_handshake
  * looks at (method, Host, Upgrade, Connection, key, version, protocols,
- * origin).  Checks: no crash, a valid verdict always, and an accepted
- * request always has a valid key, version 13 and both tokens.
+ * origin, also tried as Content-Length).  Checks: no crash, a valid
+ * verdict always, an accepted request always has a valid key, version 13,
+ * both tokens and no body, and list elements are well-formed slices.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,8 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *copy = malloc(size + 1), *fields[NFIELDS] = { 0 }, *p;
     ws_handshake_req_t req;
     ws_hs_result_e res;
-    const char *why = NULL, *list;
-    char tok[64], accept[WS_ACCEPT_LEN + 1];
+    const char *why = NULL, *list, *end, *elem;
+    char accept[WS_ACCEPT_LEN + 1];
+    size_t elen;
     int i;
 
     memcpy(copy, data, size);
@@ -57,9 +59,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
     }
+    /* Elements are never empty, never start or end with whitespace,
+     * never hold a comma, and stay inside the list. */
     list = fields[6] ? fields[6] : "";
-    while (ws_handshake_next_token(&list, tok, sizeof(tok)) > 0) {
-        if (!*tok) {
+    end = list + strlen(list);
+    while (ws_handshake_next_element(&list, &elem, &elen)) {
+        if (elen == 0 || elem < fields[6] || elem + elen > end
+            || memchr(elem, ',', elen) || elem[0] == ' ' || elem[0] == '\t'
+            || elem[elen - 1] == ' ' || elem[elen - 1] == '\t') {
+            abort();
+        }
+    }
+    if (fields[7]) {
+        req.content_length = fields[7];
+        if (ws_handshake_check(&req, &why) == WS_HS_OK
+            && strspn(fields[7], " \t0") != strlen(fields[7])) {
             abort();
         }
     }

@@ -438,6 +438,16 @@ MAIN_SITE = LOAD_HANDLERS + r"""
     WebSocketProtocols chat v2
 </Location>
 
+<Location "/anyproto">
+    WebSocketHandler test
+    WebSocketProtocols special *
+</Location>
+
+<Location "/custom426">
+    WebSocketHandler echo
+    ErrorDocument 426 "our own words"
+</Location>
+
 <Location "/origins">
     WebSocketHandler echo
     WebSocketAllowedOrigins https://trusted.example http://other.example:8081

@@ -198,3 +198,62 @@ def test_subprotocol_that_is_not_a_token_is_refused():
     WebSocketProtocols chat "v2,v3"
 </Location>
 """, "WebSocketProtocols chat", r"'v2,v3' is not a valid subprotocol name")
+
+
+@pytest.mark.parametrize("origin", ["http://host:abc", "http://host:",
+                                    "http://host:70000", "http://[::1"])
+def test_allowed_origin_that_could_never_match_is_refused(origin):
+    assert_refused("origin-port-{}".format(re.sub(r"\W", "_", origin)),
+                   LOAD_HANDLERS + """
+<Location "/x">
+    WebSocketHandler echo
+    WebSocketAllowedOrigins {}
+</Location>
+""".format(origin), "WebSocketAllowedOrigins", r"WebSocketAllowedOrigins",
+                   r"is not an origin", r"port from 0 to 65535")
+
+
+def test_handler_option_in_location_sharing_only_a_string_prefix_is_not_checked():
+    # <Location /chat> does not enclose /chatroom (httpd matches locations
+    # at path segment boundaries), so chat's handler does not judge it.
+    rc, out, _ = configtest("option-prefix", LOAD_HANDLERS + """
+<Location "/chat">
+    WebSocketHandler test
+</Location>
+<Location "/chatroom">
+    WebSocketHandlerOption bad x
+</Location>
+""")
+    assert rc == 0, out
+
+
+def test_handler_option_in_location_below_a_trailing_slash_is_checked():
+    assert_refused("option-slash", LOAD_HANDLERS + """
+<Location "/chat/">
+    WebSocketHandler test
+</Location>
+<Location "/chat/room">
+    WebSocketHandlerOption bad x
+</Location>
+""", "WebSocketHandlerOption bad x", r"this option is always refused")
+
+
+def test_load_handler_inside_virtual_host_is_refused_as_documented():
+    # The README documents WebSocketLoadHandler for the server config only
+    # (handler names are global).
+    assert_refused("load-in-vhost", """
+<VirtualHost 127.0.0.1:1>
+    WebSocketLoadHandler echo "{}"
+</VirtualHost>
+""".format(ECHO_SO), "WebSocketLoadHandler echo", r"WebSocketLoadHandler",
+                   r"cannot occur within <VirtualHost> section")
+
+
+def test_subprotocol_star_passes():
+    rc, out, _ = configtest("proto-star", LOAD_HANDLERS + """
+<Location "/x">
+    WebSocketHandler test
+    WebSocketProtocols chat *
+</Location>
+""")
+    assert rc == 0, out

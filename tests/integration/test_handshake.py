@@ -368,3 +368,45 @@ def test_malformed_subprotocol_list_gets_400(server):
     r = handshake_status(server.port, "/proto",
                          headers={"Sec-WebSocket-Protocol": "chat, a b"})
     assert r.status == 400
+
+
+def test_no_agreed_subprotocol_for_an_offer_is_logged_at_info(server):
+    r = handshake_status(server.port, "/proto",
+                         headers={"Sec-WebSocket-Protocol": "x-unknown"})
+    assert r.status == 101
+    assert r.header("Sec-WebSocket-Protocol") is None
+    assert server.wait_log(r"\[websocket:info\].*WS00068.*x-unknown.*"
+                           r"browsers fail")
+
+
+@pytest.mark.parametrize("offer,agreed", [
+    ("x-a, special", "special"),
+    ("x-a, x-b", "x-a"),
+])
+def test_subprotocol_star_agrees_to_the_first_offer_after_the_list(
+        server, offer, agreed):
+    r = handshake_status(server.port, "/anyproto",
+                         headers={"Sec-WebSocket-Protocol": offer})
+    assert r.status == 101
+    assert r.header("Sec-WebSocket-Protocol") == agreed
+
+
+def test_handler_without_any_protocol_flag_agrees_to_none(server):
+    r = handshake_status(server.port, "/test",
+                         headers={"Sec-WebSocket-Protocol": "x-a"})
+    assert r.status == 101
+    assert r.header("Sec-WebSocket-Protocol") is None
+
+
+def test_plain_get_gets_a_short_correct_426_page(server):
+    r = wsutil.http_get(server.port, "/echo")
+    assert r.status == 426
+    assert b"WebSocket endpoint" in r.body
+    assert b"SSL" not in r.body and b"TLS" not in r.body
+    assert len(r.body) < 1024
+
+
+def test_errordocument_426_set_by_the_admin_is_kept(server):
+    r = wsutil.http_get(server.port, "/custom426")
+    assert r.status == 426
+    assert r.body.strip() == b"our own words"

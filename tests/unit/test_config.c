@@ -16,8 +16,8 @@
 /* --- stubs --- */
 
 static ws_handler_t fake_handler = { WS_HANDLER_HEADER("fake") };
-static ws_plugin_t fake_plugin = { "echo", "/x/echo.so", &fake_handler,
-                                   NULL, 1 };
+static ws_plugin_t fake_plugin = { .name = "echo", .path = "/x/echo.so",
+                                   .h = &fake_handler, .ready = 1 };
 
 ws_plugin_t *ws_plugin_find(const char *name)
 {

@@ -484,6 +484,48 @@ START_TEST(new_message_inside_fragmented_one_is_1002)
 }
 END_TEST
 
+START_TEST(ping_after_our_close_is_still_answered)
+{
+    uint8_t in[64], payload[8];
+    size_t len, plen;
+    ws_conn_t c;
+    rec_t r;
+
+    /* RFC 6455 section 5.5.2: a Pong answers every Ping "unless it
+     * already received a Close frame"; sending ours is not that. */
+    start(&c, &r, 0);
+    ck_assert_int_eq(ws_conn_close(&c, 1000, NULL), WS_CONN_OK);
+    len = client_frame(in, 1, 0, WS_OP_PING, "late", 4);
+    ck_assert_int_eq(ws_conn_feed(&c, in, len), WS_STATE_CLOSING);
+    ck_assert_int_eq(sent_frame(&r, 1, payload, &plen), WS_OP_PONG);
+    ck_assert(plen == 4 && !memcmp(payload, "late", 4));
+    ws_conn_cleanup(&c);
+}
+END_TEST
+
+START_TEST(ping_flood_while_closing_ends_the_wait)
+{
+    ws_conn_limits_t lim = { 0, 0, 0, 3 };
+    uint8_t in[128];
+    size_t len = 0;
+    int i;
+    ws_conn_t c;
+    rec_t r;
+
+    memset(&r, 0, sizeof(r));
+    ws_conn_init(&c, &lim, &ops, &r);
+    ck_assert_int_eq(ws_conn_close(&c, 1000, NULL), WS_CONN_OK);
+    for (i = 0; i < 5; i++) {
+        len += client_frame(in + len, 1, 0, WS_OP_PING, "p", 1);
+    }
+    ck_assert_int_eq(ws_conn_feed(&c, in, len), WS_STATE_CLOSED);
+    /* Our close, three pongs, and nothing more. */
+    ck_assert_int_eq(sent_frame(&r, 3, in, &len), WS_OP_PONG);
+    ck_assert_int_eq(sent_frame(&r, 4, in, &len), -1);
+    ws_conn_cleanup(&c);
+}
+END_TEST
+
 START_TEST(handler_error_closes_with_1011)
 {
     uint8_t in[64];
@@ -602,6 +644,8 @@ Suite *ws_conn_suite(void)
     tcase_add_test(tc, masked_hello_is_delivered_whatever_the_split);
     tcase_add_test(tc, direct_delivery_restores_the_byte_after_the_payload);
     tcase_add_test(tc, fragments_with_interleaved_ping_make_one_message);
+    tcase_add_test(tc, ping_after_our_close_is_still_answered);
+    tcase_add_test(tc, ping_flood_while_closing_ends_the_wait);
     tcase_add_test(tc, utf8_split_across_fragments_is_accepted);
     tcase_add_test(tc, invalid_utf8_fails_fast_with_1007);
     tcase_add_test(tc, truncated_utf8_at_message_end_is_1007);

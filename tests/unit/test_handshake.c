@@ -77,7 +77,16 @@ static void key_not_b64(ws_handshake_req_t *r)
 }
 static void bad_protocols(ws_handshake_req_t *r)
 {
-    r->protocols = "chat, , v2";
+    r->protocols = "chat, v/2";
+}
+static void body_length(ws_handshake_req_t *r) { r->content_length = "5"; }
+static void body_chunked(ws_handshake_req_t *r)
+{
+    r->transfer_encoding = "chunked";
+}
+static void body_length_spaced(ws_handshake_req_t *r)
+{
+    r->content_length = " 10 ";
 }
 static void proto_with_space(ws_handshake_req_t *r)
 {
@@ -103,7 +112,10 @@ static const hs_case_t hs_cases[] = {
     { "short key", short_key, WS_HS_BAD_REQUEST, 400 },
     { "15-byte key", key_15_bytes, WS_HS_BAD_REQUEST, 400 },
     { "non-base64 key", key_not_b64, WS_HS_BAD_REQUEST, 400 },
-    { "empty protocol", bad_protocols, WS_HS_BAD_REQUEST, 400 },
+    { "protocol with a slash", bad_protocols, WS_HS_BAD_REQUEST, 400 },
+    { "Content-Length 5", body_length, WS_HS_BAD_REQUEST, 400 },
+    { "Content-Length ' 10 '", body_length_spaced, WS_HS_BAD_REQUEST, 400 },
+    { "Transfer-Encoding chunked", body_chunked, WS_HS_BAD_REQUEST, 400 },
     { "protocol with space", proto_with_space, WS_HS_BAD_REQUEST, 400 },
 };
 
@@ -134,22 +146,56 @@ START_TEST(tokens_are_case_insensitive_in_lists)
 }
 END_TEST
 
-START_TEST(next_token_walks_a_list)
+START_TEST(list_elements_are_walked_without_copies_or_limits)
 {
-    const char *list = " chat ,v2,  superchat";
-    char buf[16];
+    char longer[1200];
+    const char *list = " chat ,v2,,  superchat , ", *elem;
+    size_t len;
 
-    ck_assert_int_eq(ws_handshake_next_token(&list, buf, sizeof(buf)), 1);
-    ck_assert_str_eq(buf, "chat");
-    ck_assert_int_eq(ws_handshake_next_token(&list, buf, sizeof(buf)), 1);
-    ck_assert_str_eq(buf, "v2");
-    ck_assert_int_eq(ws_handshake_next_token(&list, buf, sizeof(buf)), 1);
-    ck_assert_str_eq(buf, "superchat");
-    ck_assert_int_eq(ws_handshake_next_token(&list, buf, sizeof(buf)), 0);
+    ck_assert_int_eq(ws_handshake_next_element(&list, &elem, &len), 1);
+    ck_assert_int_eq((int)len, 4);
+    ck_assert(!strncmp(elem, "chat", len));
+    ck_assert_int_eq(ws_handshake_next_element(&list, &elem, &len), 1);
+    ck_assert(len == 2 && !strncmp(elem, "v2", len));
+    /* RFC 9110 section 5.6.1: empty elements are not elements. */
+    ck_assert_int_eq(ws_handshake_next_element(&list, &elem, &len), 1);
+    ck_assert(len == 9 && !strncmp(elem, "superchat", len));
+    ck_assert_int_eq(ws_handshake_next_element(&list, &elem, &len), 0);
 
-    list = "a,toolongforthebuffer";
-    ck_assert_int_eq(ws_handshake_next_token(&list, buf, sizeof(buf)), 1);
-    ck_assert_int_eq(ws_handshake_next_token(&list, buf, sizeof(buf)), -1);
+    list = ", ,\t,";
+    ck_assert_int_eq(ws_handshake_next_element(&list, &elem, &len), 0);
+
+    /* A token of any length: bearer tokens travel this way. */
+    memset(longer, 'a', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = '\0';
+    list = longer;
+    ck_assert_int_eq(ws_handshake_next_element(&list, &elem, &len), 1);
+    ck_assert_uint_eq(len, sizeof(longer) - 1);
+    ck_assert(ws_handshake_token_list_valid(longer));
+}
+END_TEST
+
+START_TEST(token_lists_ignore_empty_elements_and_refuse_non_tokens)
+{
+    ck_assert(ws_handshake_token_list_valid("chat, , v2"));
+    ck_assert(ws_handshake_token_list_valid(", chat"));
+    ck_assert(ws_handshake_token_list_valid(""));
+    ck_assert(ws_handshake_token_list_valid("base64url.bearer.x, a"));
+    ck_assert(!ws_handshake_token_list_valid("chat room"));
+    ck_assert(!ws_handshake_token_list_valid("a, b\"c\""));
+    ck_assert(ws_handshake_has_token(", , Upgrade", "upgrade"));
+    ck_assert(ws_handshake_has_token("websocket,", "websocket"));
+}
+END_TEST
+
+START_TEST(upgrade_with_an_empty_body_is_valid)
+{
+    ws_handshake_req_t r = good();
+
+    r.content_length = "0";
+    ck_assert_int_eq(ws_handshake_check(&r, NULL), WS_HS_OK);
+    r.protocols = "chat, , v2";
+    ck_assert_int_eq(ws_handshake_check(&r, NULL), WS_HS_OK);
 }
 END_TEST
 
@@ -201,6 +247,21 @@ START_TEST(origin_allow_list_matches)
 }
 END_TEST
 
+START_TEST(origin_syntax_is_what_matching_can_parse)
+{
+    ck_assert(ws_handshake_origin_valid("*"));
+    ck_assert(ws_handshake_origin_valid("https://app.example.com"));
+    ck_assert(ws_handshake_origin_valid("http://host:8080"));
+    ck_assert(ws_handshake_origin_valid("http://[::1]:8080"));
+    ck_assert(!ws_handshake_origin_valid("http://host:abc"));
+    ck_assert(!ws_handshake_origin_valid("http://host:"));
+    ck_assert(!ws_handshake_origin_valid("http://host:70000"));
+    ck_assert(!ws_handshake_origin_valid("http://host/path"));
+    ck_assert(!ws_handshake_origin_valid("host.example"));
+    ck_assert(!ws_handshake_origin_valid("http://[::1"));
+}
+END_TEST
+
 Suite *ws_handshake_suite(void)
 {
     Suite *s = suite_create("ws_handshake");
@@ -211,10 +272,13 @@ Suite *ws_handshake_suite(void)
     tcase_add_loop_test(tc, each_fault_gets_its_status, 0,
                         (int)(sizeof(hs_cases) / sizeof(hs_cases[0])));
     tcase_add_test(tc, tokens_are_case_insensitive_in_lists);
-    tcase_add_test(tc, next_token_walks_a_list);
+    tcase_add_test(tc, list_elements_are_walked_without_copies_or_limits);
+    tcase_add_test(tc, token_lists_ignore_empty_elements_and_refuse_non_tokens);
+    tcase_add_test(tc, upgrade_with_an_empty_body_is_valid);
     tcase_add_test(tc, key_validity);
     tcase_add_test(tc, same_origin_compares_scheme_host_and_port);
     tcase_add_test(tc, origin_allow_list_matches);
+    tcase_add_test(tc, origin_syntax_is_what_matching_can_parse);
     suite_add_tcase(s, tc);
     return s;
 }
