@@ -80,6 +80,14 @@ $(BUILD)/handlers/%.so: handlers/%.c $(INC)/ws_plugin_api.h
 
 test-handlers: $(TEST_HANDLERS)
 
+# Built against the frozen first ABI 1 header, not the current one: a
+# handler from before members were appended must keep loading.
+$(BUILD)/test-handlers/abi_v1.so: tests/handlers/abi_v1.c \
+                                  tests/abi/v1/ws_plugin_api.h
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -O1 -g $(WARN) $(CFLAGS_EXTRA) -Itests/abi/v1 \
+	    -o $@ $< $(LDFLAGS_EXTRA)
+
 $(BUILD)/test-handlers/%.so: tests/handlers/%.c $(INC)/ws_plugin_api.h
 	@mkdir -p $(dir $@)
 	$(CC) -shared -fPIC -O1 -g $(WARN) $(CFLAGS_EXTRA) -I$(INC) -o $@ $< \

@@ -44,6 +44,7 @@ ECHO_SO = os.path.join(BUILD, "handlers", "echo.so")
 TEST_SO = os.path.join(BUILD, "test-handlers", "testhandler.so")
 BAD_ABI_SO = os.path.join(BUILD, "test-handlers", "bad_abi.so")
 NO_SYMBOL_SO = os.path.join(BUILD, "test-handlers", "no_symbol.so")
+ABI_V1_SO = os.path.join(BUILD, "test-handlers", "abi_v1.so")
 
 MPMS = ["event", "worker", "prefork"]
 # How the core tests run: each MPM, and mpm_event also with a thread per

@@ -170,3 +170,29 @@ def test_inner_test_location_inherits_size_limit(server):
     assert violation_close_code(
         server.port, "/tnest/override",
         frame(OP_TEXT, "x" * 2048)) == 1009
+
+
+# --- ABI growth ------------------------------------------------------------------
+
+def test_handler_built_against_the_first_abi_1_header_loads_and_works(
+        httpd_factory):
+    # abi_v1.so was built against tests/abi/v1/ws_plugin_api.h, whose
+    # ws_handler_t lacks the members appended since (flags): it loads,
+    # echoes, and its missing members count as 0 (no subprotocol agreed).
+    from conftest import ABI_V1_SO, stop_server
+    srv = httpd_factory("abi-v1", """
+WebSocketLoadHandler old "{}"
+<Location "/old">
+    WebSocketHandler old
+</Location>
+""".format(ABI_V1_SO))
+    try:
+        with RawWebSocket(srv.port, "/old", headers={
+                "Sec-WebSocket-Protocol": "x-any"}) as ws:
+            assert ws.response.header("Sec-WebSocket-Protocol") is None
+            ws.send_frame(OP_TEXT, "still works")
+            assert ws.recv_message() == (OP_TEXT, b"still works")
+            ws.send_frame(OP_CLOSE, close_payload(1000))
+            assert ws.expect_close()[0] == 1000
+    finally:
+        stop_server(srv)

@@ -1,4 +1,8 @@
 /*
+ * The first published ABI 1 header, frozen for tests/handlers/abi_v1.c.
+ * Never edit: it stands for handlers built before ws_handler_t grew.
+ */
+/*
  * ws_plugin_api.h -- the one public header of mod_websocket.
  *
  * A WebSocket handler is a shared object (.so) that includes only this
