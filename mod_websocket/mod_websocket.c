@@ -6,6 +6,7 @@
  *   pre_config   ws_plugin_reset     a new configuration generation
  *   post_config  ws_addrlimit_post_config  the per-address shared table
  *   child_init   ws_plugin_child_init handlers' per-process init/fini
+ *   child_stopping  ws_registry_child_stopping  graceful or immediate
  *   handler      ws_upgrade_handle   the opening handshake and the session
  *   process_connection  ws_io_process_connection  suspend in mpm_event
  *   suspend_connection  ws_io_suspend_connection  adopt into an event loop
@@ -70,6 +71,7 @@ static void ws_child_init(apr_pool_t *pchild, server_rec *s)
     ws_plugin_child_init(pchild, s, &ws_session_api);
     ws_registry_child_init(pchild, s);
     ws_addrlimit_child_init(pchild);
+    ws_io_child_init(pchild);
     if (ws_io_loops_allowed()) {
         ws_loop_child_init(pchild, s);
     }
@@ -96,6 +98,8 @@ static void ws_register_hooks(apr_pool_t *p)
     ap_hook_check_config(ws_plugin_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ws_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ws_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_stopping(ws_registry_child_stopping, NULL, NULL,
+                           APR_HOOK_MIDDLE);
     /* First: a WebSocket location answers upgrades whatever SetHandler
      * says; plain requests fall through when configured to. */
     ap_hook_handler(ws_handler, NULL, NULL, APR_HOOK_FIRST);

@@ -281,7 +281,9 @@ static void data_end(ws_conn_t *c)
         return;
     }
     c->msg[c->msg_len] = '\0';
+    c->delivering = c->msg;
     deliver(c, opcode, c->msg, c->msg_len);
+    c->delivering = NULL;
     c->msg_len = 0;
 }
 
@@ -389,6 +391,20 @@ int ws_conn_close(ws_conn_t *c, int code, const char *reason)
     return emit_close(c, code, reason);
 }
 
+uint8_t *ws_conn_take_message(ws_conn_t *c, const void *data, size_t len)
+{
+    uint8_t *m = c->delivering;
+
+    if (!m || data != m || len != c->msg_len) {
+        return NULL;
+    }
+    /* The next message gets a buffer of its own (grow_message). */
+    c->delivering = NULL;
+    c->msg = NULL;
+    c->msg_cap = 0;
+    return m;
+}
+
 void ws_conn_trim(ws_conn_t *c)
 {
     if (c->msg_opcode == 0 && c->msg) {
@@ -396,12 +412,11 @@ void ws_conn_trim(ws_conn_t *c)
     }
 }
 
-void ws_conn_abort(ws_conn_t *c)
+void ws_conn_abort(ws_conn_t *c, int code, const char *reason)
 {
-    if (c->state == WS_STATE_OPEN
-        || (c->state == WS_STATE_CLOSING && !c->close_received
-            && !c->close_code)) {
-        set_outcome(c, 1006, "", 0);
+    if (c->state != WS_STATE_CLOSED && !c->close_code) {
+        set_outcome(c, code, reason ? reason : "",
+                    reason ? strlen(reason) : 0);
     }
     c->state = WS_STATE_CLOSED;
 }

@@ -82,6 +82,7 @@ typedef struct {
     size_t msg_cap;
     int direct;                 /* current frame delivered from the input */
     uint8_t *direct_data;
+    uint8_t *delivering;        /* msg, while the message callback runs */
 
     /* The control frame being read (section 5.5: at most 125 bytes). */
     ws_frame_header_t frame;
@@ -128,12 +129,22 @@ int ws_conn_ping(ws_conn_t *c, const void *data, size_t len);
  * without a status.  State becomes CLOSING. */
 int ws_conn_close(ws_conn_t *c, int code, const char *reason);
 
+/* From the message callback: if data/len is the message being delivered,
+ * as assembled in the engine's own malloc'd buffer (not one delivered
+ * straight from the input), hand that buffer over: the caller owns it
+ * from now on (len bytes and a NUL; free() it) and the engine allocates
+ * another for the next message.  NULL otherwise.  This lets a handler
+ * that sends back what it got (echo) do so without copying it. */
+uint8_t *ws_conn_take_message(ws_conn_t *c, const void *data, size_t len);
+
 /* Release the message buffer if no message is being assembled (an idle
  * connection should hold no buffer). */
 void ws_conn_trim(ws_conn_t *c);
 
-/* The transport is gone or timed out: state becomes CLOSED and, unless a
- * close was already exchanged, the close code 1006. */
-void ws_conn_abort(ws_conn_t *c);
+/* The transport is gone, timed out or is being torn down: state becomes
+ * CLOSED and, unless a close code was already set (a close frame sent or
+ * received), the outcome is code and reason (normally 1006, "abnormal
+ * closure", section 7.1.5; 1001 when the server itself is stopping). */
+void ws_conn_abort(ws_conn_t *c, int code, const char *reason);
 
 #endif /* WS_CONN_H */

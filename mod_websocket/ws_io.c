@@ -5,29 +5,36 @@
  *
  * Event loop (mpm_event).  The upgrade request returns right after the
  * 101.  A "kick" input filter makes httpd's pipelining check see pending
- * input, so mpm_event re-enters process_connection at once; our hook hands
- * the connection to one of mod_websocket's event loops (ws_loop.c) and
- * returns CONN_STATE_SUSPENDED: mpm_event keeps counting the connection
- * but no longer polls it or holds a thread for it.  The loop calls
- * ws_io_turn when the socket is readable or writable or mail arrived, and
- * ws_io_tick for timers; when the connection ends, ws_io_release destroys
- * its pool, which closes the socket and tells mpm_event.
+ * input, so mpm_event re-enters process_connection at once; our hook
+ * returns CONN_STATE_SUSPENDED and, once mpm_event has let go of the
+ * connection (suspend_connection), hands it to one of mod_websocket's
+ * event loops (ws_loop.c): mpm_event keeps counting the connection but no
+ * longer polls it or holds a thread for it.  The loop calls ws_io_turn
+ * when the socket is readable or writable, mail arrived or a turn was cut
+ * short, and ws_io_tick for timers; when the connection ends, ws_io_release
+ * destroys its pool, which closes the socket and tells mpm_event.
  *
  * Own thread (worker, prefork, HTTP/2 streams, WebSocketIOMode Thread).
- * The handler keeps the request's thread and loops: read until EAGAIN,
- * work, write, then wait in a small pollset for the socket, a wake-up from
- * another thread's send, or the next timer tick.
+ * The handler keeps the request's thread and loops: read, work, write,
+ * then wait in a small pollset for input (the socket, or for an HTTP/2
+ * stream the pipe mod_http2 signals its input on), a wake-up from another
+ * thread's send, or the next timer tick.
  *
  * Either way a turn reads with APR_NONBLOCK_READ through c->input_filters
- * until EAGAIN (bytes mod_ssl already decrypted never wake a poll) and
- * writes without blocking (ws_session_push).  Must not interpret
- * WebSocket bytes (ws_conn does) nor touch handler state (ws_session
- * does).
+ * (bytes mod_ssl already decrypted never wake a poll), at most
+ * WS_READ_BUDGET bytes before others get their turn, and writes without
+ * blocking (ws_session_push).  Must not interpret WebSocket bytes (ws_conn
+ * does) nor touch handler state (ws_session does).
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
 
 #include "apr_poll.h"
+#include "apr_portable.h"
 #include "ap_mpm.h"
 #include "http_core.h"
 #include "http_connection.h"
@@ -44,6 +51,12 @@
 /* Bytes read per ap_get_brigade call. */
 #define WS_READ_CHUNK 65536
 
+/* Most bytes one turn reads from one connection: a client streaming large
+ * messages must not hold its event loop (every other connection on it
+ * waits meanwhile); the rest is read on its next turn, after the others
+ * had theirs. */
+#define WS_READ_BUDGET (4 * WS_READ_CHUNK)
+
 /* While reading, output is written once this much is queued, and reading
  * pauses while the network holds this much unsent (flow control: a client
  * that sends faster than it reads its answers is slowed down, not
@@ -56,6 +69,7 @@ static int mpm_can_suspend = -1;
 
 typedef enum {
     WS_IO_AGAIN,                /* nothing more to read now */
+    WS_IO_BUSY,                 /* the budget is spent; more may wait */
     WS_IO_EOF,                  /* the peer closed or the read failed */
     WS_IO_DONE                  /* the engine reached CLOSED */
 } ws_io_result_e;
@@ -73,11 +87,12 @@ static uint8_t *read_buffer(void)
     return buf;
 }
 
-/* Read until EAGAIN, feeding the engine. */
+/* Read until EAGAIN or the budget, feeding the engine. */
 static ws_io_result_e read_input(ws_session_t *ws)
 {
     conn_rec *c = ws->c;
     uint8_t *buf = read_buffer();
+    apr_size_t budget = WS_READ_BUDGET;
 
     if (!buf) {
         return WS_IO_EOF;
@@ -87,6 +102,12 @@ static ws_io_result_e read_input(ws_session_t *ws)
         apr_size_t len = WS_READ_CHUNK;
         apr_status_t rv;
 
+        if (budget == 0) {
+            /* Filters may hold more input: the next turn reads even if
+             * the socket does not say so. */
+            ws->read_more = 1;
+            return WS_IO_BUSY;
+        }
         apr_brigade_cleanup(ws->ibb);
         rv = ap_get_brigade(c->input_filters, ws->ibb, AP_MODE_READBYTES,
                             APR_NONBLOCK_READ, WS_READ_CHUNK);
@@ -112,6 +133,7 @@ static ws_io_result_e read_input(ws_session_t *ws)
         if (len == 0) {
             return WS_IO_AGAIN;
         }
+        budget -= len < budget ? len : budget;
         ws->last_rx = apr_time_now();
         if (ws_conn_feed(&ws->engine, buf, len) == WS_STATE_CLOSED) {
             return WS_IO_DONE;
@@ -119,8 +141,7 @@ static ws_io_result_e read_input(ws_session_t *ws)
         if (ws->obb_bytes >= WS_PUSH_AT) {
             ws_session_push(ws);
             if (ws->out_pending && ws->obb_bytes >= WS_READ_PAUSE) {
-                /* Filters may hold more input: the next turn must read
-                 * even if the socket does not say so. */
+                /* Read again once the peer took some output. */
                 ws->read_more = 1;
                 return WS_IO_AGAIN;
             }
@@ -137,18 +158,30 @@ static ws_io_result_e read_input(ws_session_t *ws)
 }
 
 /* One round of work for the owner: read (if readable), mail, timers,
- * write.  Returns 1 while the connection goes on. */
+ * write.  Returns 1 while the connection goes on; sets ws->busy if input
+ * was left for the next turn. */
 static int work(ws_session_t *ws, int readable, apr_time_t now)
 {
     ws_io_result_e res = WS_IO_AGAIN;
     int kill;
 
+    ws->busy = 0;
     if (readable || ws->read_more) {
         res = read_input(ws);
+    }
+    if (res == WS_IO_BUSY) {
+        ws->busy = 1;
+        res = WS_IO_AGAIN;
+    }
+    else if (res == WS_IO_EOF && !ws->end_reason) {
+        ws->end_reason = "peer vanished";
     }
     ws_session_drain_mail(ws);
     kill = ws_session_tick(ws, now);
     ws_session_push(ws);
+    if (ws->write_status != APR_SUCCESS && !ws->end_reason) {
+        ws->end_reason = "write failed";
+    }
     return res == WS_IO_AGAIN && !kill && ws->write_status == APR_SUCCESS
            && ws->engine.state != WS_STATE_CLOSED;
 }
@@ -162,29 +195,159 @@ static void end(ws_session_t *ws)
     }
 }
 
+/* --- stopping a prefork child --- */
+
+/*
+ * prefork's SIGTERM and SIGHUP handler (just_die) destroys the child's
+ * pools right inside the signal handler: on the very thread a WebSocket
+ * runs on, wherever the signal interrupted it, locks held.  While a
+ * WebSocket is being set up or run on a prefork child, those two signals
+ * only set a flag and wake the connection's poll; the connection then
+ * closes with 1001 in normal context, its handler gets on_close, and
+ * httpd's own handler runs afterwards (ws_io_stop_signals_release).
+ */
+static volatile sig_atomic_t caught_signal;
+static int stop_pipe[2] = { -1, -1 };
+static struct sigaction saved_term, saved_hup;
+static int catching;
+
+static void on_stop_signal(int sig)
+{
+    int saved = errno;
+
+    caught_signal = sig;
+    if (stop_pipe[1] >= 0 && write(stop_pipe[1], "", 1) < 0) {
+        /* The pipe is full: a wake-up is pending anyway. */
+    }
+    errno = saved;
+}
+
+static void stop_signals_child_init(apr_pool_t *pchild)
+{
+    int threaded = 0;
+
+    (void)pchild;
+    ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded);
+    if (threaded != AP_MPMQ_NOT_SUPPORTED || stop_pipe[0] >= 0) {
+        return;
+    }
+    if (pipe(stop_pipe) != 0) {
+        stop_pipe[0] = stop_pipe[1] = -1;
+        return;
+    }
+    fcntl(stop_pipe[0], F_SETFL, O_NONBLOCK);
+    fcntl(stop_pipe[1], F_SETFL, O_NONBLOCK);
+    fcntl(stop_pipe[0], F_SETFD, FD_CLOEXEC);
+    fcntl(stop_pipe[1], F_SETFD, FD_CLOEXEC);
+}
+
+void ws_io_stop_signals_catch(void)
+{
+    struct sigaction sa;
+
+    if (stop_pipe[0] < 0 || catching) {
+        return;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, &saved_term);
+    sigaction(SIGHUP, &sa, &saved_hup);
+    catching = 1;
+}
+
+void ws_io_stop_signals_release(void)
+{
+    int sig;
+
+    if (!catching) {
+        return;
+    }
+    sigaction(SIGTERM, &saved_term, NULL);
+    sigaction(SIGHUP, &saved_hup, NULL);
+    catching = 0;
+    sig = caught_signal;
+    if (sig) {
+        /* httpd's own handler, now that no WebSocket runs here. */
+        caught_signal = 0;
+        raise(sig);
+    }
+}
+
+int ws_io_stop_signal_caught(void)
+{
+    return caught_signal != 0;
+}
+
 /* --- own thread --- */
+
+/* Poll what carries the connection's input: its socket, or the pipe
+ * mod_http2 signals an HTTP/2 stream's input on (2.4.58 and later: an h2
+ * stream's "socket" is the shared connection's, owned by another
+ * thread). */
+static apr_status_t add_input_pollfd(ws_session_t *ws, apr_pollset_t *ps,
+                                     apr_pollfd_t *pfd, apr_pool_t *p)
+{
+    conn_rec *c = ws->c;
+
+    memset(pfd, 0, sizeof(*pfd));
+    pfd->p = p;
+    if (ap_get_pollfd_from_conn(c, pfd, NULL) != APR_SUCCESS) {
+        if (c->master) {
+            return APR_ENOTIMPL;
+        }
+        pfd->desc_type = APR_POLL_SOCKET;
+        pfd->desc.s = ap_get_conn_socket(c);
+    }
+    if (pfd->desc_type == APR_NO_DESC) {
+        return APR_SUCCESS;     /* no input (an h2 stream without a body) */
+    }
+    pfd->reqevents = APR_POLLIN;
+    return apr_pollset_add(ps, pfd);
+}
+
+static apr_status_t add_stop_pollfd(apr_pollset_t *ps, apr_pollfd_t *pfd,
+                                    apr_pool_t *p)
+{
+    apr_file_t *f = NULL;
+    apr_status_t rv;
+
+    if (stop_pipe[0] < 0) {
+        return APR_SUCCESS;
+    }
+    rv = apr_os_pipe_put(&f, &stop_pipe[0], p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    memset(pfd, 0, sizeof(*pfd));
+    pfd->p = p;
+    pfd->desc_type = APR_POLL_FILE;
+    pfd->desc.f = f;
+    pfd->reqevents = APR_POLLIN;
+    return apr_pollset_add(ps, pfd);
+}
 
 static void run_thread(ws_session_t *ws)
 {
     conn_rec *c = ws->c;
     apr_pool_t *p;
     apr_pollset_t *ps = NULL;
-    apr_pollfd_t pfd;
+    apr_pollfd_t pfd, spfd;
     apr_status_t rv;
+    int input = 0;
 
     apr_pool_create(&p, c->pool);
-    rv = apr_pollset_create(&ps, 1, p, APR_POLLSET_WAKEABLE);
+    rv = apr_pollset_create(&ps, 2, p, APR_POLLSET_WAKEABLE);
     if (rv == APR_SUCCESS) {
-        memset(&pfd, 0, sizeof(pfd));
-        pfd.p = p;
-        pfd.desc_type = APR_POLL_SOCKET;
-        pfd.desc.s = ap_get_conn_socket(c);
-        pfd.reqevents = APR_POLLIN;
-        rv = apr_pollset_add(ps, &pfd);
+        rv = add_input_pollfd(ws, ps, &pfd, p);
+        input = (rv == APR_SUCCESS && pfd.desc_type != APR_NO_DESC);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = add_stop_pollfd(ps, &spfd, p);
     }
     if (rv != APR_SUCCESS) {
         ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, c, WSLOGNO(00031)
-                      "[ws %lu %s] cannot create a pollset", ws->id,
+                      "[ws %lu %s] cannot poll the connection", ws->id,
                       ws->path);
         ws_session_acquire(ws);
         end(ws);
@@ -196,18 +359,33 @@ static void run_thread(ws_session_t *ws)
     ws->wakeup = ps;
     pthread_mutex_unlock(&ws->lock);
 
-    while (work(ws, 1, apr_time_now())) {
+    for (;;) {
         const apr_pollfd_t *out;
         apr_int32_t n;
-        apr_int16_t want = APR_POLLIN | (ws->out_pending ? APR_POLLOUT : 0);
+        apr_int16_t want;
 
-        if (want != pfd.reqevents) {
+        if (ws_io_stop_signal_caught() && !ws_registry_stopping_now()) {
+            char drain[16];
+
+            while (read(stop_pipe[0], drain, sizeof(drain)) > 0) {
+                continue;
+            }
+            ws_registry_child_stopping(NULL, 0);
+        }
+        if (!work(ws, 1, apr_time_now())) {
+            break;
+        }
+        want = APR_POLLIN | (ws->out_pending ? APR_POLLOUT : 0);
+        if (input && pfd.desc_type == APR_POLL_SOCKET
+            && want != pfd.reqevents) {
             apr_pollset_remove(ps, &pfd);
             pfd.reqevents = want;
             apr_pollset_add(ps, &pfd);
         }
-        rv = apr_pollset_poll(ps, apr_time_from_msec(WS_TICK_MS), &n,
-                              &out);
+        /* Input left unread (budget, flow control) is read at once. */
+        rv = apr_pollset_poll(ps, ws->busy ? 0
+                                  : apr_time_from_msec(WS_TICK_MS),
+                              &n, &out);
         if (rv != APR_SUCCESS && !APR_STATUS_IS_EINTR(rv)
             && !APR_STATUS_IS_TIMEUP(rv)) {
             ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, c, WSLOGNO(00033)
@@ -247,11 +425,13 @@ static apr_status_t kick_filter(ap_filter_t *f, apr_bucket_brigade *bb,
  * blocks for reuse up to MaxMemFree (2 MB by default): the upgrade
  * request's pool and the 8 KB read buffers would stay with every idle
  * connection.  While a connection is a WebSocket its allocator keeps at
- * most WS_LEAN_FREE (enough for the next message's buffers: giving every
- * block back costs an mmap/munmap pair per message with Debian's APR), and
- * a connection idle for WS_TRIM_AFTER is trimmed to nothing (ws_io_trim).
+ * most WS_LEAN_FREE: a turn's worth of read buffers (WS_READ_BUDGET), as
+ * giving every block back costs an mmap/munmap pair (and a TLB shootdown)
+ * per 8 KB block with Debian's APR; a connection only caches what it
+ * freed, so one exchanging small messages keeps little.  A connection idle
+ * for WS_TRIM_AFTER is trimmed to nothing (trim()).
  */
-#define WS_LEAN_FREE  (16 * 1024)
+#define WS_LEAN_FREE  WS_READ_BUDGET
 #define WS_TRIM_AFTER apr_time_from_sec(1)
 
 static void allocator_lean(conn_rec *c)
@@ -285,35 +465,59 @@ static void trim(ws_session_t *ws)
     apr_allocator_max_free_set(a, WS_LEAN_FREE);
 }
 
-/* The loop must not destroy a connection's pool while the worker that
- * suspended it may still be finishing mpm_event's bookkeeping on it
- * (notify_suspend runs just after our hook returns). */
-#define WS_ADOPT_GUARD apr_time_from_msec(100)
+/*
+ * When the loop may destroy a connection it adopted (see
+ * docs/INTERNALS.md, "The hand-off").  Our suspend_connection hook runs
+ * inside mpm_event's notify_suspend(), which, after the hooks return,
+ * still writes two fields of the connection's state (in the connection's
+ * pool): c->sbh = NULL, then cs->suspended = 1; then the worker returns
+ * and never touches the connection again.  The loop may start running the
+ * connection while those stores are pending, which is harmless, but must
+ * not free their memory before they are done.  So it waits until it sees
+ * c->sbh == NULL (the first store: the hooks have returned), and for
+ * WS_ADOPT_GUARD after adoption, which covers the one store after it by
+ * many orders of magnitude.
+ */
+#define WS_ADOPT_GUARD apr_time_from_sec(1)
+
+static int release_safe(ws_session_t *ws, apr_time_t now)
+{
+    return __atomic_load_n(&ws->c->sbh, __ATOMIC_ACQUIRE) == NULL
+           && now >= ws->adopted_at + WS_ADOPT_GUARD;
+}
 
 /* How long the lingering close waits for the peer's FIN. */
 #define WS_LINGER apr_time_from_sec(2)
 
 /*
- * Closing TCP, httpd's way (ap_lingering_close): write what is left, shut
- * our side down, then read and discard until the peer closes too (or
- * WS_LINGER), so that unread input does not make the kernel reset the
- * connection before our close frame arrives.  1 = not done yet.
+ * Closing the connection, httpd's way (ap_start_lingering_close and
+ * ap_lingering_close, without blocking): write what is left; then run
+ * httpd's pre_close_connection hooks and pass the End-Of-Connection bucket
+ * (mod_ssl sends its TLS close_notify then); shut our side down, then read
+ * and discard until the peer closes too (or WS_LINGER), so that unread
+ * input does not make the kernel reset the connection before our close
+ * frame arrives.  1 = not done yet.
  */
 static int linger(ws_session_t *ws, apr_time_t now)
 {
-    apr_socket_t *sock = ap_get_conn_socket(ws->c);
+    conn_rec *c = ws->c;
+    apr_socket_t *sock = ap_get_conn_socket(c);
     int eof = 0;
 
-    if (ws->out_pending && ws->write_status == APR_SUCCESS
-        && now < ws->linger_until) {
-        ws_session_push(ws);
-        if (ws->out_pending) {
-            return 1;
-        }
-    }
     if (!ws->shut_wr) {
+        if (ws->out_pending && ws->write_status == APR_SUCCESS
+            && now < ws->linger_until) {
+            ws_session_push(ws);
+            if (ws->out_pending) {
+                return 1;
+            }
+        }
         ws->shut_wr = 1;
         ws->out_pending = 0;
+        ap_prep_lingering_close(c);
+        /* The socket is non-blocking: the FLUSH in it cannot stall the
+         * loop (what is not written at once is dropped). */
+        ap_flush_conn(c);
         apr_socket_shutdown(sock, APR_SHUTDOWN_WRITE);
     }
     for (;;) {
@@ -329,8 +533,7 @@ static int linger(ws_session_t *ws, apr_time_t now)
             break;
         }
     }
-    return !((eof || now >= ws->linger_until)
-             && now >= ws->adopted_at + WS_ADOPT_GUARD);
+    return !((eof || now >= ws->linger_until) && release_safe(ws, now));
 }
 
 int ws_io_turn(ws_session_t *ws, int readable, apr_time_t now)
@@ -342,6 +545,7 @@ int ws_io_turn(ws_session_t *ws, int readable, apr_time_t now)
         return 1;
     }
     end(ws);
+    ws->busy = 0;
     ws->linger_until = now + WS_LINGER;
     return linger(ws, now);
 }
@@ -378,8 +582,24 @@ int ws_io_adopted(ws_session_t *ws)
 void ws_io_goodbye(ws_session_t *ws)
 {
     if (!ws->linger_until && ws->engine.state == WS_STATE_OPEN) {
-        ws_conn_close(&ws->engine, WS_CLOSE_GOING_AWAY, "server stopping");
+        ws_conn_close(&ws->engine, WS_CLOSE_GOING_AWAY,
+                      ws_registry_stop_reason());
         ws_session_push(ws);
+    }
+}
+
+void ws_io_finish_now(ws_session_t *ws)
+{
+    if (!ws->linger_until) {
+        ws_io_goodbye(ws);
+        end(ws);
+    }
+}
+
+void ws_io_end_unowned(ws_session_t *ws)
+{
+    if (ws_session_acquire(ws) != WS_IO_DEAD) {
+        ws_session_finish(ws);
     }
 }
 
@@ -455,6 +675,8 @@ void ws_io_suspend_connection(conn_rec *c, request_rec *r)
         return;
     }
     ws->suspending = 0;
+    /* After this call nothing here may touch c or ws: the loop owns them
+     * (see release_safe for what mpm_event still writes). */
     if (!ws->adopted && ws->io_state == WS_IO_HANDOFF && ws->async
         && ws_loop_adopt(ws) != 0) {
         ap_log_cerror(APLOG_MARK, APLOG_ERR, 0, c, WSLOGNO(00065)
@@ -507,6 +729,11 @@ int ws_io_run(ws_session_t *ws, request_rec *r)
     c->keepalive = AP_CONN_KEEPALIVE;
     allocator_lean(c);
     return 1;
+}
+
+void ws_io_child_init(apr_pool_t *pchild)
+{
+    stop_signals_child_init(pchild);
 }
 
 void ws_io_register_hooks(void)

@@ -10,6 +10,19 @@
 /* Register the kick filter (from register_hooks). */
 void ws_io_register_hooks(void);
 
+/* child_init: what stopping a prefork child needs. */
+void ws_io_child_init(apr_pool_t *pchild);
+
+/* Under prefork, from before on_open until the WebSocket has ended on
+ * this thread: SIGTERM and SIGHUP (httpd's immediate stop and restart,
+ * whose handler runs the child's cleanups inside the signal) only make
+ * the connection close with 1001 in normal context; release restores
+ * httpd's handlers and, if such a signal came, raises it again (and so
+ * does not return).  No-ops under other MPMs. */
+void ws_io_stop_signals_catch(void);
+void ws_io_stop_signals_release(void);
+int ws_io_stop_signal_caught(void);
+
 /* ws_io_loops_allowed: 1 if the MPM and the configuration allow event
  * loops (to decide whether to start them); ws_io_uses_loops: 1 if they
  * run in this process. */
@@ -34,6 +47,11 @@ int ws_io_turn(ws_session_t *ws, int readable, apr_time_t now);
 int ws_io_tick(ws_session_t *ws, apr_time_t now);
 /* The child is stopping: close with 1001, best effort. */
 void ws_io_goodbye(ws_session_t *ws);
+/* The child is exiting now: goodbye, then the session ends (on_close). */
+void ws_io_finish_now(ws_session_t *ws);
+/* Child exit: end a session nobody runs (handed off to a loop that has
+ * stopped). */
+void ws_io_end_unowned(ws_session_t *ws);
 /* Destroy the connection (its pool, socket, mpm_event's accounting). */
 void ws_io_release(ws_session_t *ws);
 

@@ -8,10 +8,17 @@
  * Lists (a session is on at most one of each):
  *   ready   sessions to look at because another thread posted mail, or to
  *           adopt; guarded by the loop's lock (any thread appends)
+ *   again   sessions whose last turn stopped at its read budget: they get
+ *           another turn next round, after everyone else had theirs, and
+ *           the loop does not sleep meanwhile; loop thread only
  *   dirty   sessions that got output during this round from a callback of
  *           another session on the same loop; loop thread only
  *   owned   every session the loop runs, for the timer tick; loop thread
  *           only
+ *
+ * Fairness: a turn reads at most WS_READ_BUDGET bytes (ws_io.c) and writes
+ * at most WS_PUSH_BUDGET (ws_session.c); a session gets at most one turn
+ * per round (turn_round), however it got on the lists.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -43,6 +50,10 @@ struct ws_loop {
     ws_session_t *ready_head;
     ws_session_t *ready_tail;
     int stop;
+    int stop_sessions;          /* atomic: close every session now */
+    int said_goodbye;           /* loop thread only */
+    unsigned round;             /* loop thread only */
+    ws_session_t *again;        /* loop thread only */
     ws_session_t *dirty;        /* loop thread only */
     ws_session_t *owned;        /* loop thread only */
     ws_session_t *leaving;      /* loop thread only: release after the round */
@@ -190,6 +201,40 @@ static void settle(ws_loop_t *l, ws_session_t *ws, int keep)
     l->leaving = ws;
 }
 
+/* One turn of ws, at most one per round. */
+static void turn(ws_loop_t *l, ws_session_t *ws, int readable, apr_time_t now,
+                 int tick)
+{
+    int keep;
+
+    if (ws->turn_round == l->round && !tick) {
+        return;
+    }
+    ws->turn_round = l->round;
+    keep = tick ? ws_io_tick(ws, now) : ws_io_turn(ws, readable, now);
+    settle(l, ws, keep);
+    if (keep && ws->busy && !ws->in_again) {
+        ws->in_again = 1;
+        ws->again_next = l->again;
+        l->again = ws;
+    }
+}
+
+/* The turns cut short last round, now that everyone had one. */
+static void run_again(ws_loop_t *l, apr_time_t now)
+{
+    ws_session_t *ws = l->again, *next;
+
+    l->again = NULL;
+    for (; ws; ws = next) {
+        next = ws->again_next;
+        ws->in_again = 0;
+        if (!ws->leaving) {
+            turn(l, ws, 0, now, 0);
+        }
+    }
+}
+
 static void release_leaving(ws_loop_t *l)
 {
     ws_session_t *ws = l->leaving, *next;
@@ -223,11 +268,12 @@ static void take_ready(ws_loop_t *l, apr_time_t now)
         if (!ws->adopted) {
             ws->adopted = 1;
             ws->adopted_at = now;
+            ws->turn_round = l->round;
             own(l, ws);
             settle(l, ws, ws_io_adopted(ws));
         }
         else if (!ws->leaving) {
-            settle(l, ws, ws_io_turn(ws, 0, now));
+            turn(l, ws, 0, now, 0);
         }
         ws_session_unref(ws);   /* the ready list's reference */
     }
@@ -255,21 +301,46 @@ static void tick(ws_loop_t *l, apr_time_t now)
     for (; ws; ws = next) {
         next = ws->lnext;
         if (!ws->leaving) {
-            settle(l, ws, ws_io_tick(ws, now));
+            turn(l, ws, 0, now, 1);
         }
     }
 }
 
-static void stop_all(ws_loop_t *l)
+/* The child stops at once (child_stopping, not graceful): every session
+ * closes with 1001 now; the closing handshakes go on normally. */
+static void goodbye_all(ws_loop_t *l)
 {
     ws_session_t *ws;
 
-    /* The child is going away (stop, or the end of a graceful restart's
-     * grace): tell every peer, best effort, without blocking. */
     for (ws = l->owned; ws; ws = ws->lnext) {
         if (!ws->leaving) {
             ws_io_goodbye(ws);
+            set_events(l, ws, ws->out_pending);
         }
+    }
+}
+
+/* The loop exits (the child's pchild is going away): every session still
+ * running says goodbye and ends, its handler's on_close before the
+ * handlers' fini. */
+static void finish_all(ws_loop_t *l)
+{
+    ws_session_t *ws;
+
+    for (ws = l->owned; ws; ws = ws->lnext) {
+        if (!ws->leaving) {
+            ws_io_finish_now(ws);
+        }
+    }
+}
+
+void ws_loop_stop_sessions(void)
+{
+    int i;
+
+    for (i = 0; i < nloops; i++) {
+        __atomic_store_n(&loops[i].stop_sessions, 1, __ATOMIC_RELEASE);
+        wake(&loops[i]);
     }
 }
 
@@ -284,13 +355,21 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *thd, void *data)
         int n, i, stop;
         apr_time_t now;
 
-        n = epoll_wait(l->epfd, evs, WS_LOOP_EVENTS, WS_TICK_MS);
+        /* Turns cut short wait for nothing but this round's events. */
+        n = epoll_wait(l->epfd, evs, WS_LOOP_EVENTS,
+                       l->again ? 0 : WS_TICK_MS);
         now = apr_time_now();
         pthread_mutex_lock(&l->lock);
         stop = l->stop;
         pthread_mutex_unlock(&l->lock);
         if (stop) {
             break;
+        }
+        l->round++;
+        if (!l->said_goodbye
+            && __atomic_load_n(&l->stop_sessions, __ATOMIC_ACQUIRE)) {
+            l->said_goodbye = 1;
+            goodbye_all(l);
         }
         for (i = 0; i < n; i++) {
             ws_session_t *ws = evs[i].data.ptr;
@@ -307,9 +386,9 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *thd, void *data)
             if (!ws->adopted || ws->leaving) {
                 continue;
             }
-            settle(l, ws, ws_io_turn(ws, (evs[i].events & ~EPOLLOUT) != 0,
-                                     now));
+            turn(l, ws, (evs[i].events & ~EPOLLOUT) != 0, now, 0);
         }
+        run_again(l, now);
         push_dirty(l);
         if (now - last_tick >= apr_time_from_msec(WS_TICK_MS)) {
             last_tick = now;
@@ -318,7 +397,8 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *thd, void *data)
         }
         release_leaving(l);
     }
-    stop_all(l);
+    take_ready(l, apr_time_now());
+    finish_all(l);
     apr_thread_exit(thd, APR_SUCCESS);
     return NULL;
 }

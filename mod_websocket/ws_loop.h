@@ -44,6 +44,10 @@ int ws_loop_adopt(struct ws_connection *ws);
  * it soon. */
 void ws_loop_notify(struct ws_connection *ws);
 
+/* child_stopping, not graceful (stop, restart): every loop closes every
+ * session it runs with 1001 now. */
+void ws_loop_stop_sessions(void);
+
 /* The loop thread itself: ws got output outside its own turn (a handler
  * sent to it from another connection's callback); push it at the end of
  * this round. */

@@ -33,6 +33,11 @@
  * slice passed while it holds nothing never blocks. */
 #define WS_PUSH_SLICE (32 * 1024)
 
+/* Most bytes one push writes: a peer that reads as fast as we write must
+ * not keep its event loop to itself (the rest waits for the next turn,
+ * which writability brings at once). */
+#define WS_PUSH_BUDGET (512 * 1024)
+
 /* Per-child connection numbers. */
 static apr_uint32_t next_id;
 
@@ -383,6 +388,24 @@ static int engine_output(void *baton, const uint8_t *hdr, size_t hlen,
     }
     /* Copied, never passed from here: only ws_session_push writes, in
      * slices that cannot block. */
+    if (plen > WS_SMALL_FRAME) {
+        /* Sending back the message being delivered (echo): take the
+         * engine's buffer instead of copying it (and faulting in a fresh
+         * copy of a message of megabytes, all in one turn). */
+        uint8_t *taken = ws_conn_take_message(&ws->engine, payload, plen);
+
+        if (taken) {
+            APR_BRIGADE_INSERT_TAIL(ws->obb, apr_bucket_heap_create(
+                                                 (const char *)hdr, hlen,
+                                                 NULL, list));
+            APR_BRIGADE_INSERT_TAIL(ws->obb, apr_bucket_heap_create(
+                                                 (const char *)taken, plen,
+                                                 free, list));
+            __atomic_add_fetch(&ws->obb_bytes, hlen + plen,
+                               __ATOMIC_RELAXED);
+            return 0;
+        }
+    }
     if (hlen + plen <= WS_SMALL_FRAME) {
         char frame[WS_SMALL_FRAME];
 
@@ -457,6 +480,7 @@ apr_status_t ws_session_push(ws_session_t *ws)
 {
     conn_rec *c = ws->c;
     apr_status_t rv = ws->write_status;
+    apr_off_t budget = WS_PUSH_BUDGET;
 
     if (rv != APR_SUCCESS) {
         return rv;
@@ -469,7 +493,7 @@ apr_status_t ws_session_push(ws_session_t *ws)
          * it holds nothing, so it never has a reason to block. */
         rv = core_push(c);
         if (rv != APR_SUCCESS || c->data_in_output_filters
-            || APR_BRIGADE_EMPTY(ws->obb)) {
+            || APR_BRIGADE_EMPTY(ws->obb) || budget <= 0) {
             break;
         }
         rv = apr_brigade_partition(ws->obb, WS_PUSH_SLICE, &after);
@@ -489,6 +513,7 @@ apr_status_t ws_session_push(ws_session_t *ws)
         __atomic_sub_fetch(&ws->obb_bytes, (apr_size_t)len,
                            __ATOMIC_RELAXED);
         ws_stats_add(WS_STAT_BYTES_OUT, (apr_uint64_t)len);
+        budget -= len;
         if (rv != APR_SUCCESS) {
             break;
         }
@@ -515,11 +540,17 @@ static void begin_close(ws_session_t *ws, int code, const char *reason,
     }
 }
 
+/* When the child stops at once, a peer gets this long to answer our
+ * close. */
+#define WS_STOP_CLOSE_TIMEOUT apr_time_from_msec(500)
+
 int ws_session_tick(ws_session_t *ws, apr_time_t now)
 {
     const ws_settings_t *set = &ws->set;
     ws_conn_t *e = &ws->engine;
     apr_interval_time_t ping = set->ping;
+    apr_interval_time_t close_timeout = set->close_timeout;
+    int stop_now = ws_registry_stopping_now();
     apr_time_t stopping = ws_registry_stopping_since(now);
 
     /* The window of WebSocketMaxControlRate. */
@@ -527,15 +558,19 @@ int ws_session_tick(ws_session_t *ws, apr_time_t now)
         ws->ctl_window = now;
         e->ctl_count = 0;
     }
+    if (stop_now && close_timeout > WS_STOP_CLOSE_TIMEOUT) {
+        close_timeout = WS_STOP_CLOSE_TIMEOUT;
+    }
 
     if (e->state == WS_STATE_CLOSING) {
         if (!ws->close_sent) {
             ws->close_sent = now;
         }
-        if (now - ws->close_sent > set->close_timeout) {
+        if (now - ws->close_sent > close_timeout) {
             ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, ws->c, WSLOGNO(00026)
                           "[ws %lu %s] no close frame from the peer in time",
                           ws->id, ws->path);
+            ws->end_reason = "close timeout";
             return 1;
         }
         return 0;
@@ -543,8 +578,8 @@ int ws_session_tick(ws_session_t *ws, apr_time_t now)
     if (e->state != WS_STATE_OPEN) {
         return e->state == WS_STATE_CLOSED;
     }
-    if (stopping && now - stopping >= set->graceful) {
-        begin_close(ws, WS_CLOSE_GOING_AWAY, "server restarting", now);
+    if (stop_now || (stopping && now - stopping >= set->graceful)) {
+        begin_close(ws, WS_CLOSE_GOING_AWAY, ws_registry_stop_reason(), now);
         return 0;
     }
     if (set->idle > 0
@@ -560,6 +595,7 @@ int ws_session_tick(ws_session_t *ws, apr_time_t now)
                       "closing", ws->id, ws->path,
                       apr_time_as_msec(set->ping_timeout));
         ws_stats_add(WS_STAT_DEAD_PEERS, 1);
+        ws->end_reason = "ping timeout";
         return 1;
     }
     if (ping > 0 && !ws->ping_sent && now - ws->last_rx >= ping) {
@@ -627,7 +663,17 @@ void ws_session_finish(ws_session_t *ws)
     }
     ws->opened = 0;
     if (ws->engine.state != WS_STATE_CLOSED) {
-        ws_conn_abort(&ws->engine);
+        /* No close frame was exchanged.  If the server is stopping, that
+         * is why (its MPM may have cut the socket first); else the peer
+         * vanished or stopped answering. */
+        if (ws_registry_stopping_now()) {
+            ws_conn_abort(&ws->engine, WS_CLOSE_GOING_AWAY,
+                          ws_registry_stop_reason());
+        }
+        else {
+            ws_conn_abort(&ws->engine, WS_CLOSE_ABNORMAL,
+                          ws->end_reason ? ws->end_reason : "");
+        }
     }
     code = ws->engine.close_code ? ws->engine.close_code : WS_CLOSE_ABNORMAL;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ws->s, WSLOGNO(00021)
@@ -638,6 +684,23 @@ void ws_session_finish(ws_session_t *ws)
     if (ws->plugin->h->on_close) {
         ws->plugin->h->on_close(ws, code, ws->engine.close_reason);
     }
+}
+
+void ws_session_wake(ws_session_t *ws)
+{
+    pthread_mutex_lock(&ws->lock);
+    if (ws->wakeup) {
+        apr_pollset_wakeup(ws->wakeup);
+    }
+    pthread_mutex_unlock(&ws->lock);
+}
+
+void ws_session_kill(ws_session_t *ws)
+{
+    pthread_mutex_lock(&ws->lock);
+    ws->io_state = WS_IO_DEAD;
+    ws->wakeup = NULL;
+    pthread_mutex_unlock(&ws->lock);
 }
 
 /* --- the handler API --- */

@@ -73,6 +73,9 @@ struct ws_connection {
     int in_dirty;
     struct ws_connection *lprev, *lnext;
     struct ws_connection *leave_next;
+    struct ws_connection *again_next;   /* loop thread only */
+    int in_again;
+    unsigned turn_round;
     int leaving;
     int adopted;
     int suspending;             /* our hook returned SUSPENDED */
@@ -121,6 +124,8 @@ struct ws_connection {
     apr_time_t ping_sent;       /* outstanding ping, 0 if none */
     apr_time_t close_sent;      /* our close frame, 0 if none */
     apr_time_t ctl_window;      /* start of the control-rate window */
+    const char *end_reason;     /* why the server ends it without a close
+                                 * exchange (static text), or NULL */
 
     /* The owner's. */
     ws_conn_t engine;
@@ -132,7 +137,9 @@ struct ws_connection {
     apr_status_t write_status;  /* first failed write, or APR_SUCCESS */
     int out_pending;            /* the filters still hold output */
     int opened;                 /* on_open accepted: on_close is owed */
-    int read_more;              /* reading paused with input maybe held */
+    int read_more;              /* input may be held: read on next turn */
+    int busy;                   /* the last turn left input unread: come
+                                 * back next round, without waiting */
     int trimmed;                /* idle memory given back (ws_io_trim) */
     int addr_token;             /* ws_addrlimit's, -1: none (atomic) */
 };
@@ -170,6 +177,14 @@ int ws_session_tick(ws_session_t *ws, apr_time_t now);
 /* Owner: the connection is over; refuse further sends and call the
  * handler's on_close once.  Safe to call more than once. */
 void ws_session_finish(ws_session_t *ws);
+
+/* Any thread: wake the session's own thread (own-thread mode) so that it
+ * looks at the child's stop flags. */
+void ws_session_wake(ws_session_t *ws);
+
+/* Child exit, for a session whose owner did not end it in time: DEAD, so
+ * that sends fail with WS_ECLOSED from now on. */
+void ws_session_kill(ws_session_t *ws);
 
 /* Agree on subprotocol name, which must be one the client offered: 0, or
  * -1 if it was not offered. NULL: none. */

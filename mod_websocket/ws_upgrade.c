@@ -146,7 +146,21 @@ static void leave_http(request_rec *r)
     c->keepalive = AP_CONN_CLOSE;
 }
 
+static int upgrade(request_rec *r, const ws_dir_conf_t *conf);
+
 int ws_upgrade_handle(request_rec *r, const ws_dir_conf_t *conf)
+{
+    int status;
+
+    /* Under prefork, a stop signal must not run httpd's child cleanups
+     * while a handler callback or a WebSocket runs on this thread. */
+    ws_io_stop_signals_catch();
+    status = upgrade(r, conf);
+    ws_io_stop_signals_release();
+    return status;
+}
+
+static int upgrade(request_rec *r, const ws_dir_conf_t *conf)
 {
     ws_handshake_req_t hr;
     ws_hs_result_e res;

@@ -10,18 +10,33 @@
  *     reject=NNN   refuse the upgrade with HTTP status NNN
  *     proto=X      api->select_protocol(X); 500 if that fails
  *     hello=1      send the text "hello" from on_open
+ *     sink=1       take every message and answer none
  * on_message, text commands:
  *     close <code> <reason...>   api->close(code, reason)
  *     fail                       return 1 (the server closes with 1011)
  *     info                       one text message: a JSON object with the
  *                                request as the API reports it
  *     thread <n>                 a detached thread sends "t0".."t<n-1>"
+ *     flood <n> <bytes>          send n binary messages of that size at
+ *                                once (to overflow a slow reader's queue)
  *     anything else              echoed; binary is always echoed
+ *
+ * Recording: if the environment variable WS_TEST_RECORD names a file,
+ * every callback appends one line to it (one write(2) each, so lines of
+ * several processes do not mix, and async-signal-safe, since prefork may
+ * call fini from a signal handler):
+ *     init <pid>
+ *     open <pid> <id> <path>
+ *     close <pid> <id> <code> <reason>
+ *     fini <pid>
  */
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ws_plugin_api.h"
 
@@ -36,10 +51,57 @@ static const char *test_check_option(const char *name, const char *value)
     return NULL;
 }
 
+/* --- recording --- */
+
+static const char *record_path;
+
+static void record(const char *fmt, ...) WS_PRINTF(1, 2);
+
+static void record(const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    int n, fd;
+
+    if (!record_path) {
+        return;
+    }
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return;
+    }
+    if (n > (int)sizeof(line) - 2) {
+        n = (int)sizeof(line) - 2;
+    }
+    line[n++] = '\n';
+    fd = open(record_path, O_WRONLY | O_APPEND | O_CREAT, 0666);
+    if (fd >= 0) {
+        if (write(fd, line, (size_t)n) < 0) {
+            /* nothing to do: the test will miss the line */
+        }
+        close(fd);
+    }
+}
+
 static int test_init(const ws_api_t *api)
 {
     ws = api;
+    record_path = getenv("WS_TEST_RECORD");
+    record("init %ld", (long)getpid());
     return 0;
+}
+
+static void test_fini(void)
+{
+    record("fini %ld", (long)getpid());
+}
+
+static void test_close(ws_connection_t *conn, int code, const char *reason)
+{
+    record("close %ld %lu %d %s", (long)getpid(), ws->id(conn), code,
+           reason);
 }
 
 /* The value of key in an '&'-separated query, copied into buf; NULL if
@@ -77,10 +139,14 @@ static int test_open(ws_connection_t *conn)
     if (query_param(q, "reject", buf, sizeof(buf))) {
         return atoi(buf);
     }
+    record("open %ld %lu %s", (long)getpid(), ws->id(conn), ws->path(conn));
     if (query_param(q, "proto", buf, sizeof(buf))) {
         if (ws->select_protocol(conn, buf) != WS_OK) {
             return 500;
         }
+    }
+    if (query_param(q, "sink", buf, sizeof(buf)) && strcmp(buf, "1") == 0) {
+        ws->set_data(conn, (void *)"sink");
     }
     if (query_param(q, "hello", buf, sizeof(buf)) && strcmp(buf, "1") == 0) {
         if (ws->send(conn, WS_MSG_TEXT, "hello", 5) != WS_OK) {
@@ -235,6 +301,9 @@ static int test_message(ws_connection_t *conn, ws_msg_type_e type,
 {
     int rv;
 
+    if (ws->get_data(conn)) {
+        return 0;               /* sink=1 */
+    }
     if (type == WS_MSG_TEXT) {
         /* Text is NUL-terminated by the server. */
         if (strncmp(data, "close ", 6) == 0) {
@@ -257,6 +326,18 @@ static int test_message(ws_connection_t *conn, ws_msg_type_e type,
         if (strncmp(data, "thread ", 7) == 0) {
             return start_thread(conn, strtol(data + 7, NULL, 10));
         }
+        if (strncmp(data, "flood ", 6) == 0) {
+            char *end;
+            long n = strtol(data + 6, &end, 10), i;
+            size_t size = (size_t)strtol(end, NULL, 10);
+            char *payload = calloc(1, size ? size : 1);
+
+            for (i = 0; payload && i < n; i++) {
+                ws->send(conn, WS_MSG_BINARY, payload, size);
+            }
+            free(payload);
+            return 0;
+        }
     }
     rv = ws->send(conn, type, data, len);
     return (rv == WS_OK || rv == WS_ECLOSED) ? 0 : rv;
@@ -266,8 +347,8 @@ WS_HANDLER_EXPORT = {
     WS_HANDLER_HEADER("test"),
     test_check_option,
     test_init,
-    NULL,                       /* fini */
+    test_fini,
     test_open,
     test_message,
-    NULL                        /* on_close */
+    test_close
 };

@@ -131,8 +131,10 @@ class HttpdServer:
     """One running httpd.  extra: config text appended to the generated
     httpd.conf, where @ROOT@ is the ServerRoot and @PORT@ the port."""
 
-    def __init__(self, name, extra, mpm="event", expected=(), **gen_kw):
+    def __init__(self, name, extra, mpm="event", expected=(), env=None,
+                 **gen_kw):
         self.name = name
+        self.env = env or {}
         self.mpm = mpm
         self.dir = os.path.join(TESTROOT, name)
         self.extra = extra
@@ -182,6 +184,7 @@ class HttpdServer:
                                 module=module, **self.gen_kw)
             self.log_offset = 0
             env = httpd_env()
+            env.update(self.env)
             self.proc = subprocess.Popen(
                 [HTTPD, "-f", self.conf, "-DFOREGROUND"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -337,7 +340,8 @@ LIVE = []
 @pytest.fixture(scope="session")
 def httpd_factory():
     """start(name, extra, mpm="event", expected=(), keep_dir=False,
-    **generate_kwargs) -> a running HttpdServer.  Stop it with
+    env=None, **generate_kwargs) -> a running HttpdServer (env: extra
+    environment variables for httpd and its children).  Stop it with
     stop_server(); whatever is still running at the end of the session is
     stopped (and its log checked) then."""
     started = []

@@ -526,6 +526,58 @@ START_TEST(ping_flood_while_closing_ends_the_wait)
 }
 END_TEST
 
+/* A handler that sends back what it got, taking the engine's buffer. */
+static uint8_t *taken;
+static ws_conn_t *taker;
+
+static int take_message(void *baton, int opcode, const uint8_t *data,
+                        size_t len)
+{
+    (void)baton; (void)opcode;
+    taken = ws_conn_take_message(taker, data, len);
+    return 0;
+}
+
+START_TEST(assembled_message_buffer_can_be_taken_once)
+{
+    static const ws_conn_ops_t take_ops = { take_message, on_output, NULL,
+                                            NULL };
+    ws_conn_limits_t lim = { 0, 0, 0, 0 };
+    uint8_t in[64];
+    size_t len = 0;
+    ws_conn_t c;
+    rec_t r;
+
+    memset(&r, 0, sizeof(r));
+    ws_conn_init(&c, &lim, &take_ops, &r);
+    taker = &c;
+    /* Fragmented: assembled in the engine's buffer, which is handed
+     * over (with its NUL) and replaced for the next message. */
+    len += client_frame(in + len, 0, 0, WS_OP_TEXT, "ab", 2);
+    len += client_frame(in + len, 1, 0, WS_OP_CONT, "cd", 2);
+    ck_assert_int_eq(ws_conn_feed(&c, in, len), WS_STATE_OPEN);
+    ck_assert_ptr_nonnull(taken);
+    ck_assert(!memcmp(taken, "abcd", 5));
+    ck_assert_ptr_null(c.msg);
+    free(taken);
+    /* (The engine unmasks its input in place: new frames.) */
+    len = client_frame(in, 0, 0, WS_OP_TEXT, "ab", 2);
+    len += client_frame(in + len, 1, 0, WS_OP_CONT, "cd", 2);
+    ck_assert_int_eq(ws_conn_feed(&c, in, len), WS_STATE_OPEN);
+    ck_assert_ptr_nonnull(taken);
+    ck_assert(!memcmp(taken, "abcd", 5));
+    free(taken);
+    /* Unfragmented and whole in the input: delivered from the input, not
+     * the engine's buffer: nothing to take. */
+    len = client_frame(in, 1, 0, WS_OP_TEXT, "xy", 2);
+    ck_assert_int_eq(ws_conn_feed(&c, in, len), WS_STATE_OPEN);
+    ck_assert_ptr_null(taken);
+    /* Outside the callback, nothing either. */
+    ck_assert_ptr_null(ws_conn_take_message(&c, c.msg, 0));
+    ws_conn_cleanup(&c);
+}
+END_TEST
+
 START_TEST(handler_error_closes_with_1011)
 {
     uint8_t in[64];
@@ -578,15 +630,23 @@ START_TEST(close_rejects_codes_not_allowed_on_the_wire)
 }
 END_TEST
 
-START_TEST(abort_reports_1006)
+START_TEST(abort_reports_its_code_unless_a_close_was_exchanged)
 {
     ws_conn_t c;
     rec_t r;
 
     start(&c, &r, 0);
-    ws_conn_abort(&c);
+    ck_assert_int_eq(ws_conn_close(&c, 4000, "bye"), WS_CONN_OK);
+    ws_conn_abort(&c, 1006, "close timeout");
+    ck_assert_int_eq(c.close_code, 4000);
+    ck_assert_str_eq(c.close_reason, "bye");
+    ws_conn_cleanup(&c);
+
+    start(&c, &r, 0);
+    ws_conn_abort(&c, 1006, "peer vanished");
     ck_assert_int_eq(c.state, WS_STATE_CLOSED);
     ck_assert_int_eq(c.close_code, 1006);
+    ck_assert_str_eq(c.close_reason, "peer vanished");
     ck_assert_int_eq(ws_conn_send(&c, WS_OP_TEXT, "x", 1), WS_CONN_ECLOSED);
     ck_assert_str_eq(ws_conn_state_str(c.state), "CLOSED");
     ws_conn_cleanup(&c);
@@ -645,6 +705,7 @@ Suite *ws_conn_suite(void)
     tcase_add_test(tc, direct_delivery_restores_the_byte_after_the_payload);
     tcase_add_test(tc, fragments_with_interleaved_ping_make_one_message);
     tcase_add_test(tc, ping_after_our_close_is_still_answered);
+    tcase_add_test(tc, assembled_message_buffer_can_be_taken_once);
     tcase_add_test(tc, ping_flood_while_closing_ends_the_wait);
     tcase_add_test(tc, utf8_split_across_fragments_is_accepted);
     tcase_add_test(tc, invalid_utf8_fails_fast_with_1007);
@@ -663,7 +724,7 @@ Suite *ws_conn_suite(void)
     tcase_add_test(tc, handler_error_closes_with_1011);
     tcase_add_test(tc, after_our_close_data_is_dropped_until_the_peer_closes);
     tcase_add_test(tc, close_rejects_codes_not_allowed_on_the_wire);
-    tcase_add_test(tc, abort_reports_1006);
+    tcase_add_test(tc, abort_reports_its_code_unless_a_close_was_exchanged);
     tcase_add_test(tc, pong_is_reported);
     tcase_add_test(tc, large_fragmented_binary_is_reassembled);
     suite_add_tcase(s, tc);
