@@ -13,12 +13,12 @@ cd "$(dirname "$0")"
 
 # Build: apxs (apache2-dev), APR, Check, OpenSSL, zlib.  Run: apache2-bin
 # (httpd itself and its modules; no system service is started), media-types
-# (mime.types), apache2-utils (htpasswd).  Tests: Python websockets and
-# pytest, openssl (test certificates), curl, clang and its libFuzzer
-# runtime (make fuzz).
+# (mime.types), apache2-utils (htpasswd).  Tests: Python websockets,
+# h2 (the HTTP/2 client for WebSockets over HTTP/2) and pytest, openssl
+# (test certificates), curl, clang and its libFuzzer runtime (make fuzz).
 DEBS="apache2-bin apache2-dev apache2-utils media-types libapr1-dev
 libaprutil1-dev check pkg-config libssl-dev zlib1g-dev python3
-python3-websockets python3-pytest openssl curl make gcc clang
+python3-websockets python3-h2 python3-pytest openssl curl make gcc clang
 libclang-rt-14-dev"
 
 as_root() {

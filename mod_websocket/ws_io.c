@@ -119,6 +119,14 @@ static ws_io_result_e read_input(ws_session_t *ws)
                           "[ws %lu] read ended", ws->id);
             return WS_IO_EOF;
         }
+        if (!APR_BRIGADE_EMPTY(ws->ibb) && ws->upgrade_eos
+            && APR_BUCKET_IS_EOS(APR_BRIGADE_FIRST(ws->ibb))) {
+            /* An HTTP/2 stream's input opens with an EOS that ends the
+             * upgrade request's (empty) body (mod_http2, h2_c2.c); the
+             * WebSocket follows. */
+            ws->upgrade_eos = 0;
+            apr_bucket_delete(APR_BRIGADE_FIRST(ws->ibb));
+        }
         if (APR_BRIGADE_EMPTY(ws->ibb)) {
             return WS_IO_AGAIN;
         }
@@ -504,6 +512,9 @@ static int linger(ws_session_t *ws, apr_time_t now)
     apr_socket_t *sock = ap_get_conn_socket(c);
     int eof = 0;
 
+    if (ws->linger_done) {
+        return !release_safe(ws, now);
+    }
     if (!ws->shut_wr) {
         if (ws->out_pending && ws->write_status == APR_SUCCESS
             && now < ws->linger_until) {
@@ -533,7 +544,14 @@ static int linger(ws_session_t *ws, apr_time_t now)
             break;
         }
     }
-    return !((eof || now >= ws->linger_until) && release_safe(ws, now));
+    if (eof || now >= ws->linger_until) {
+        /* Nothing more to read: the loop stops polling the socket (which
+         * would now be readable, at EOF, for ever) and only its tick
+         * comes back, until release is safe. */
+        ws->linger_done = 1;
+        return !release_safe(ws, now);
+    }
+    return 1;
 }
 
 int ws_io_turn(ws_session_t *ws, int readable, apr_time_t now)

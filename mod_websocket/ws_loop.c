@@ -140,6 +140,15 @@ static void set_events(ws_loop_t *l, ws_session_t *ws, int want_out)
     unsigned events = EPOLLIN | EPOLLRDHUP | (want_out ? EPOLLOUT : 0);
     int fd;
 
+    if (ws->linger_done) {
+        /* Closed and drained: only the tick looks at it any more. */
+        if (ws->epoll_events) {
+            apr_os_sock_get(&fd, ap_get_conn_socket(ws->c));
+            epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+            ws->epoll_events = 0;
+        }
+        return;
+    }
     if (events == ws->epoll_events) {
         return;
     }
@@ -170,7 +179,10 @@ static void disown(ws_loop_t *l, ws_session_t *ws)
     int fd;
 
     apr_os_sock_get(&fd, ap_get_conn_socket(ws->c));
-    epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+    if (ws->epoll_events) {
+        epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+        ws->epoll_events = 0;
+    }
     if (ws->lprev) {
         ws->lprev->lnext = ws->lnext;
     }

@@ -467,6 +467,7 @@ void ws_session_start(ws_session_t *ws, conn_rec *c, int async)
     /* TLS filters (mod_ssl, mod_tls) and HTTP/2 streams may hold input
      * the socket does not show: ws_io reads those until EAGAIN. */
     ws->tls = ap_ssl_conn_is_ssl(c) || c->master != NULL;
+    ws->upgrade_eos = c->master != NULL;
     ws->obb = apr_brigade_create(c->pool, c->bucket_alloc);
     ws->ibb = apr_brigade_create(c->pool, c->bucket_alloc);
     ws->tbb = apr_brigade_create(c->pool, c->bucket_alloc);
@@ -677,9 +678,10 @@ void ws_session_finish(ws_session_t *ws)
     }
     code = ws->engine.close_code ? ws->engine.close_code : WS_CLOSE_ABNORMAL;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ws->s, WSLOGNO(00021)
-                 "[ws %lu %s] closed with %d, %" APR_UINT64_T_FMT
+                 "[ws %lu %s] closed with %d (%s), %" APR_UINT64_T_FMT
                  " messages in, %" APR_UINT64_T_FMT " out", ws->id,
-                 ws->path, code, ws->engine.msgs_in, ws->engine.msgs_out);
+                 ws->path, code, ws->engine.close_reason,
+                 ws->engine.msgs_in, ws->engine.msgs_out);
     ws_stats_add(WS_STAT_OPEN, (apr_uint64_t)-1);
     if (ws->plugin->h->on_close) {
         ws->plugin->h->on_close(ws, code, ws->engine.close_reason);

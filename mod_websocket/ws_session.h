@@ -83,6 +83,7 @@ struct ws_connection {
     apr_time_t adopted_at;
     apr_time_t linger_until;    /* closing TCP: the deadline; 0 before */
     int shut_wr;
+    int linger_done;            /* closed and drained: waiting to release */
 
     /* The upgrade request, read-only after on_open. */
     server_rec *s;
@@ -107,6 +108,8 @@ struct ws_connection {
     int in_open;                /* only during on_open */
     int async;                  /* runs in an event loop (mpm_event) */
     int tls;                    /* mod_ssl (or another TLS filter) is on */
+    int upgrade_eos;            /* an HTTP/2 stream: its input starts with
+                                 * the EOS of the upgrade request */
 
     /* Shared. */
     ws_io_state_e io_state;     /* (L) */

@@ -177,8 +177,17 @@ static int upgrade(request_rec *r, const ws_dir_conf_t *conf)
     hr.key = key = apr_table_get(r->headers_in, "Sec-WebSocket-Key");
     hr.version = apr_table_get(r->headers_in, "Sec-WebSocket-Version");
     hr.protocols = apr_table_get(r->headers_in, "Sec-WebSocket-Protocol");
-    hr.content_length = apr_table_get(r->headers_in, "Content-Length");
-    hr.transfer_encoding = apr_table_get(r->headers_in, "Transfer-Encoding");
+    /* Over HTTP/2 (RFC 8441) the stream's DATA frames are the WebSocket,
+     * and mod_http2 presents them as a chunked request body: only an
+     * HTTP/1.1 upgrade has a body to refuse. */
+    if (!r->connection->master) {
+        hr.content_length = apr_table_get(r->headers_in, "Content-Length");
+        hr.transfer_encoding = apr_table_get(r->headers_in,
+                                             "Transfer-Encoding");
+    }
+    else {
+        hr.content_length = hr.transfer_encoding = NULL;
+    }
 
     res = ws_handshake_check(&hr, &why);
     switch (res) {

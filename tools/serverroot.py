@@ -112,9 +112,12 @@ def raise_nofile():
 
 
 def generate(d, port, mpm="event", demo=False, extra="", listen_host=None,
-             threads=25, servers=2, log_level="info", tls=False, module=None):
+             threads=25, servers=2, log_level="info", tls=False, module=None,
+             h2=False):
     """Write d/conf/httpd.conf (and htdocs) and return the config path.
-    module: the mod_websocket.so to load (default: the one in build/)."""
+    module: the mod_websocket.so to load (default: the one in build/);
+    h2: HTTP/2 (h2 over TLS, h2c in the clear) with WebSockets over it
+    (RFC 8441, `H2WebSockets on`)."""
     raise_nofile()
     d = os.path.abspath(d)
     for sub in ("conf", "logs", "run", "htdocs"):
@@ -138,6 +141,9 @@ def generate(d, port, mpm="event", demo=False, extra="", listen_host=None,
                     '"{0}/mod_socache_shmcb.so"\n'
                     'LoadModule ssl_module "{0}/mod_ssl.so"\n'
                     .format(MODDIR))
+    if h2:
+        modules += 'LoadModule http2_module "{0}/mod_http2.so"\n'.format(
+            MODDIR)
     modules += 'LoadModule websocket_module "{}"\n'.format(
         module or os.path.join(BUILD, "modules", "mod_websocket.so"))
     listen = "{}:{}".format(listen_host, port) if listen_host else str(port)
@@ -182,6 +188,12 @@ SSLCertificateKeyFile "{d}/conf/server.key"
 SSLSessionCache "shmcb:{d}/run/ssl_scache(512000)"
 """.format(d=d)
         make_cert(d)
+    if h2:
+        conf += """\
+# HTTP/2 (h2 over TLS, h2c in the clear) and WebSockets over it (RFC 8441).
+Protocols {} http/1.1
+H2WebSockets on
+""".format("h2" if tls else "h2c")
     if demo:
         conf += DEMO_ENDPOINTS.format(build=BUILD)
     conf += extra

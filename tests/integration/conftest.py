@@ -118,6 +118,21 @@ def _children_of(pid):
     return kids
 
 
+def tree_cpu_seconds(srv):
+    """User + system CPU used so far by an httpd's process tree, in
+    seconds (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in [srv.proc.pid] + _children_of(srv.proc.pid):
+        try:
+            with open("/proc/{}/stat".format(pid)) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total / tick
+
+
 def httpd_env():
     """The environment httpd runs with: under make test-asan, the sanitizer
     runtime preloaded (httpd itself is not instrumented, the module is)."""

@@ -12,7 +12,8 @@ import pytest
 import wsutil
 from wsutil import OP_CLOSE, OP_TEXT, close_payload, frame, split_frame
 
-from conftest import LOAD_HANDLERS, VARIANTS, start_variant, stop_server
+from conftest import (LOAD_HANDLERS, VARIANTS, start_variant, stop_server,
+                      tree_cpu_seconds)
 
 SITE = "LogLevel ssl:debug\n" + LOAD_HANDLERS + r"""
 <Location "/echo">
@@ -98,3 +99,19 @@ def test_wss_connection_ends_with_close_notify(tls_server, who):
     while tls_server.read_log().count("AH02001") <= before:
         assert time.time() < deadline, "mod_ssl logged no AH02001"
         time.sleep(0.05)
+
+
+def test_abruptly_closed_wss_connections_cost_no_cpu(tls_server):
+    # Peers that drop TCP without a close frame (or TLS close_notify):
+    # once drained, their sockets stay readable at EOF for ever, which
+    # must not keep a loop busy until they are released.
+    for _ in range(10):
+        ws = TlsWebSocket(tls_server.port, "/echo")
+        ws.send_frame(OP_TEXT, "bye")
+        assert ws.recv_frame() == (OP_TEXT, b"bye")
+        ws.close()
+    before = tree_cpu_seconds(tls_server)
+    time.sleep(2)
+    used = tree_cpu_seconds(tls_server) - before
+    assert used < 0.3, "{:.2f} s of CPU in 2 s after 10 dropped " \
+        "connections".format(used)
