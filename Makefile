@@ -3,7 +3,8 @@
 #   make                 build the module and the handlers (apxs)
 #   make install         install into httpd's places (honours DESTDIR)
 #   make test            unit + integration tests (after ./build.sh deps)
-#   make start PORT=n    demo site in the background (default 8080)
+#   make start PORT=n    demo site in the background (default 8080);
+#                        TLS=1: https/wss with HTTP/2 (self-signed cert)
 #   make stop            stop it;  make run: the same in the foreground
 #
 # APXS=/path/to/apxs selects another httpd.  Warnings are errors.
@@ -13,6 +14,7 @@ CC      ?= cc
 PYTHON  ?= /usr/bin/python3
 PORT    ?= 8080
 MPM     ?= event
+TLS     ?=
 
 BUILD   := build
 SRC     := mod_websocket
@@ -200,7 +202,8 @@ install: all
 	fi
 
 DEMO := $(PYTHON) tools/serverroot.py --httpd $(HTTPD_BIN) \
-        --dir $(BUILD)/demo --port $(PORT) --mpm $(MPM) --demo
+        --dir $(BUILD)/demo --port $(PORT) --mpm $(MPM) --demo \
+        $(if $(TLS),--tls)
 
 start: all
 	$(DEMO) start

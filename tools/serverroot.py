@@ -284,6 +284,9 @@ def main():
                     choices=sorted(MPM_SETTINGS.keys()))
     ap.add_argument("--httpd")
     ap.add_argument("--demo", action="store_true")
+    ap.add_argument("--tls", action="store_true",
+                    help="TLS (a self-signed certificate made on first "
+                    "use), HTTP/2 and WebSockets over HTTP/2")
     ap.add_argument("action", choices=["config", "start", "stop", "run"])
     a = ap.parse_args()
     d = os.path.abspath(a.dir)
@@ -293,7 +296,7 @@ def main():
     if pid and alive(pid):
         print("already running (pid {}); `make stop` first".format(pid))
         return 1
-    conf = generate(d, a.port, mpm=a.mpm, demo=a.demo)
+    conf = generate(d, a.port, mpm=a.mpm, demo=a.demo, tls=a.tls, h2=a.tls)
     httpd = httpd_bin(a.httpd)
     check = subprocess.run([httpd, "-t", "-f", conf], capture_output=True,
                            text=True)
@@ -310,8 +313,11 @@ def main():
         sys.stderr.write("httpd did not answer on port {}; see {}\n".format(
             a.port, os.path.join(d, "logs", "error_log")))
         return 1
-    print("demo up: http://localhost:{0}/  (WebSocket: ws://localhost:{0}"
-          "/echo); logs in {1}/logs; `make stop` stops it".format(a.port, d))
+    scheme = "https" if a.tls else "http"
+    print("demo up: {2}://localhost:{0}/  (WebSocket: {3}://localhost:{0}"
+          "/echo{4}); logs in {1}/logs; `make stop` stops it".format(
+              a.port, d, scheme, "wss" if a.tls else "ws",
+              ", also over HTTP/2" if a.tls else ""))
     return 0
 
 
