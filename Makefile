@@ -37,7 +37,8 @@ MOD_SRCS := $(SRC)/mod_websocket.c $(SRC)/ws_config.c $(SRC)/ws_conn.c \
             $(SRC)/ws_frame.c $(SRC)/ws_handshake.c $(SRC)/ws_io.c \
             $(SRC)/ws_plugin.c $(SRC)/ws_session.c $(SRC)/ws_upgrade.c \
             $(SRC)/ws_utf8.c $(SRC)/ws_registry.c $(SRC)/ws_loop.c \
-            $(SRC)/ws_stats.c $(SRC)/ws_addrlimit.c
+            $(SRC)/ws_stats.c $(SRC)/ws_addrlimit.c $(SRC)/ws_slots.c \
+            $(SRC)/ws_capacity.c
 MOD_HDRS := $(wildcard $(SRC)/*.h) $(INC)/ws_plugin_api.h
 MODULE   := $(BUILD)/modules/mod_websocket.so
 

@@ -4,7 +4,8 @@
  * Only the module declaration and hooks live here; each hook hands off to
  * the file that owns the work (see docs/INTERNALS.md for the file map):
  *   pre_config   ws_plugin_reset     a new configuration generation
- *   post_config  ws_addrlimit_post_config  the per-address shared table
+ *   post_config  ws_addrlimit_post_config, ws_capacity_post_config
+ *                the shared tables, the capacity
  *   child_init   ws_plugin_child_init handlers' per-process init/fini
  *   child_stopping  ws_registry_child_stopping  graceful or immediate
  *   handler      ws_upgrade_handle   the opening handshake and the session
@@ -33,6 +34,7 @@
 #include "ws_registry.h"
 #include "ws_loop.h"
 #include "ws_addrlimit.h"
+#include "ws_capacity.h"
 #include "mod_status.h"
 
 #define WS_MODULE_VERSION "0.1.0"
@@ -43,14 +45,17 @@ static int ws_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)pconf; (void)plog; (void)ptemp;
     ws_plugin_reset();
     ws_addrlimit_reset();
+    ws_conf_reset_globals();
     return OK;
 }
 
 static int ws_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s)
 {
-    (void)pconf; (void)plog; (void)ptemp;
-    if (ws_addrlimit_post_config(s) != APR_SUCCESS) {
+    (void)pconf; (void)plog;
+    if (ws_addrlimit_post_config(s) != APR_SUCCESS
+        || ws_capacity_post_config(ptemp, s, ws_io_loops_allowed())
+           != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {

@@ -89,6 +89,14 @@ int ws_conf_plain(const ws_dir_conf_t *conf)
 
 int ws_io_mode = WS_IO_AUTO;
 int ws_event_loops = 0;
+int ws_max_connections = WS_CAPACITY_AUTO;
+
+void ws_conf_reset_globals(void)
+{
+    ws_io_mode = WS_IO_AUTO;
+    ws_event_loops = 0;
+    ws_max_connections = WS_CAPACITY_AUTO;
+}
 
 #define WS_GETTER(type, name, field, dflt) \
     type ws_conf_##name(const ws_dir_conf_t *conf) \
@@ -334,6 +342,31 @@ static const char *cmd_io_mode(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+static const char *cmd_max_connections(cmd_parms *cmd, void *dconf,
+                                       const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    long n;
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    if (!strcasecmp(arg, "auto")) {
+        ws_max_connections = WS_CAPACITY_AUTO;
+        return NULL;
+    }
+    n = strtol(arg, &end, 10);
+    if (*end || end == arg || n < 0 || n > 100000000L) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not auto or a number "
+                            "from 0 (no limit) to 100000000",
+                            cmd->cmd->name, arg);
+    }
+    ws_max_connections = (int)n;
+    return NULL;
+}
+
 static const char *cmd_event_loops(cmd_parms *cmd, void *dconf,
                                    const char *arg)
 {
@@ -484,6 +517,12 @@ const command_rec ws_cmds[] = {
     AP_INIT_TAKE1("WebSocketIOMode", cmd_io_mode, NULL, RSRC_CONF,
                   "Auto (event loops under mpm_event, the default) or "
                   "Thread (a thread per connection)."),
+    AP_INIT_TAKE1("WebSocketMaxConnections", cmd_max_connections, NULL,
+                  RSRC_CONF,
+                  "Most WebSockets the whole server holds, beyond which "
+                  "upgrades get 503: auto (the default: three quarters of "
+                  "what the MPM's settings allow), 0 (no limit) or a "
+                  "number."),
     AP_INIT_TAKE1("WebSocketEventLoops", cmd_event_loops, NULL, RSRC_CONF,
                   "Event loop threads per child process (0, the default: "
                   "one per CPU, at most 8)."),

@@ -68,11 +68,21 @@ typedef struct {
     apr_interval_time_t graceful;
 } ws_dir_conf_t;
 
-/* WebSocketIOMode, global. */
+/* Server-wide settings (server config only), back to their defaults at
+ * each configuration read (ws_conf_reset_globals, from pre_config). */
+
+/* WebSocketIOMode. */
 extern int ws_io_mode;
 
-/* WebSocketEventLoops, global: loops per child (0: one per CPU, up to 8). */
+/* WebSocketEventLoops: loops per child (0: one per CPU, up to 8). */
 extern int ws_event_loops;
+
+/* WebSocketMaxConnections: WS_CAPACITY_AUTO, 0 (no limit) or a number
+ * (see ws_capacity.h). */
+#define WS_CAPACITY_AUTO (-1)
+extern int ws_max_connections;
+
+void ws_conf_reset_globals(void);
 
 typedef struct {
     const char *key;

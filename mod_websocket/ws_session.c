@@ -22,6 +22,7 @@
 #include "ws_private.h"
 #include "ws_session.h"
 #include "ws_addrlimit.h"
+#include "ws_capacity.h"
 #include "ws_handshake.h"
 #include "ws_stats.h"
 #include "ws_registry.h"
@@ -318,17 +319,21 @@ static void free_mail(ws_mail_t *m)
     }
 }
 
-/* The connection no longer counts for its client address. */
-static void release_address(ws_session_t *ws)
+/* The connection no longer counts: for its client address, nor for the
+ * server's capacity.  Once, whoever calls first. */
+static void release_admission(ws_session_t *ws)
 {
     ws_addrlimit_release(__atomic_exchange_n(&ws->addr_token, -1,
                                              __ATOMIC_ACQ_REL));
+    if (__atomic_exchange_n(&ws->capacity_held, 0, __ATOMIC_ACQ_REL)) {
+        ws_capacity_release(ws->h2);
+    }
 }
 
 void ws_session_unref(ws_session_t *ws)
 {
     if (apr_atomic_dec32(&ws->refs) == 0) {
-        release_address(ws);
+        release_admission(ws);
         free_mail(ws->mail_head);
         ws_conn_cleanup(&ws->engine);
         pthread_mutex_destroy(&ws->lock);
@@ -657,7 +662,7 @@ void ws_session_finish(ws_session_t *ws)
     pthread_mutex_unlock(&ws->lock);
     free_mail(mail);
     ws_registry_remove(ws);
-    release_address(ws);
+    release_admission(ws);
 
     if (!ws->opened) {
         return;

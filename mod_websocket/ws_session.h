@@ -145,6 +145,8 @@ struct ws_connection {
                                  * back next round, without waiting */
     int trimmed;                /* idle memory given back (ws_io_trim) */
     int addr_token;             /* ws_addrlimit's, -1: none (atomic) */
+    int capacity_held;          /* counted by ws_capacity (atomic) */
+    int h2;                     /* over HTTP/2 (an h2 stream) */
 };
 
 typedef struct ws_connection ws_session_t;

@@ -14,7 +14,7 @@ static const char *const names[WS_STAT_COUNT] = {
     "WebSocketMessagesIn", "WebSocketMessagesOut", "WebSocketBytesOut",
     "WebSocketMessagesDropped", "WebSocketQueueOverflowCloses",
     "WebSocketPingsSent", "WebSocketDeadPeers", "WebSocketViolations",
-    "WebSocketsRefusedPerAddress"
+    "WebSocketsRefusedPerAddress", "WebSocketsRefusedCapacity"
 };
 
 void ws_stats_add(ws_stat_e which, apr_uint64_t n)

@@ -24,6 +24,7 @@ typedef enum {
     WS_STAT_DEAD_PEERS,         /* closed: no pong in time */
     WS_STAT_VIOLATIONS,         /* closed: protocol violation */
     WS_STAT_ADDR_REFUSED,       /* 503: WebSocketMaxConnectionsPerAddress */
+    WS_STAT_CAPACITY_REFUSED,   /* 503: WebSocketMaxConnections */
     WS_STAT_COUNT
 } ws_stat_e;
 

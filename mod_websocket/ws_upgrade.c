@@ -20,6 +20,7 @@
 #include "ws_session.h"
 #include "ws_io.h"
 #include "ws_addrlimit.h"
+#include "ws_capacity.h"
 #include "ws_stats.h"
 
 /* The page a plain request gets, unless the admin set an ErrorDocument
@@ -167,7 +168,7 @@ static int upgrade(request_rec *r, const ws_dir_conf_t *conf)
     const char *why, *origin, *key;
     ws_session_t *ws;
     char code[16];
-    int status, limit, held, token = -1;
+    int status, limit, held, h2, token = -1;
 
     hr.method = r->method;
     hr.proto_num = r->proto_num;
@@ -239,12 +240,25 @@ static int upgrade(request_rec *r, const ws_dir_conf_t *conf)
         ws_stats_add(WS_STAT_ADDR_REFUSED, 1);
         return HTTP_SERVICE_UNAVAILABLE;
     }
+    h2 = r->connection->master != NULL;
+    if (ws_capacity_acquire(r, h2) != WS_CAPACITY_OK) {
+        ws_addrlimit_release(token);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, WSLOGNO(00073)
+                      "WebSocket upgrade for %s refused: the server holds "
+                      "as many WebSockets as it may; answering 503", r->uri);
+        apr_table_setn(r->err_headers_out, "Retry-After",
+                       WS_CAPACITY_RETRY_AFTER);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
     ws = ws_session_create(r, conf, conf->handler);
     if (!ws) {
         ws_addrlimit_release(token);
+        ws_capacity_release(h2);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     ws->addr_token = token;
+    ws->capacity_held = 1;
+    ws->h2 = h2;
     default_protocol(ws, conf);
     if (conf->handler->h->on_open) {
         ws->in_open = 1;

@@ -43,11 +43,7 @@ MPM_SETTINGS = {
     MaxSpareThreads         {workers}
     ThreadLimit             {threads}
     MaxConnectionsPerChild  0
-    # Parked WebSockets count against the child's connection limit,
-    # ThreadsPerChild + idle threads x this factor (the default, 2, would
-    # stop accepting after ~75 connections per child).
-    AsyncRequestWorkerFactor 400
-</IfModule>
+{async_factor}</IfModule>
 """,
     "worker": """\
 <IfModule mpm_worker_module>
@@ -72,6 +68,13 @@ MPM_SETTINGS = {
 </IfModule>
 """,
 }
+
+ASYNC_FACTOR = """\
+    # Parked WebSockets count against the child's connection limit,
+    # ThreadsPerChild + idle threads x this factor (the default, 2, would
+    # stop accepting after ~75 connections per child).
+    AsyncRequestWorkerFactor {}
+"""
 
 DEMO_ENDPOINTS = """\
 # The demo's WebSocket endpoints, beside normal pages on the same port.
@@ -113,11 +116,12 @@ def raise_nofile():
 
 def generate(d, port, mpm="event", demo=False, extra="", listen_host=None,
              threads=25, servers=2, log_level="info", tls=False, module=None,
-             h2=False):
+             h2=False, async_factor=400):
     """Write d/conf/httpd.conf (and htdocs) and return the config path.
     module: the mod_websocket.so to load (default: the one in build/);
     h2: HTTP/2 (h2 over TLS, h2c in the clear) with WebSockets over it
-    (RFC 8441, `H2WebSockets on`)."""
+    (RFC 8441, `H2WebSockets on`); async_factor: mpm_event's
+    AsyncRequestWorkerFactor (None: httpd's default)."""
     raise_nofile()
     d = os.path.abspath(d)
     for sub in ("conf", "logs", "run", "htdocs"):
@@ -177,9 +181,10 @@ ListenBacklog 4096
 {mpm_conf}
 """.format(d=d, listen=listen, user=user, group=group, modules=modules,
            log_level=log_level,
-           mpm_conf=MPM_SETTINGS[mpm].format(threads=threads,
-                                             servers=servers,
-                                             workers=threads * servers))
+           mpm_conf=MPM_SETTINGS[mpm].format(
+               threads=threads, servers=servers, workers=threads * servers,
+               async_factor=ASYNC_FACTOR.format(async_factor)
+               if async_factor else ""))
     if tls:
         conf += """\
 SSLEngine on

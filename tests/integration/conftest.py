@@ -133,6 +133,32 @@ def tree_cpu_seconds(srv):
     return total / tick
 
 
+def server_status(port):
+    """mod_status's ?auto page as a dict."""
+    r = wsutil.http_get(port, "/server-status?auto")
+    assert r.status == 200, r
+    out = {}
+    for line in r.body.decode().splitlines():
+        if ":" in line:
+            k, v = line.split(":", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+def wait_workers_idle(srv, timeout=10.0):
+    """Wait until no httpd worker but the one asking is busy: the
+    connections a test closed have been wound down.  (httpd 2.4's
+    ungraceful stop reads the sockets of workers still closing a
+    connection after they may have been freed: a test stops a server only
+    once its closed connections are gone.)"""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if int(server_status(srv.port).get("BusyWorkers", 0)) <= 1:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def httpd_env():
     """The environment httpd runs with: under make test-asan, the sanitizer
     runtime preloaded (httpd itself is not instrumented, the module is)."""

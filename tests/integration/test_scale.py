@@ -19,7 +19,8 @@ import pytest
 import websockets
 
 import wsutil
-from conftest import BUILD, LOAD_HANDLERS, _children_of, stop_server
+from conftest import (BUILD, LOAD_HANDLERS, _children_of, server_status,
+                      stop_server)
 
 BROADCAST_SO = os.path.join(BUILD, "handlers", "broadcast.so")
 
@@ -283,17 +284,6 @@ WebSocketLoadHandler broadcast "{bc}"
     WebSocketMaxMessageSize 1M
 </Location>
 """.format(bc=BROADCAST_SO)
-
-
-def server_status(port):
-    r = wsutil.http_get(port, "/server-status?auto")
-    assert r.status == 200
-    out = {}
-    for line in r.body.decode().splitlines():
-        if ":" in line:
-            k, v = line.split(":", 1)
-            out[k.strip()] = v.strip()
-    return out
 
 
 def test_slow_reader_hits_the_queue_limit_and_others_are_unaffected(

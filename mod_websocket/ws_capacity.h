@@ -1,0 +1,51 @@
+/*
+ * ws_capacity.h -- how many WebSockets the server may hold before the
+ * site's own pages starve, and refusing the ones beyond (503).
+ *
+ * Owns: WebSocketMaxConnections and its default, derived from the MPM's
+ * own settings (what a WebSocket costs there: a thread and a connection
+ * slot with a thread per connection; a connection slot under mpm_event's
+ * event loops, which admit ThreadsPerChild x (1 + AsyncRequestWorkerFactor)
+ * connections per child; an HTTP/2 worker for a WebSocket over HTTP/2),
+ * the server-wide count of open WebSockets (all children and generations,
+ * in shared memory, ws_slots), the warning when the limit is reached, and
+ * the startup line saying what this configuration holds.
+ *
+ * Threads: acquire/release from any thread; nothing blocks.  Must not
+ * touch sessions.
+ */
+#ifndef WS_CAPACITY_H
+#define WS_CAPACITY_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+#include "ws_config.h"           /* ws_max_connections */
+
+/* What ws_capacity_acquire says. */
+typedef enum {
+    WS_CAPACITY_OK = 0,         /* counted: release it when the WebSocket
+                                 * ends */
+    WS_CAPACITY_FULL,           /* the server holds as many as it may */
+    WS_CAPACITY_H2_FULL         /* this child's HTTP/2 workers are taken */
+} ws_capacity_e;
+
+/* post_config: work out the limit, make the shared count, and log (once,
+ * at startup and restarts) what this configuration holds.  loops: whether
+ * connections run in event loops.  Returns APR_SUCCESS or the
+ * shared-memory error. */
+apr_status_t ws_capacity_post_config(apr_pool_t *ptemp, server_rec *s,
+                                     int loops);
+
+/* Count one more WebSocket (h2: over HTTP/2) if the limits allow it.  On
+ * a refusal the reason is logged at warn at most once a minute for the
+ * whole server, and counted. */
+ws_capacity_e ws_capacity_acquire(request_rec *r, int h2);
+
+/* The WebSocket counted by a successful acquire is over. */
+void ws_capacity_release(int h2);
+
+/* Seconds a refused client is told to wait (Retry-After). */
+#define WS_CAPACITY_RETRY_AFTER "10"
+
+#endif /* WS_CAPACITY_H */

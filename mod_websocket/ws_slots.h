@@ -1,0 +1,51 @@
+/*
+ * ws_slots.h -- shared memory with one region per httpd process slot:
+ * what lets a figure (connections open, connections per client address)
+ * cover every child process, the old generation's after a graceful
+ * restart included.
+ *
+ * Owns: creating such a table (once for the life of the server: it lives
+ * in the process pool, so it survives restarts and old children's counts
+ * still count), finding and claiming this child's region (the scoreboard
+ * slot holding our pid; whatever a previous child of that slot left is
+ * cleared first), and walking the regions of live children (a region
+ * whose owner no longer holds its slot -- the child exited or crashed --
+ * is skipped, so nothing leaks).
+ *
+ * Threads and processes: only the owning child writes its region (under a
+ * lock of its own if several of its threads do); every process reads all
+ * regions without a lock, with atomic loads.  A region is at least 8-byte
+ * aligned.  Must not know what the regions hold.
+ */
+#ifndef WS_SLOTS_H
+#define WS_SLOTS_H
+
+#include "apr_pools.h"
+#include "httpd.h"
+
+typedef struct ws_slots ws_slots_t;
+
+/*
+ * post_config: the table named key (make it if this server has none yet):
+ * a header of header_size bytes (zeroed when made) and one region of
+ * region_size bytes per process slot (ServerLimit).  Returns APR_SUCCESS
+ * and sets *out, or the shared-memory error.  Regions of a table made with
+ * other sizes (a restart after a module upgrade) are not reused: a new
+ * table is made.
+ */
+apr_status_t ws_slots_attach(server_rec *s, const char *key,
+                             apr_size_t header_size, apr_size_t region_size,
+                             ws_slots_t **out);
+
+/* The header (shared by every process; atomic access only). */
+void *ws_slots_header(ws_slots_t *t);
+
+/* In a child: its own region, claimed and zeroed on first use; NULL if the
+ * scoreboard has no slot for this process. */
+void *ws_slots_mine(ws_slots_t *t);
+
+/* Call fn(region, baton) for the region of every live child. */
+void ws_slots_each(ws_slots_t *t, void (*fn)(void *region, void *baton),
+                   void *baton);
+
+#endif /* WS_SLOTS_H */
