@@ -32,7 +32,8 @@
  * event-loop threads, which serve thousands of connections each: a
  * callback must not block (no sleeping, no slow I/O; hand such work to a
  * thread of your own and send the answer from there).  Under worker and
- * prefork they run on the connection's own httpd thread.  Every function
+ * prefork they run on the connection's own httpd thread, and for a
+ * WebSocket over HTTP/2 on the mod_http2 worker running its stream.  Every function
  * in ws_api_t may be called from any thread, including threads the
  * handler starts itself, and none of them blocks.
  *
@@ -194,7 +195,9 @@ typedef struct ws_handler {
      *  with 500. */
     int (*init)(const ws_api_t *api);
 
-    /** Once when the child exits, after the last connection closed. */
+    /** Once when the child exits, after every on_close of the child.
+     *  (Under prefork, httpd may run it from its SIGTERM handler: keep it
+     *  to async-signal-safe work there.) */
     void (*fini)(void);
 
     /** The upgrade request passed every check (httpd auth, Origin,
@@ -213,9 +216,13 @@ typedef struct ws_handler {
                       const char *data, size_t len);
 
     /** The connection is over: code and reason are what the peer sent
-     *  (1005 and "" if its close frame had no code; 1006 if it vanished
-     *  without one), or the code the server closed with.  Called once
-     *  per successful on_open. */
+     *  (1005 and "" if its close frame had no code), or the code the
+     *  server closed with (1001 "server restarting" or "server stopping"
+     *  when httpd restarts or stops, 1008, 1009, 1011...), or 1006 if the
+     *  connection ended without a close frame (reason "peer vanished",
+     *  "ping timeout", "close timeout", "write failed").  Called exactly
+     *  once per successful on_open, whatever ended the connection, and
+     *  always before fini. */
     void (*on_close)(ws_connection_t *conn, int code, const char *reason);
 
     /* --- appended after the first ABI 1 release --- */

@@ -220,6 +220,19 @@ def test_handler_close_after_messages_sends_them_first(mpm_server):
         ws.expect_eof()
 
 
+def test_ping_after_the_server_closed_still_gets_its_pong(mpm_server):
+    # RFC 6455 section 5.5.2: a Pong answers every Ping "unless it already
+    # received a Close frame"; the server having sent one is no excuse.
+    with RawWebSocket(mpm_server.port, "/test") as ws:
+        ws.send_frame(OP_TEXT, "close 4000 closing")
+        assert ws.expect_close() == (4000, b"closing")
+        ws.send_frame(OP_PING, b"still there?")
+        fin, rsv, op, payload = ws.recv_frame()
+        assert (op, payload) == (OP_PONG, b"still there?")
+        ws.send_frame(OP_CLOSE, close_payload(4000))
+        ws.expect_eof()
+
+
 def test_handler_fail_closes_with_1011(mpm_server):
     code, _ = run(wsutil.closed_with(mpm_server.port, "/test", "fail"))
     assert code == 1011
