@@ -382,6 +382,10 @@ static int engine_message(void *baton, int opcode, const uint8_t *data,
  * not from malloc). */
 #define WS_SMALL_FRAME 1024
 
+/* From this size on, a message sent back while it is being delivered is
+ * not copied (see engine_output). */
+#define WS_TAKE_MIN (64 * 1024)
+
 static int engine_output(void *baton, const uint8_t *hdr, size_t hlen,
                          const uint8_t *payload, size_t plen)
 {
@@ -393,10 +397,11 @@ static int engine_output(void *baton, const uint8_t *hdr, size_t hlen,
     }
     /* Copied, never passed from here: only ws_session_push writes, in
      * slices that cannot block. */
-    if (plen > WS_SMALL_FRAME) {
+    if (plen >= WS_TAKE_MIN) {
         /* Sending back the message being delivered (echo): take the
          * engine's buffer instead of copying it (and faulting in a fresh
-         * copy of a message of megabytes, all in one turn). */
+         * copy of a message of megabytes, all in one turn).  Smaller ones
+         * are copied: cheaper than a new buffer for the next message. */
         uint8_t *taken = ws_conn_take_message(&ws->engine, payload, plen);
 
         if (taken) {
