@@ -252,7 +252,8 @@ static const char *cmd_size(cmd_parms *cmd, void *dconf, const char *arg)
     if (err) {
         return apr_psprintf(cmd->pool, "%s: %s; expected bytes from 1 to "
                             "%" APR_INT64_T_FMT ", optionally with K, M or "
-                            "G", cmd->cmd->name, err, (apr_int64_t)APR_INT64_MAX);
+                            "G", cmd->cmd->name, err,
+                            (apr_int64_t)APR_INT64_MAX);
     }
     *(apr_off_t *)((char *)dconf + (size_t)cmd->info) = v;
     return NULL;
@@ -439,6 +440,89 @@ static const char *cmd_plain(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+/* Check one section's own options against an enclosing section's handler;
+ * 0, or -1 after logging the refusal like a syntax error. */
+static int check_inherited(const ws_dir_conf_t *inner, const char *ipath,
+                           const ws_dir_conf_t *outer, const char *opath)
+{
+    int i;
+
+    for (i = 0; i < inner->option_src->nelts; i++) {
+        const ws_option_src_t *o = &APR_ARRAY_IDX(inner->option_src, i,
+                                                  ws_option_src_t);
+        const char *err = outer->handler->h->check_option(o->key, o->val);
+
+        if (err) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL,
+                         "Syntax error on line %d of %s: "
+                         "WebSocketHandlerOption: handler %s (from "
+                         "<Location %s>, enclosing <Location %s>), option "
+                         "%s: %s", o->line, o->file, outer->handler->name,
+                         opath, ipath, o->key, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* 1 if <Location outer> encloses <Location inner>: outer is a prefix
+ * ending at a path segment boundary, as httpd matches locations ("/chat"
+ * encloses "/chat/room", not "/chatroom"). */
+static int location_encloses(const char *outer, const char *inner)
+{
+    size_t n = strlen(outer);
+
+    return strncmp(inner, outer, n) == 0
+           && (n == 0 || outer[n - 1] == '/' || inner[n] == '/'
+               || inner[n] == '\0');
+}
+
+int ws_conf_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf; (void)plog; (void)ptemp;
+    for (; s; s = s->next) {
+        core_server_config *sc = ap_get_core_module_config(s->module_config);
+        ap_conf_vector_t **secs;
+        int i, j;
+
+        if (!sc || !sc->sec_url) {
+            continue;
+        }
+        secs = (ap_conf_vector_t **)sc->sec_url->elts;
+        for (i = 0; i < sc->sec_url->nelts; i++) {
+            const ws_dir_conf_t *in = ap_get_module_config(secs[i],
+                                                           &websocket_module);
+            const core_dir_config *cin = ap_get_core_module_config(secs[i]);
+
+            if (!in || !in->option_src || in->handler || !cin->d || cin->r) {
+                continue;
+            }
+            for (j = 0; j < sc->sec_url->nelts; j++) {
+                const ws_dir_conf_t *out = ap_get_module_config(
+                                               secs[j], &websocket_module);
+                const core_dir_config *cout = ap_get_core_module_config(
+                                                  secs[j]);
+
+                if (j == i || !out || !out->handler
+                    || !out->handler->h->check_option || !cout->d || cout->r
+                    || !location_encloses(cout->d, cin->d)) {
+                    continue;
+                }
+                if (check_inherited(in, cin->d, out, cout->d) != 0) {
+                    return HTTP_INTERNAL_SERVER_ERROR;
+                }
+            }
+        }
+    }
+    return OK;
+}
+
+/* Where a location's settings may be written: in <Location> and
+ * <Directory>, and in the server config or a virtual host as the default
+ * of every location there (inner sections override, see the merge). */
+#define WS_SETTING_CONF (RSRC_CONF | ACCESS_CONF)
+
 const command_rec ws_cmds[] = {
     AP_INIT_TAKE2("WebSocketLoadHandler", cmd_load_handler, NULL, RSRC_CONF,
                   "Load a WebSocket handler .so under a name: "
@@ -450,68 +534,73 @@ const command_rec ws_cmds[] = {
                   "WebSocketHandlerOption <name> <value>."),
     AP_INIT_TAKE1("WebSocketMaxMessageSize", cmd_size,
                   (void *)APR_OFFSETOF(ws_dir_conf_t, max_message),
-                  ACCESS_CONF,
+                  WS_SETTING_CONF,
                   "Largest message accepted, in bytes (K, M, G allowed); "
                   "larger ones close the connection with 1009."),
     AP_INIT_TAKE1("WebSocketMaxFrameSize", cmd_size,
                   (void *)APR_OFFSETOF(ws_dir_conf_t, max_frame),
-                  ACCESS_CONF,
+                  WS_SETTING_CONF,
                   "Largest frame payload accepted, in bytes (K, M, G "
                   "allowed); larger ones close the connection with 1009."),
     AP_INIT_ITERATE("WebSocketAllowedOrigins", cmd_origins, NULL,
-                    ACCESS_CONF,
+                    WS_SETTING_CONF,
                     "Origins allowed besides the site itself: "
                     "scheme://host[:port] ..., or * for any."),
-    AP_INIT_ITERATE("WebSocketProtocols", cmd_protocols, NULL, ACCESS_CONF,
+    AP_INIT_ITERATE("WebSocketProtocols", cmd_protocols, NULL,
+                    WS_SETTING_CONF,
                     "Subprotocols spoken here, in order of preference; * "
                     "agrees to the client's first offer."),
-    AP_INIT_TAKE1("WebSocketPlainRequests", cmd_plain, NULL, ACCESS_CONF,
+    AP_INIT_TAKE1("WebSocketPlainRequests", cmd_plain, NULL,
+                  WS_SETTING_CONF,
                   "Refuse (426 Upgrade Required, the default) or Serve "
                   "requests without an Upgrade to this location."),
     AP_INIT_TAKE1("WebSocketMaxQueuedOutput", cmd_size,
                   (void *)APR_OFFSETOF(ws_dir_conf_t, max_queued),
-                  ACCESS_CONF,
+                  WS_SETTING_CONF,
                   "Most bytes queued for one connection before "
                   "WebSocketQueueOverflow applies (K, M, G allowed)."),
     AP_INIT_TAKE1("WebSocketMaxFragments", cmd_count,
                   (void *)APR_OFFSETOF(ws_dir_conf_t, max_fragments),
-                  ACCESS_CONF,
+                  WS_SETTING_CONF,
                   "Most frames one message may arrive in (0: no limit); "
                   "more close the connection with 1008."),
     AP_INIT_TAKE1("WebSocketMaxControlRate", cmd_count,
                   (void *)APR_OFFSETOF(ws_dir_conf_t, max_control),
-                  ACCESS_CONF,
+                  WS_SETTING_CONF,
                   "Most control frames (ping, pong, close) a client may "
                   "send per second (0: no limit); more close the "
                   "connection with 1008."),
     AP_INIT_TAKE1("WebSocketMaxConnectionsPerAddress", cmd_per_address,
                   (void *)APR_OFFSETOF(ws_dir_conf_t, max_per_address),
-                  ACCESS_CONF,
+                  WS_SETTING_CONF,
                   "Most WebSocket connections one client address may hold "
                   "open on this server (0: no limit); more get 503."),
-    AP_INIT_TAKE1("WebSocketQueueOverflow", cmd_overflow, NULL, ACCESS_CONF,
+    AP_INIT_TAKE1("WebSocketQueueOverflow", cmd_overflow, NULL,
+                  WS_SETTING_CONF,
                   "What a full output queue does: Close (1008, the "
                   "default) or Drop the message; both are counted."),
     AP_INIT_TAKE1("WebSocketPingInterval", cmd_time,
-                  (void *)APR_OFFSETOF(ws_dir_conf_t, ping), ACCESS_CONF,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, ping),
+                  WS_SETTING_CONF,
                   "Ping a peer silent for this long (0: never)."),
     AP_INIT_TAKE1("WebSocketPingTimeout", cmd_time,
                   (void *)APR_OFFSETOF(ws_dir_conf_t, ping_timeout),
-                  ACCESS_CONF,
+                  WS_SETTING_CONF,
                   "Close a peer that has not answered a ping in this "
                   "long."),
     AP_INIT_TAKE1("WebSocketIdleTimeout", cmd_time,
-                  (void *)APR_OFFSETOF(ws_dir_conf_t, idle), ACCESS_CONF,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, idle),
+                  WS_SETTING_CONF,
                   "Close (1001) a connection without messages for this "
                   "long (0, the default: never)."),
     AP_INIT_TAKE1("WebSocketCloseTimeout", cmd_time,
                   (void *)APR_OFFSETOF(ws_dir_conf_t, close_timeout),
-                  ACCESS_CONF,
+                  WS_SETTING_CONF,
                   "How long to wait for the peer's close frame after "
                   "sending ours."),
     AP_INIT_TAKE1("WebSocketGracefulTimeout", cmd_time,
                   (void *)APR_OFFSETOF(ws_dir_conf_t, graceful),
-                  ACCESS_CONF,
+                  WS_SETTING_CONF,
                   "After a graceful restart or stop, how long an old "
                   "child keeps its WebSockets before closing them (1001)."),
     AP_INIT_TAKE1("WebSocketIOMode", cmd_io_mode, NULL, RSRC_CONF,

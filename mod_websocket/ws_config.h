@@ -132,6 +132,13 @@ typedef struct {
 
 void ws_conf_settings(const ws_dir_conf_t *conf, ws_settings_t *out);
 
+/* check_config hook: WebSocketHandlerOption lines in a <Location> without
+ * its own WebSocketHandler are checked by the handler of every enclosing
+ * <Location> (at path segment boundaries, as httpd matches them), so they
+ * too fail configtest. */
+int ws_conf_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                         apr_pool_t *ptemp, server_rec *s);
+
 /* Parse a byte size ("1048576", "64K", "16M", "1G"); NULL or an error. */
 const char *ws_parse_size(apr_pool_t *p, const char *arg, apr_off_t *out);
 

@@ -20,6 +20,30 @@ static const char *const state_names[] = {
     "CONNECTING", "OPEN", "CLOSING", "CLOSED"
 };
 
+/*
+ * The engine's transitions, all made by set_state() (sections 7.1.2-7.1.5):
+ *   OPEN    -> CLOSING  we sent a close (ours, a handler's, a handler error)
+ *   OPEN    -> CLOSED   the peer's close answered, a violation, an abort
+ *   CLOSING -> CLOSED   the peer's close arrived, or we gave up waiting
+ * CONNECTING exists for completeness: the engine starts in OPEN.  Anything
+ * else (leaving CLOSED, going back to OPEN) is refused: set_state keeps
+ * the state (the unit tests check every path ends where the RFC says).
+ */
+static const unsigned char allowed[4][4] = {
+    /*               CONNECTING OPEN CLOSING CLOSED */
+    /* CONNECTING */ { 0,       1,   0,      1 },
+    /* OPEN       */ { 0,       0,   1,      1 },
+    /* CLOSING    */ { 0,       0,   0,      1 },
+    /* CLOSED     */ { 0,       0,   0,      1 },
+};
+
+static void set_state(ws_conn_t *c, ws_state_e to)
+{
+    if (allowed[c->state][to]) {
+        c->state = to;
+    }
+}
+
 const char *ws_conn_state_str(ws_state_e state)
 {
     if ((unsigned)state < sizeof(state_names) / sizeof(state_names[0])) {
@@ -40,7 +64,8 @@ void ws_conn_init(ws_conn_t *c, const ws_conn_limits_t *limits,
     c->max_control = limits->max_control;
     c->ops = ops;
     c->baton = baton;
-    c->state = WS_STATE_OPEN;
+    c->state = WS_STATE_CONNECTING;
+    set_state(c, WS_STATE_OPEN);
 }
 
 void ws_conn_cleanup(ws_conn_t *c)
@@ -115,7 +140,7 @@ static void fail(ws_conn_t *c, int code, const char *reason)
         emit_close(c, code, reason);
         set_outcome(c, code, reason, strlen(reason));
     }
-    c->state = WS_STATE_CLOSED;
+    set_state(c, WS_STATE_CLOSED);
 }
 
 static int grow_message(ws_conn_t *c, size_t need)
@@ -150,9 +175,9 @@ static void deliver(ws_conn_t *c, int opcode, uint8_t *data, size_t len)
     }
     rv = c->ops->message(c->baton, opcode, data, len);
     if (rv != 0 && c->state == WS_STATE_OPEN) {
-        emit_close(c, 1011, "handler error");
-        set_outcome(c, 1011, "handler error", 13);
-        c->state = WS_STATE_CLOSING;
+        emit_close(c, WS_CLOSE_CODE_INTERNAL, "handler error");
+        set_outcome(c, WS_CLOSE_CODE_INTERNAL, "handler error", 13);
+        set_state(c, WS_STATE_CLOSING);
     }
 }
 
@@ -194,7 +219,7 @@ static void control_end(ws_conn_t *c)
             emit_close_len(c, code == WS_CLOSE_CODE_NO_STATUS ? 0 : code,
                            (const char *)reason, reason_len);
         }
-        c->state = WS_STATE_CLOSED;
+        set_state(c, WS_STATE_CLOSED);
         break;
     }
 }
@@ -224,7 +249,7 @@ static void data_header(ws_conn_t *c, size_t avail)
      * to the handler from the input buffer itself, without a copy. */
     c->direct = h->fin && h->opcode != WS_OP_CONT && h->length <= avail;
     if (!c->direct && grow_message(c, c->msg_len + h->length + 1) != 0) {
-        fail(c, 1011, "out of memory");
+        fail(c, WS_CLOSE_CODE_INTERNAL, "out of memory");
     }
 }
 
@@ -340,7 +365,7 @@ ws_state_e ws_conn_feed(ws_conn_t *c, uint8_t *buf, size_t len)
             }
             else {
                 /* Already closing: nothing more to say, just stop. */
-                c->state = WS_STATE_CLOSED;
+                set_state(c, WS_STATE_CLOSED);
             }
             break;
         }
@@ -387,7 +412,7 @@ int ws_conn_close(ws_conn_t *c, int code, const char *reason)
     }
     set_outcome(c, code ? code : WS_CLOSE_CODE_NO_STATUS,
                 reason ? reason : "", rlen);
-    c->state = WS_STATE_CLOSING;
+    set_state(c, WS_STATE_CLOSING);
     return emit_close(c, code, reason);
 }
 
@@ -405,6 +430,11 @@ uint8_t *ws_conn_take_message(ws_conn_t *c, const void *data, size_t len)
     return m;
 }
 
+void ws_conn_new_control_window(ws_conn_t *c)
+{
+    c->ctl_count = 0;
+}
+
 void ws_conn_trim(ws_conn_t *c)
 {
     if (c->msg_opcode == 0 && c->msg) {
@@ -418,5 +448,5 @@ void ws_conn_abort(ws_conn_t *c, int code, const char *reason)
         set_outcome(c, code, reason ? reason : "",
                     reason ? strlen(reason) : 0);
     }
-    c->state = WS_STATE_CLOSED;
+    set_state(c, WS_STATE_CLOSED);
 }

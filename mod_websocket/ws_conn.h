@@ -33,10 +33,6 @@ typedef enum {
 #define WS_CONN_EINVAL  (-3)    /* bad close code or reason */
 #define WS_CONN_EOUTPUT (-4)    /* the output callback failed */
 
-/* Close code for a message in more fragments than allowed (a policy of
- * this server, not a size). */
-#define WS_CLOSE_CODE_POLICY 1008
-
 typedef struct {
     /* A whole message.  data[len] is a NUL byte (not part of the message).
      * data is valid until the callback returns.  Return 0, or non-zero to
@@ -61,7 +57,8 @@ typedef struct {
     uint64_t max_frame_size;    /* 0 = no limit */
     uint32_t max_fragments;     /* frames per message; 0 = no limit */
     uint32_t max_control;       /* control frames per window (the caller
-                                 * resets ctl_count each second); 0 = no
+                                 * starts a window each second:
+                                 * ws_conn_new_control_window); 0 = no
                                  * limit */
 } ws_conn_limits_t;
 
@@ -136,6 +133,10 @@ int ws_conn_close(ws_conn_t *c, int code, const char *reason);
  * another for the next message.  NULL otherwise.  This lets a handler
  * that sends back what it got (echo) do so without copying it. */
 uint8_t *ws_conn_take_message(ws_conn_t *c, const void *data, size_t len);
+
+/* A new window of max_control begins: the control-frame count starts
+ * over (the caller keeps the clock: one window per second). */
+void ws_conn_new_control_window(ws_conn_t *c);
 
 /* Release the message buffer if no message is being assembled (an idle
  * connection should hold no buffer). */

@@ -36,12 +36,21 @@
 /* Largest control frame payload, section 5.5. */
 #define WS_FRAME_MAX_CONTROL 125
 
-/* Close codes used by the codec (section 7.4.1). */
+/* Close codes (section 7.4.1, and IANA's registry for 1012-1014): the one
+ * list the module uses.  ws_plugin_api.h gives handlers the same values as
+ * WS_CLOSE_*; ws_session.c checks they agree. */
 #define WS_CLOSE_CODE_NORMAL       1000
+#define WS_CLOSE_CODE_GOING_AWAY   1001
 #define WS_CLOSE_CODE_PROTOCOL     1002
-#define WS_CLOSE_CODE_NO_STATUS    1005
+#define WS_CLOSE_CODE_UNSUPPORTED  1003
+#define WS_CLOSE_CODE_NO_STATUS    1005    /* never sent: no code given */
+#define WS_CLOSE_CODE_ABNORMAL     1006    /* never sent: no close frame */
 #define WS_CLOSE_CODE_INVALID_DATA 1007
+#define WS_CLOSE_CODE_POLICY       1008
 #define WS_CLOSE_CODE_TOO_BIG      1009
+#define WS_CLOSE_CODE_MANDATORY_EXT 1010
+#define WS_CLOSE_CODE_INTERNAL     1011
+#define WS_CLOSE_CODE_TRY_AGAIN    1013
 
 typedef struct {
     int fin;                    /* 1 if final fragment */

@@ -1,18 +1,14 @@
 /*
- * ws_io.c -- how bytes move between the network and a session.
+ * ws_io.c -- how bytes move between the network and a session (see
+ * ws_io.h).
  *
  * Two ways to run a connection, one protocol engine:
  *
- * Event loop (mpm_event).  The upgrade request returns right after the
- * 101.  A "kick" input filter makes httpd's pipelining check see pending
- * input, so mpm_event re-enters process_connection at once; our hook
- * returns CONN_STATE_SUSPENDED and, once mpm_event has let go of the
- * connection (suspend_connection), hands it to one of mod_websocket's
- * event loops (ws_loop.c): mpm_event keeps counting the connection but no
- * longer polls it or holds a thread for it.  The loop calls ws_io_turn
- * when the socket is readable or writable, mail arrived or a turn was cut
- * short, and ws_io_tick for timers; when the connection ends, ws_io_release
- * destroys its pool, which closes the socket and tells mpm_event.
+ * Event loop (mpm_event).  After the hand-off (ws_handoff.c) an event loop
+ * (ws_loop.c) owns the connection and calls ws_io_turn when the socket is
+ * readable or writable, mail arrived or a turn was cut short, and
+ * ws_io_tick for timers; when the connection ends, ws_io_release destroys
+ * its pool, which closes the socket and tells mpm_event.
  *
  * Own thread (worker, prefork, HTTP/2 streams, WebSocketIOMode Thread).
  * The handler keeps the request's thread and loops: read, work, write,
@@ -23,15 +19,14 @@
  * Either way a turn reads with APR_NONBLOCK_READ through c->input_filters
  * (bytes mod_ssl already decrypted never wake a poll), at most
  * WS_READ_BUDGET bytes before others get their turn, and writes without
- * blocking (ws_session_push).  Must not interpret WebSocket bytes (ws_conn
- * does) nor touch handler state (ws_session does).
+ * blocking, at most WS_PUSH_BUDGET.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include "apr_poll.h"
 #include "apr_portable.h"
@@ -39,14 +34,13 @@
 #include "http_core.h"
 #include "http_connection.h"
 #include "http_ssl.h"
-#include "mpm_common.h"
 #include "util_filter.h"
 
 #include "ws_private.h"
 #include "ws_io.h"
-#include "ws_stats.h"
+#include "ws_child.h"
 #include "ws_registry.h"
-#include "ws_loop.h"
+#include "ws_stats.h"
 
 /* Bytes read per ap_get_brigade call. */
 #define WS_READ_CHUNK 65536
@@ -64,8 +58,42 @@
 #define WS_PUSH_AT     (64 * 1024)
 #define WS_READ_PAUSE  (1024 * 1024)
 
-static ap_filter_rec_t *kick_filter_handle;
-static int mpm_can_suspend = -1;
+/* Output is handed to the filters in slices this big: the core output
+ * filter only blocks above FlushMaxThreshold (64 KB by default), so a
+ * slice passed while it holds nothing never blocks. */
+#define WS_PUSH_SLICE (32 * 1024)
+
+/* Most bytes one push writes: a peer that reads as fast as we write must
+ * not keep its event loop to itself (the rest waits for the next turn,
+ * which writability brings at once). */
+#define WS_PUSH_BUDGET (512 * 1024)
+
+/* Frames up to this size are built whole and copied once into a bucket of
+ * their exact size (small ones come from the bucket allocator's free list,
+ * not from malloc). */
+#define WS_SMALL_FRAME 1024
+
+struct ws_io {
+    ws_session_t *ws;           /* a reference, dropped with c->pool */
+    conn_rec *c;
+    apr_bucket_brigade *obb;    /* output not yet passed to the filters */
+    apr_size_t obb_bytes;
+    apr_bucket_brigade *ibb;    /* input, reused */
+    apr_bucket_brigade *tbb;    /* a slice of obb being written, reused */
+    apr_status_t write_status;  /* first failed write, or APR_SUCCESS */
+    int tls;                    /* filters may hold input the socket does
+                                 * not show (mod_ssl, an HTTP/2 stream) */
+    int upgrade_eos;            /* an HTTP/2 stream: its input opens with
+                                 * the EOS of the upgrade request */
+    int out_pending;            /* the filters or obb still hold output */
+    int read_more;              /* input may be held: read next turn */
+    int busy;                   /* the last turn stopped at its budget */
+    int trimmed;                /* idle memory given back */
+    apr_time_t adopted_at;      /* when a loop took it */
+    apr_time_t linger_until;    /* closing TCP: the deadline; 0 before */
+    int shut_wr;
+    int drained;                /* closed and drained: waits to release */
+};
 
 typedef enum {
     WS_IO_AGAIN,                /* nothing more to read now */
@@ -73,6 +101,170 @@ typedef enum {
     WS_IO_EOF,                  /* the peer closed or the read failed */
     WS_IO_DONE                  /* the engine reached CLOSED */
 } ws_io_result_e;
+
+ws_session_t *ws_io_session(const ws_io_t *io)
+{
+    return io->ws;
+}
+
+conn_rec *ws_io_conn(const ws_io_t *io)
+{
+    return io->c;
+}
+
+/* --- output --- */
+
+/*
+ * Without a FLUSH, mod_ssl's coalescing filter keeps small writes and the
+ * core output filter keeps less than 4 KB.  A FLUSH would make the core
+ * block on a slow reader.  Any metadata bucket ends the coalescing run, and
+ * the core's own non-blocking write is triggered afterwards (core_push), so
+ * this bucket carries no data and means nothing else.
+ */
+static apr_status_t push_bucket_read(apr_bucket *b, const char **str,
+                                     apr_size_t *len, apr_read_type_e block)
+{
+    (void)b; (void)block;
+    *str = NULL;
+    *len = 0;
+    return APR_SUCCESS;
+}
+
+static const apr_bucket_type_t push_bucket_type = {
+    "WS_PUSH", 5, APR_BUCKET_METADATA,
+    apr_bucket_destroy_noop,
+    push_bucket_read,
+    apr_bucket_setaside_noop,
+    apr_bucket_split_notimpl,
+    apr_bucket_simple_copy
+};
+
+static apr_bucket *push_bucket_create(apr_bucket_alloc_t *list)
+{
+    apr_bucket *b = apr_bucket_alloc(sizeof(*b), list);
+
+    APR_BUCKET_INIT(b);
+    b->free = apr_bucket_free;
+    b->list = list;
+    b->length = 0;
+    b->start = 0;
+    b->data = NULL;
+    b->type = &push_bucket_type;
+    return b;
+}
+
+/* Ask the core output filter to write what it holds, without blocking
+ * (what event.c does in write completion). */
+static apr_status_t core_push(conn_rec *c)
+{
+    ap_filter_t *f = c->output_filters;
+
+    while (f->next) {
+        f = f->next;
+    }
+    return f->frec->filter_func.out_func(f, NULL);
+}
+
+/* The session's sink: the engine's frames go into obb, copied (or, for
+ * an owned payload, handed over).  Only push writes, in slices that
+ * cannot block. */
+static int sink_frame(void *sink, const uint8_t *hdr, size_t hlen,
+                      const uint8_t *payload, size_t plen, uint8_t *owned)
+{
+    ws_io_t *io = sink;
+    apr_bucket_alloc_t *list = io->c->bucket_alloc;
+
+    if (io->write_status != APR_SUCCESS) {
+        return -1;
+    }
+    if (!owned && hlen + plen <= WS_SMALL_FRAME) {
+        char frame[WS_SMALL_FRAME];
+
+        memcpy(frame, hdr, hlen);
+        if (plen) {
+            memcpy(frame + hlen, payload, plen);
+        }
+        APR_BRIGADE_INSERT_TAIL(io->obb, apr_bucket_heap_create(
+                                             frame, hlen + plen, NULL, list));
+    }
+    else {
+        APR_BRIGADE_INSERT_TAIL(io->obb, apr_bucket_heap_create(
+                                             (const char *)hdr, hlen, NULL,
+                                             list));
+        APR_BRIGADE_INSERT_TAIL(io->obb, apr_bucket_heap_create(
+                                             (const char *)(owned ? owned
+                                                            : payload),
+                                             plen, owned ? free : NULL,
+                                             list));
+    }
+    io->obb_bytes += hlen + plen;
+    return 0;
+}
+
+static const ws_sink_ops_t sink_ops = { sink_frame };
+
+/* Write queued output without blocking, at most WS_PUSH_BUDGET; sets
+ * out_pending if some is left for later. */
+static apr_status_t push(ws_io_t *io)
+{
+    conn_rec *c = io->c;
+    apr_status_t rv = io->write_status;
+    apr_off_t budget = WS_PUSH_BUDGET;
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    for (;;) {
+        apr_bucket *after;
+        apr_off_t len = 0;
+
+        /* Let the core write what it holds first; hand it more only when
+         * it holds nothing, so it never has a reason to block. */
+        rv = core_push(c);
+        if (rv != APR_SUCCESS || c->data_in_output_filters
+            || APR_BRIGADE_EMPTY(io->obb) || budget <= 0) {
+            break;
+        }
+        rv = apr_brigade_partition(io->obb, WS_PUSH_SLICE, &after);
+        if (rv != APR_SUCCESS && rv != APR_INCOMPLETE) {
+            break;
+        }
+        while (APR_BRIGADE_FIRST(io->obb) != after) {
+            apr_bucket *b = APR_BRIGADE_FIRST(io->obb);
+
+            len += (apr_off_t)b->length;
+            APR_BUCKET_REMOVE(b);
+            APR_BRIGADE_INSERT_TAIL(io->tbb, b);
+        }
+        APR_BRIGADE_INSERT_TAIL(io->tbb, push_bucket_create(c->bucket_alloc));
+        rv = ap_pass_brigade(c->output_filters, io->tbb);
+        apr_brigade_cleanup(io->tbb);
+        io->obb_bytes -= (apr_size_t)len;
+        ws_session_written(io->ws, (apr_size_t)len);
+        budget -= len;
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        io->write_status = rv;
+        WS_SLOG(io->ws, APLOG_DEBUG, rv, 00025, "write failed");
+        ws_session_note_end(io->ws, "write failed");
+        return rv;
+    }
+    io->out_pending = c->data_in_output_filters
+                      || !APR_BRIGADE_EMPTY(io->obb);
+    return APR_SUCCESS;
+}
+
+void ws_io_push(ws_io_t *io)
+{
+    if (!io->linger_until) {
+        push(io);
+    }
+}
+
+/* --- input --- */
 
 /* One read buffer per thread, not per connection: an idle connection
  * must not hold 64 KB.  One spare byte: ws_conn_feed NUL-terminates
@@ -87,17 +279,17 @@ static uint8_t *read_buffer(void)
     return buf;
 }
 
-/* Read until EAGAIN or the budget, feeding the engine. */
-static ws_io_result_e read_input(ws_session_t *ws)
+/* Read until EAGAIN or the budget, feeding the session. */
+static ws_io_result_e read_input(ws_io_t *io)
 {
-    conn_rec *c = ws->c;
+    conn_rec *c = io->c;
     uint8_t *buf = read_buffer();
     apr_size_t budget = WS_READ_BUDGET;
 
     if (!buf) {
         return WS_IO_EOF;
     }
-    ws->read_more = 0;
+    io->read_more = 0;
     for (;;) {
         apr_size_t len = WS_READ_CHUNK;
         apr_status_t rv;
@@ -105,36 +297,36 @@ static ws_io_result_e read_input(ws_session_t *ws)
         if (budget == 0) {
             /* Filters may hold more input: the next turn reads even if
              * the socket does not say so. */
-            ws->read_more = 1;
+            io->read_more = 1;
             return WS_IO_BUSY;
         }
-        apr_brigade_cleanup(ws->ibb);
-        rv = ap_get_brigade(c->input_filters, ws->ibb, AP_MODE_READBYTES,
+        apr_brigade_cleanup(io->ibb);
+        rv = ap_get_brigade(c->input_filters, io->ibb, AP_MODE_READBYTES,
                             APR_NONBLOCK_READ, WS_READ_CHUNK);
         if (APR_STATUS_IS_EAGAIN(rv)) {
             return WS_IO_AGAIN;
         }
         if (rv != APR_SUCCESS) {
             ap_log_cerror(APLOG_MARK, APLOG_TRACE1, rv, c,
-                          "[ws %lu] read ended", ws->id);
+                          "[ws %lu] read ended", ws_session_id(io->ws));
             return WS_IO_EOF;
         }
-        if (!APR_BRIGADE_EMPTY(ws->ibb) && ws->upgrade_eos
-            && APR_BUCKET_IS_EOS(APR_BRIGADE_FIRST(ws->ibb))) {
+        if (!APR_BRIGADE_EMPTY(io->ibb) && io->upgrade_eos
+            && APR_BUCKET_IS_EOS(APR_BRIGADE_FIRST(io->ibb))) {
             /* An HTTP/2 stream's input opens with an EOS that ends the
              * upgrade request's (empty) body (mod_http2, h2_c2.c); the
              * WebSocket follows. */
-            ws->upgrade_eos = 0;
-            apr_bucket_delete(APR_BRIGADE_FIRST(ws->ibb));
+            io->upgrade_eos = 0;
+            apr_bucket_delete(APR_BRIGADE_FIRST(io->ibb));
         }
-        if (APR_BRIGADE_EMPTY(ws->ibb)) {
+        if (APR_BRIGADE_EMPTY(io->ibb)) {
             return WS_IO_AGAIN;
         }
-        if (APR_BUCKET_IS_EOS(APR_BRIGADE_FIRST(ws->ibb))) {
+        if (APR_BUCKET_IS_EOS(APR_BRIGADE_FIRST(io->ibb))) {
             return WS_IO_EOF;
         }
-        rv = apr_brigade_flatten(ws->ibb, (char *)buf, &len);
-        apr_brigade_cleanup(ws->ibb);
+        rv = apr_brigade_flatten(io->ibb, (char *)buf, &len);
+        apr_brigade_cleanup(io->ibb);
         if (rv != APR_SUCCESS) {
             return WS_IO_EOF;
         }
@@ -142,15 +334,15 @@ static ws_io_result_e read_input(ws_session_t *ws)
             return WS_IO_AGAIN;
         }
         budget -= len < budget ? len : budget;
-        ws->last_rx = apr_time_now();
-        if (ws_conn_feed(&ws->engine, buf, len) == WS_STATE_CLOSED) {
+        if (ws_session_feed(io->ws, buf, len, apr_time_now())
+            == WS_STATE_CLOSED) {
             return WS_IO_DONE;
         }
-        if (ws->obb_bytes >= WS_PUSH_AT) {
-            ws_session_push(ws);
-            if (ws->out_pending && ws->obb_bytes >= WS_READ_PAUSE) {
+        if (io->obb_bytes >= WS_PUSH_AT) {
+            push(io);
+            if (io->out_pending && io->obb_bytes >= WS_READ_PAUSE) {
                 /* Read again once the peer took some output. */
-                ws->read_more = 1;
+                io->read_more = 1;
                 return WS_IO_AGAIN;
             }
         }
@@ -159,48 +351,82 @@ static ws_io_result_e read_input(ws_session_t *ws)
          * any: skip the read that would only say EAGAIN (whatever arrives
          * later wakes the poll).  Through TLS, mod_ssl may hold decrypted
          * bytes: read on until EAGAIN. */
-        if (len < APR_BUCKET_BUFF_SIZE && !ws->tls) {
+        if (len < APR_BUCKET_BUFF_SIZE && !io->tls) {
             return WS_IO_AGAIN;
         }
     }
 }
 
 /* One round of work for the owner: read (if readable), mail, timers,
- * write.  Returns 1 while the connection goes on; sets ws->busy if input
- * was left for the next turn. */
-static int work(ws_session_t *ws, int readable, apr_time_t now)
+ * write.  Returns 1 while the connection goes on; sets busy if input was
+ * left for the next turn. */
+static int work(ws_io_t *io, int readable, apr_time_t now)
 {
     ws_io_result_e res = WS_IO_AGAIN;
-    int kill;
+    int drop;
 
-    ws->busy = 0;
-    if (readable || ws->read_more) {
-        res = read_input(ws);
+    io->busy = 0;
+    if (readable || io->read_more) {
+        res = read_input(io);
     }
     if (res == WS_IO_BUSY) {
-        ws->busy = 1;
+        io->busy = 1;
         res = WS_IO_AGAIN;
     }
-    else if (res == WS_IO_EOF && !ws->end_reason) {
-        ws->end_reason = "peer vanished";
+    else if (res == WS_IO_EOF) {
+        ws_session_note_end(io->ws, "peer vanished");
     }
-    ws_session_drain_mail(ws);
-    kill = ws_session_tick(ws, now);
-    ws_session_push(ws);
-    if (ws->write_status != APR_SUCCESS && !ws->end_reason) {
-        ws->end_reason = "write failed";
-    }
-    return res == WS_IO_AGAIN && !kill && ws->write_status == APR_SUCCESS
-           && ws->engine.state != WS_STATE_CLOSED;
+    ws_session_take_mail(io->ws, now);
+    drop = ws_session_timers(io->ws, now);
+    push(io);
+    return res == WS_IO_AGAIN && !drop && io->write_status == APR_SUCCESS
+           && ws_session_engine_state(io->ws) != WS_STATE_CLOSED;
 }
 
 /* The connection is over: tell the handler, send what is left. */
-static void end(ws_session_t *ws)
+static void end(ws_io_t *io)
 {
-    ws_session_finish(ws);
-    if (ws->write_status == APR_SUCCESS) {
-        ws_session_push(ws);
+    ws_session_end(io->ws);
+    ws_registry_remove(io->ws);
+    if (io->write_status == APR_SUCCESS) {
+        push(io);
     }
+}
+
+/* --- the connection --- */
+
+/* The connection's pool is going away: the session must not outlive it
+ * holding pointers into it.  If httpd closed the connection before anyone
+ * ran it (the client left during the hand-off), the handler still gets
+ * on_close. */
+static apr_status_t io_cleanup(void *data)
+{
+    ws_io_t *io = data;
+
+    ws_session_end(io->ws);
+    ws_registry_remove(io->ws);
+    ws_session_unref(io->ws);
+    return APR_SUCCESS;
+}
+
+ws_io_t *ws_io_create(ws_session_t *ws, conn_rec *c)
+{
+    ws_io_t *io = apr_pcalloc(c->pool, sizeof(*io));
+
+    io->ws = ws_session_ref(ws);
+    io->c = c;
+    /* TLS filters (mod_ssl, mod_tls) and HTTP/2 streams may hold input
+     * the socket does not show: read those until EAGAIN. */
+    io->tls = ap_ssl_conn_is_ssl(c) || c->master != NULL;
+    io->upgrade_eos = c->master != NULL;
+    io->write_status = APR_SUCCESS;
+    io->obb = apr_brigade_create(c->pool, c->bucket_alloc);
+    io->ibb = apr_brigade_create(c->pool, c->bucket_alloc);
+    io->tbb = apr_brigade_create(c->pool, c->bucket_alloc);
+    ws_session_attach(ws, &sink_ops, io, apr_time_now());
+    apr_pool_cleanup_register(c->pool, io, io_cleanup,
+                              apr_pool_cleanup_null);
+    return io;
 }
 
 /* --- stopping a prefork child --- */
@@ -230,7 +456,7 @@ static void on_stop_signal(int sig)
     errno = saved;
 }
 
-static void stop_signals_child_init(apr_pool_t *pchild)
+void ws_io_child_init(apr_pool_t *pchild)
 {
     int threaded = 0;
 
@@ -282,22 +508,43 @@ void ws_io_stop_signals_release(void)
     }
 }
 
-int ws_io_stop_signal_caught(void)
+/* A stop signal came while the connection ran: stop the child's sessions
+ * (this one) now, in normal context. */
+static void take_stop_signal(void)
 {
-    return caught_signal != 0;
+    char drain[16];
+
+    if (!caught_signal || ws_child_stopping_now()) {
+        return;
+    }
+    while (read(stop_pipe[0], drain, sizeof(drain)) > 0) {
+        continue;
+    }
+    ws_child_stopping(NULL, 0);
 }
 
 /* --- own thread --- */
+
+/* The owner of one connection run on its own thread: a wake-up interrupts
+ * its poll; there is no other session to be dirty. */
+typedef struct {
+    ws_owner_t owner;
+    apr_pollset_t *ps;
+} thread_owner_t;
+
+static void thread_wake(ws_owner_t *owner, ws_session_t *ws, void *slot)
+{
+    (void)ws; (void)slot;
+    apr_pollset_wakeup(((thread_owner_t *)owner)->ps);
+}
 
 /* Poll what carries the connection's input: its socket, or the pipe
  * mod_http2 signals an HTTP/2 stream's input on (2.4.58 and later: an h2
  * stream's "socket" is the shared connection's, owned by another
  * thread). */
-static apr_status_t add_input_pollfd(ws_session_t *ws, apr_pollset_t *ps,
+static apr_status_t add_input_pollfd(conn_rec *c, apr_pollset_t *ps,
                                      apr_pollfd_t *pfd, apr_pool_t *p)
 {
-    conn_rec *c = ws->c;
-
     memset(pfd, 0, sizeof(*pfd));
     pfd->p = p;
     if (ap_get_pollfd_from_conn(c, pfd, NULL) != APR_SUCCESS) {
@@ -335,98 +582,67 @@ static apr_status_t add_stop_pollfd(apr_pollset_t *ps, apr_pollfd_t *pfd,
     return apr_pollset_add(ps, pfd);
 }
 
-static void run_thread(ws_session_t *ws)
+void ws_io_run_thread(ws_io_t *io)
 {
-    conn_rec *c = ws->c;
+    conn_rec *c = io->c;
+    thread_owner_t me;
     apr_pool_t *p;
-    apr_pollset_t *ps = NULL;
     apr_pollfd_t pfd, spfd;
     apr_status_t rv;
     int input = 0;
 
+    memset(&me, 0, sizeof(me));
+    me.owner.wake = thread_wake;
     apr_pool_create(&p, c->pool);
-    rv = apr_pollset_create(&ps, 2, p, APR_POLLSET_WAKEABLE);
+    rv = apr_pollset_create(&me.ps, 2, p, APR_POLLSET_WAKEABLE);
     if (rv == APR_SUCCESS) {
-        rv = add_input_pollfd(ws, ps, &pfd, p);
+        rv = add_input_pollfd(c, me.ps, &pfd, p);
         input = (rv == APR_SUCCESS && pfd.desc_type != APR_NO_DESC);
     }
     if (rv == APR_SUCCESS) {
-        rv = add_stop_pollfd(ps, &spfd, p);
+        rv = add_stop_pollfd(me.ps, &spfd, p);
     }
     if (rv != APR_SUCCESS) {
-        ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, c, WSLOGNO(00031)
-                      "[ws %lu %s] cannot poll the connection", ws->id,
-                      ws->path);
-        ws_session_acquire(ws);
-        end(ws);
+        WS_SLOG(io->ws, APLOG_ERR, rv, 00031, "cannot poll the connection");
+        end(io);
         apr_pool_destroy(p);
         return;
     }
-    ws_session_acquire(ws);
-    pthread_mutex_lock(&ws->lock);
-    ws->wakeup = ps;
-    pthread_mutex_unlock(&ws->lock);
+    ws_owner_enter(&me.owner);
+    if (ws_session_run(io->ws, &me.owner, NULL) == 0) {
+        for (;;) {
+            const apr_pollfd_t *out;
+            apr_int32_t n;
+            apr_int16_t want;
 
-    for (;;) {
-        const apr_pollfd_t *out;
-        apr_int32_t n;
-        apr_int16_t want;
-
-        if (ws_io_stop_signal_caught() && !ws_registry_stopping_now()) {
-            char drain[16];
-
-            while (read(stop_pipe[0], drain, sizeof(drain)) > 0) {
-                continue;
+            take_stop_signal();
+            if (!work(io, 1, apr_time_now())) {
+                break;
             }
-            ws_registry_child_stopping(NULL, 0);
-        }
-        if (!work(ws, 1, apr_time_now())) {
-            break;
-        }
-        want = APR_POLLIN | (ws->out_pending ? APR_POLLOUT : 0);
-        if (input && pfd.desc_type == APR_POLL_SOCKET
-            && want != pfd.reqevents) {
-            apr_pollset_remove(ps, &pfd);
-            pfd.reqevents = want;
-            apr_pollset_add(ps, &pfd);
-        }
-        /* Input left unread (budget, flow control) is read at once. */
-        rv = apr_pollset_poll(ps, ws->busy ? 0
-                                  : apr_time_from_msec(WS_TICK_MS),
-                              &n, &out);
-        if (rv != APR_SUCCESS && !APR_STATUS_IS_EINTR(rv)
-            && !APR_STATUS_IS_TIMEUP(rv)) {
-            ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, c, WSLOGNO(00033)
-                          "[ws %lu %s] poll failed", ws->id, ws->path);
-            break;
+            want = APR_POLLIN | (io->out_pending ? APR_POLLOUT : 0);
+            if (input && pfd.desc_type == APR_POLL_SOCKET
+                && want != pfd.reqevents) {
+                apr_pollset_remove(me.ps, &pfd);
+                pfd.reqevents = want;
+                apr_pollset_add(me.ps, &pfd);
+            }
+            /* Input left unread (budget, flow control) is read at once. */
+            rv = apr_pollset_poll(me.ps, io->busy ? 0
+                                  : apr_time_from_msec(WS_TIMER_TICK_MS),
+                                  &n, &out);
+            if (rv != APR_SUCCESS && !APR_STATUS_IS_EINTR(rv)
+                && !APR_STATUS_IS_TIMEUP(rv)) {
+                WS_SLOG(io->ws, APLOG_ERR, rv, 00033, "poll failed");
+                break;
+            }
         }
     }
-    pthread_mutex_lock(&ws->lock);
-    ws->wakeup = NULL;
-    pthread_mutex_unlock(&ws->lock);
-    end(ws);
+    end(io);
+    ws_owner_leave();
     apr_pool_destroy(p);
 }
 
-/* --- event loop --- */
-
-/*
- * For a SPECULATIVE read (httpd's pipelining check after the upgrade
- * request), pretend a byte is waiting, so that mpm_event goes straight
- * back into process_connection instead of keep-alive.  Our hook removes
- * the filter before anything else reads.
- */
-static apr_status_t kick_filter(ap_filter_t *f, apr_bucket_brigade *bb,
-                                ap_input_mode_t mode, apr_read_type_e block,
-                                apr_off_t readbytes)
-{
-    if (mode == AP_MODE_SPECULATIVE) {
-        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_immortal_create(
-                                        "K", 1, f->c->bucket_alloc));
-        return APR_SUCCESS;
-    }
-    return ap_get_brigade(f->next, bb, mode, block, readbytes);
-}
+/* --- event loops --- */
 
 /*
  * Memory of idle connections.  A connection's pool allocator keeps freed
@@ -442,18 +658,9 @@ static apr_status_t kick_filter(ap_filter_t *f, apr_bucket_brigade *bb,
 #define WS_LEAN_FREE  WS_READ_BUDGET
 #define WS_TRIM_AFTER apr_time_from_sec(1)
 
-static void allocator_lean(conn_rec *c)
+static void trim(ws_io_t *io)
 {
-    apr_allocator_t *a = apr_pool_allocator_get(c->pool);
-
-    if (a) {
-        apr_allocator_max_free_set(a, WS_LEAN_FREE);
-    }
-}
-
-static void trim(ws_session_t *ws)
-{
-    apr_allocator_t *a = apr_pool_allocator_get(ws->c->pool);
+    apr_allocator_t *a = apr_pool_allocator_get(io->c->pool);
     apr_memnode_t *n1, *n2;
 
     if (!a) {
@@ -475,8 +682,9 @@ static void trim(ws_session_t *ws)
 
 /*
  * When the loop may destroy a connection it adopted (see
- * docs/INTERNALS.md, "The hand-off").  Our suspend_connection hook runs
- * inside mpm_event's notify_suspend(), which, after the hooks return,
+ * docs/INTERNALS.md, "The life of a connection", step 3).  Our
+ * suspend_connection hook runs inside mpm_event's notify_suspend(), which,
+ * after the hooks return,
  * still writes two fields of the connection's state (in the connection's
  * pool): c->sbh = NULL, then cs->suspended = 1; then the worker returns
  * and never touches the connection again.  The loop may start running the
@@ -488,10 +696,10 @@ static void trim(ws_session_t *ws)
  */
 #define WS_ADOPT_GUARD apr_time_from_sec(1)
 
-static int release_safe(ws_session_t *ws, apr_time_t now)
+static int release_safe(ws_io_t *io, apr_time_t now)
 {
-    return __atomic_load_n(&ws->c->sbh, __ATOMIC_ACQUIRE) == NULL
-           && now >= ws->adopted_at + WS_ADOPT_GUARD;
+    return __atomic_load_n(&io->c->sbh, __ATOMIC_ACQUIRE) == NULL
+           && now >= io->adopted_at + WS_ADOPT_GUARD;
 }
 
 /* How long the lingering close waits for the peer's FIN. */
@@ -506,25 +714,25 @@ static int release_safe(ws_session_t *ws, apr_time_t now)
  * input does not make the kernel reset the connection before our close
  * frame arrives.  1 = not done yet.
  */
-static int linger(ws_session_t *ws, apr_time_t now)
+static int linger(ws_io_t *io, apr_time_t now)
 {
-    conn_rec *c = ws->c;
+    conn_rec *c = io->c;
     apr_socket_t *sock = ap_get_conn_socket(c);
     int eof = 0;
 
-    if (ws->linger_done) {
-        return !release_safe(ws, now);
+    if (io->drained) {
+        return !release_safe(io, now);
     }
-    if (!ws->shut_wr) {
-        if (ws->out_pending && ws->write_status == APR_SUCCESS
-            && now < ws->linger_until) {
-            ws_session_push(ws);
-            if (ws->out_pending) {
+    if (!io->shut_wr) {
+        if (io->out_pending && io->write_status == APR_SUCCESS
+            && now < io->linger_until) {
+            push(io);
+            if (io->out_pending) {
                 return 1;
             }
         }
-        ws->shut_wr = 1;
-        ws->out_pending = 0;
+        io->shut_wr = 1;
+        io->out_pending = 0;
         ap_prep_lingering_close(c);
         /* The socket is non-blocking: the FLUSH in it cannot stall the
          * loop (what is not written at once is dropped). */
@@ -544,218 +752,110 @@ static int linger(ws_session_t *ws, apr_time_t now)
             break;
         }
     }
-    if (eof || now >= ws->linger_until) {
+    if (eof || now >= io->linger_until) {
         /* Nothing more to read: the loop stops polling the socket (which
          * would now be readable, at EOF, for ever) and only its tick
          * comes back, until release is safe. */
-        ws->linger_done = 1;
-        return !release_safe(ws, now);
+        io->drained = 1;
+        return !release_safe(io, now);
     }
     return 1;
 }
 
-int ws_io_turn(ws_session_t *ws, int readable, apr_time_t now)
+int ws_io_turn(ws_io_t *io, int readable, apr_time_t now)
 {
-    if (ws->linger_until) {
-        return linger(ws, now);
+    if (io->linger_until) {
+        return linger(io, now);
     }
-    if (work(ws, readable, now)) {
+    if (work(io, readable, now)) {
         return 1;
     }
-    end(ws);
-    ws->busy = 0;
-    ws->linger_until = now + WS_LINGER;
-    return linger(ws, now);
+    end(io);
+    io->busy = 0;
+    io->linger_until = now + WS_LINGER;
+    return linger(io, now);
 }
 
-int ws_io_tick(ws_session_t *ws, apr_time_t now)
+int ws_io_tick(ws_io_t *io, apr_time_t now)
 {
-    int keep = ws_io_turn(ws, 0, now);
+    int keep = ws_io_turn(io, 0, now);
 
-    if (keep && !ws->linger_until && !ws->trimmed
-        && now - ws->last_rx > WS_TRIM_AFTER
-        && now - ws->last_msg > WS_TRIM_AFTER) {
-        ws_conn_trim(&ws->engine);
-        trim(ws);
-        ws->trimmed = 1;
+    if (keep && !io->linger_until && !io->trimmed
+        && ws_session_quiet(io->ws, now, WS_TRIM_AFTER)) {
+        ws_session_trim(io->ws);
+        trim(io);
+        io->trimmed = 1;
     }
     return keep;
 }
 
-int ws_io_adopted(ws_session_t *ws)
+int ws_io_adopted(ws_io_t *io, ws_owner_t *owner, void *slot,
+                  apr_time_t now)
 {
-    apr_time_t now = apr_time_now();
+    apr_allocator_t *a = apr_pool_allocator_get(io->c->pool);
 
-    if (ws_session_acquire(ws) == WS_IO_DEAD) {
-        ws->linger_until = now + WS_LINGER;
-        return linger(ws, now);
-    }
+    io->adopted_at = now;
     ws_stats_add(WS_STAT_IN_LOOPS, 1);
+    if (ws_session_run(io->ws, owner, slot) != 0) {
+        end(io);
+        io->linger_until = now + WS_LINGER;
+        return linger(io, now);
+    }
+    if (a) {
+        apr_allocator_max_free_set(a, WS_LEAN_FREE);
+    }
     /* The loop never blocks: reads and writes on this socket are
      * non-blocking from now on. */
-    apr_socket_timeout_set(ap_get_conn_socket(ws->c), 0);
-    return ws_io_turn(ws, 1, now);
+    apr_socket_timeout_set(ap_get_conn_socket(io->c), 0);
+    return ws_io_turn(io, 1, now);
 }
 
-void ws_io_goodbye(ws_session_t *ws)
+int ws_io_wants_write(const ws_io_t *io)
 {
-    if (!ws->linger_until && ws->engine.state == WS_STATE_OPEN) {
-        ws_conn_close(&ws->engine, WS_CLOSE_GOING_AWAY,
-                      ws_registry_stop_reason());
-        ws_session_push(ws);
+    return io->out_pending;
+}
+
+int ws_io_busy(const ws_io_t *io)
+{
+    return io->busy;
+}
+
+int ws_io_drained(const ws_io_t *io)
+{
+    return io->drained;
+}
+
+int ws_io_fd(const ws_io_t *io)
+{
+    int fd = -1;
+
+    apr_os_sock_get(&fd, ap_get_conn_socket(io->c));
+    return fd;
+}
+
+void ws_io_goodbye(ws_io_t *io)
+{
+    if (!io->linger_until
+        && ws_session_engine_state(io->ws) == WS_STATE_OPEN) {
+        ws_session_goodbye(io->ws);
+        push(io);
     }
 }
 
-void ws_io_finish_now(ws_session_t *ws)
+void ws_io_finish_now(ws_io_t *io)
 {
-    if (!ws->linger_until) {
-        ws_io_goodbye(ws);
-        end(ws);
+    if (!io->linger_until) {
+        ws_io_goodbye(io);
+        end(io);
     }
 }
 
-void ws_io_end_unowned(ws_session_t *ws)
+void ws_io_release(ws_io_t *io)
 {
-    if (ws_session_acquire(ws) != WS_IO_DEAD) {
-        ws_session_finish(ws);
-    }
-}
-
-void ws_io_release(ws_session_t *ws)
-{
-    conn_rec *c = ws->c;
-
     ws_stats_add(WS_STAT_IN_LOOPS, (apr_uint64_t)-1);
-    if (ws->opened) {
-        /* Normally finished by the turn that ended it. */
-        end(ws);
-    }
     /* mpm_event's connection pool: destroying it closes the socket, runs
-     * the connection's cleanups (ours among them) and updates mpm_event's
-     * counts of suspended and open connections. */
-    apr_pool_destroy(c->pool);
-}
-
-/* The connection's pool is going away: the session must not outlive it
- * holding pointers into it. */
-static apr_status_t conn_cleanup(void *data)
-{
-    conn_rec *c = data;
-    ws_session_t *ws = ap_get_module_config(c->conn_config,
-                                            &websocket_module);
-
-    if (ws) {
-        ap_set_module_config(c->conn_config, &websocket_module, NULL);
-        /* If httpd closed it before a loop adopted it (the client went
-         * away during the hand-off), the handler still gets on_close. */
-        ws_session_finish(ws);
-        ws_session_unref(ws);
-    }
-    return APR_SUCCESS;
-}
-
-int ws_io_process_connection(conn_rec *c)
-{
-    ws_session_t *ws = ap_get_module_config(c->conn_config,
-                                            &websocket_module);
-
-    if (!ws || !c->cs) {
-        return DECLINED;
-    }
-    ap_remove_input_filter_byhandle(c->input_filters, "WS_KICK");
-    if (ws->io_state != WS_IO_HANDOFF || ws->adopted
-        || !ws_loop_available()) {
-        /* No loop can take it: serve it on this worker until it ends. */
-        ws->async = 0;
-        run_thread(ws);
-        c->cs->state = CONN_STATE_LINGER;
-        return OK;
-    }
-    /* mpm_event may still decide to close it (c->aborted) after we
-     * return: a loop adopts it only in suspend_connection, when the MPM
-     * has let it go. */
-    ws->suspending = 1;
-    c->cs->state = CONN_STATE_SUSPENDED;
-    return OK;
-}
-
-void ws_io_suspend_connection(conn_rec *c, request_rec *r)
-{
-    ws_session_t *ws = ap_get_module_config(c->conn_config,
-                                            &websocket_module);
-
-    (void)r;
-    /* mpm_event also calls this hook when it parks a connection in one of
-     * its own queues (write completion, keep-alive): only a connection we
-     * suspended ourselves is ours to take. */
-    if (!ws || !ws->suspending || !c->cs
-        || c->cs->state != CONN_STATE_SUSPENDED) {
-        return;
-    }
-    ws->suspending = 0;
-    /* After this call nothing here may touch c or ws: the loop owns them
-     * (see release_safe for what mpm_event still writes). */
-    if (!ws->adopted && ws->io_state == WS_IO_HANDOFF && ws->async
-        && ws_loop_adopt(ws) != 0) {
-        ap_log_cerror(APLOG_MARK, APLOG_ERR, 0, c, WSLOGNO(00065)
-                      "[ws %lu %s] no event loop took the connection",
-                      ws->id, ws->path);
-    }
-}
-
-int ws_io_loops_allowed(void)
-{
-    if (mpm_can_suspend < 0) {
-        int async = 0, waitio = 0;
-
-        /* CONN_STATE_SUSPENDED exists since 2.4.0, but only mpm_event
-         * (async) supports it; WAITIO (2.4.63) marks an mpm_event recent
-         * enough to account suspended connections the way we rely on. */
-        ap_mpm_query(AP_MPMQ_IS_ASYNC, &async);
-#ifdef AP_MPMQ_CAN_WAITIO
-        ap_mpm_query(AP_MPMQ_CAN_WAITIO, &waitio);
-#endif
-        mpm_can_suspend = async && waitio;
-    }
-    return mpm_can_suspend && ws_io_mode == WS_IO_AUTO;
-}
-
-int ws_io_uses_loops(void)
-{
-    return ws_io_loops_allowed() && ws_loop_available();
-}
-
-int ws_io_run(ws_session_t *ws, request_rec *r)
-{
-    conn_rec *c = r->connection;
-
-    ws_stats_add(WS_STAT_OPEN, 1);
-    ws_stats_add(WS_STAT_TOTAL, 1);
-    ws_registry_add(ws);
-    /* HTTP/2 streams (c->master) are not sockets a loop can poll. */
-    if (!ws_io_uses_loops() || c->master || !c->cs) {
-        ws_session_start(ws, c, 0);
-        run_thread(ws);
-        return 0;
-    }
-    ws_session_start(ws, c, 1);
-    ap_add_input_filter_handle(kick_filter_handle, NULL, NULL, c);
-    ap_set_module_config(c->conn_config, &websocket_module,
-                         ws_session_ref(ws));
-    apr_pool_cleanup_register(c->pool, c, conn_cleanup,
-                              apr_pool_cleanup_null);
-    c->keepalive = AP_CONN_KEEPALIVE;
-    allocator_lean(c);
-    return 1;
-}
-
-void ws_io_child_init(apr_pool_t *pchild)
-{
-    stop_signals_child_init(pchild);
-}
-
-void ws_io_register_hooks(void)
-{
-    kick_filter_handle = ap_register_input_filter("WS_KICK", kick_filter,
-                                                  NULL, AP_FTYPE_CONNECTION);
+     * the connection's cleanups (io_cleanup: the session ends if it had
+     * not, and is let go) and updates mpm_event's counts of suspended and
+     * open connections. */
+    apr_pool_destroy(io->c->pool);
 }

@@ -1,14 +1,26 @@
 /*
- * ws_io.h -- how bytes move between the network and a session: parked
- * under mpm_event, or on the connection's own thread (see ws_io.c).
+ * ws_io.h -- how bytes move between the network and a session.
+ *
+ * Owns: the connection's side of a session (ws_io_t, in the connection's
+ * pool): reading through httpd's input filters without blocking and within
+ * a budget, the output brigade and writing it without blocking, closing
+ * the connection httpd's way, and the two ways to run a connection: on its
+ * own thread (ws_io_run_thread) or a turn at a time for an event loop
+ * (ws_io_turn and friends, called by ws_loop).  Also stopping a prefork
+ * child safely while a WebSocket runs on it.
+ *
+ * Must not: interpret WebSocket bytes (the session's engine does), know
+ * event loops (they call in), or touch handler state.
  */
 #ifndef WS_IO_H
 #define WS_IO_H
 
+#include "apr_time.h"
+#include "httpd.h"
+
 #include "ws_session.h"
 
-/* Register the kick filter (from register_hooks). */
-void ws_io_register_hooks(void);
+typedef struct ws_io ws_io_t;
 
 /* child_init: what stopping a prefork child needs. */
 void ws_io_child_init(apr_pool_t *pchild);
@@ -21,38 +33,49 @@ void ws_io_child_init(apr_pool_t *pchild);
  * does not return).  No-ops under other MPMs. */
 void ws_io_stop_signals_catch(void);
 void ws_io_stop_signals_release(void);
-int ws_io_stop_signal_caught(void);
 
-/* ws_io_loops_allowed: 1 if the MPM and the configuration allow event
- * loops (to decide whether to start them); ws_io_uses_loops: 1 if they
- * run in this process. */
-int ws_io_loops_allowed(void);
-int ws_io_uses_loops(void);
+/* After the 101: c carries ws from now on.  The io state lives in
+ * c->pool and holds a reference to ws until that pool goes; the session
+ * ends (on_close) if the pool goes first. */
+ws_io_t *ws_io_create(ws_session_t *ws, conn_rec *c);
 
-/* After the 101: run the session.  Returns 1 if it goes to an event loop
- * (the request ends now; process_connection hands it over), 0 if it ran
- * on this thread and is over. */
-int ws_io_run(ws_session_t *ws, request_rec *r);
+ws_session_t *ws_io_session(const ws_io_t *io);
+conn_rec *ws_io_conn(const ws_io_t *io);
 
-/* The process_connection hook: suspends an upgraded connection in
- * mpm_event; the suspend_connection hook then hands it to a loop. */
-int ws_io_process_connection(conn_rec *c);
-void ws_io_suspend_connection(conn_rec *c, request_rec *r);
+/* Own-thread mode: run the connection on the calling thread until it
+ * ends (its session ENDED, its output written as far as it goes). */
+void ws_io_run_thread(ws_io_t *io);
 
-/* Event loop side (ws_loop.c calls these on the loop's thread).  Each
- * returns 1 to keep the connection (poll for input, and for output while
- * ws->out_pending or lingering), 0 when it may be released. */
-int ws_io_adopted(ws_session_t *ws);
-int ws_io_turn(ws_session_t *ws, int readable, apr_time_t now);
-int ws_io_tick(ws_session_t *ws, apr_time_t now);
-/* The child is stopping: close with 1001, best effort. */
-void ws_io_goodbye(ws_session_t *ws);
-/* The child is exiting now: goodbye, then the session ends (on_close). */
-void ws_io_finish_now(ws_session_t *ws);
-/* Child exit: end a session nobody runs (handed off to a loop that has
- * stopped). */
-void ws_io_end_unowned(ws_session_t *ws);
-/* Destroy the connection (its pool, socket, mpm_event's accounting). */
-void ws_io_release(ws_session_t *ws);
+/* --- event loops (the loop's thread) --------------------------------- */
+
+/* The loop takes the connection (owner: the loop; slot: its record) and
+ * runs its first turn.  Each returns 1 to keep the connection, 0 when it
+ * may be released. */
+int ws_io_adopted(ws_io_t *io, ws_owner_t *owner, void *slot,
+                  apr_time_t now);
+/* A turn: read if readable (or input was left over), mail, timers,
+ * write. */
+int ws_io_turn(ws_io_t *io, int readable, apr_time_t now);
+/* A timer tick (every WS_TIMER_TICK_MS): a turn without input, and idle
+ * memory given back. */
+int ws_io_tick(ws_io_t *io, apr_time_t now);
+/* The output of the last turn was not all written: wait for
+ * writability. */
+int ws_io_wants_write(const ws_io_t *io);
+/* The last turn stopped at its read budget: come back next round. */
+int ws_io_busy(const ws_io_t *io);
+/* Closed and drained: no more polling, only ticks until released. */
+int ws_io_drained(const ws_io_t *io);
+/* The socket to poll. */
+int ws_io_fd(const ws_io_t *io);
+/* The owner's thread, for a session ws of this loop that got output from
+ * another session's callback: write it now. */
+void ws_io_push(ws_io_t *io);
+/* The child stops at once: close with 1001, best effort. */
+void ws_io_goodbye(ws_io_t *io);
+/* The loop is exiting: goodbye, and the session ends (on_close). */
+void ws_io_finish_now(ws_io_t *io);
+/* Destroy the connection (its pool: the socket, mpm_event's counts). */
+void ws_io_release(ws_io_t *io);
 
 #endif /* WS_IO_H */

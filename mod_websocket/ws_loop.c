@@ -2,25 +2,31 @@
  * ws_loop.c -- mod_websocket's event loops (see ws_loop.h).
  *
  * One loop = one thread + one epoll set + an eventfd for wake-ups.  A loop
- * knows only lists and readiness; what a turn does with a connection is
- * ws_io's business (ws_io_turn, ws_io_tick, ws_io_release).
+ * knows only its lists and readiness; what a turn does with a connection
+ * is ws_io's business (ws_io_turn, ws_io_tick, ws_io_release).
  *
- * Lists (a session is on at most one of each):
- *   ready   sessions to look at because another thread posted mail, or to
- *           adopt; guarded by the loop's lock (any thread appends)
- *   again   sessions whose last turn stopped at its read budget: they get
+ * A loop's record of a connection (entry_t) lives in the session's owner
+ * area, so it lives as long as the session, whoever still holds it.
+ * Lists (an entry is on at most one of each):
+ *   ready   entries to look at because another thread posted mail, or to
+ *           adopt; guarded by the loop's lock (any thread appends); each
+ *           presence holds a session reference
+ *   again   entries whose last turn stopped at its read budget: they get
  *           another turn next round, after everyone else had theirs, and
  *           the loop does not sleep meanwhile; loop thread only
- *   dirty   sessions that got output during this round from a callback of
+ *   dirty   entries that got output during this round from a callback of
  *           another session on the same loop; loop thread only
- *   owned   every session the loop runs, for the timer tick; loop thread
+ *   owned   every entry the loop runs, for the timer tick; loop thread
  *           only
+ *   leaving entries to release at the end of the round (this round's
+ *           epoll events may still name them); loop thread only
  *
- * Fairness: a turn reads at most WS_READ_BUDGET bytes (ws_io.c) and writes
- * at most WS_PUSH_BUDGET (ws_session.c); a session gets at most one turn
- * per round (turn_round), however it got on the lists.
+ * Fairness: a turn reads at most 256 KB and writes at most 512 KB (ws_io),
+ * and an entry gets at most one turn per round (turn_round), however it
+ * got on the lists.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,40 +35,64 @@
 
 #include "apr_atomic.h"
 #include "apr_thread_proc.h"
-#include "apr_portable.h"
 #include "http_core.h"
 
 #include "ws_private.h"
 #include "ws_loop.h"
-#include "ws_io.h"
+#include "ws_config.h"
 #include "ws_session.h"
-#include "ws_stats.h"
 
 #define WS_LOOP_EVENTS 256
 
+typedef struct ws_loop ws_loop_t;
+
+typedef struct entry {
+    ws_io_t *io;
+    ws_loop_t *loop;
+    struct entry *ready_next;   /* the loop's lock */
+    struct entry *again_next;
+    struct entry *dirty_next;
+    struct entry *leave_next;
+    struct entry *prev, *next;  /* owned */
+    unsigned epoll_events;      /* what epoll watches; 0: not in the set */
+    unsigned turn_round;        /* the round of its last turn */
+    unsigned char in_ready;     /* the loop's lock */
+    unsigned char in_again;
+    unsigned char in_dirty;
+    unsigned char adopted;
+    unsigned char leaving;
+} entry_t;
+
+/* The record must fit the room a session keeps for its owner. */
+typedef char entry_fits[sizeof(entry_t) <= WS_SESSION_AREA ? 1 : -1];
+
 struct ws_loop {
+    ws_owner_t owner;           /* first: a ws_owner_t * is a ws_loop_t * */
     int idx;
     int epfd;
     int evfd;
     apr_thread_t *thread;
-    apr_os_thread_t tid;
     pthread_mutex_t lock;       /* ready list, stop */
-    ws_session_t *ready_head;
-    ws_session_t *ready_tail;
+    entry_t *ready_head;
+    entry_t *ready_tail;
     int stop;
     int stop_sessions;          /* atomic: close every session now */
     int said_goodbye;           /* loop thread only */
     unsigned round;             /* loop thread only */
-    ws_session_t *again;        /* loop thread only */
-    ws_session_t *dirty;        /* loop thread only */
-    ws_session_t *owned;        /* loop thread only */
-    ws_session_t *leaving;      /* loop thread only: release after the round */
+    entry_t *again;             /* loop thread only */
+    entry_t *dirty;             /* loop thread only */
+    entry_t *owned;             /* loop thread only */
+    entry_t *leaving;           /* loop thread only */
 };
-
 
 static ws_loop_t *loops;
 static int nloops;
 static apr_uint32_t next_loop;
+
+static ws_session_t *session_of(entry_t *e)
+{
+    return ws_session_from_area(e, WS_AREA_OWNER);
+}
 
 int ws_loop_available(void)
 {
@@ -80,212 +110,221 @@ static void wake(ws_loop_t *l)
     }
 }
 
-void ws_loop_notify(ws_session_t *ws)
+/* Any thread: put e on l's ready list (once) and wake l. */
+static void notify(ws_loop_t *l, entry_t *e)
 {
-    ws_loop_t *l = ws->loop;
     int was_empty;
 
-    if (!l) {
-        return;
-    }
     pthread_mutex_lock(&l->lock);
-    if (ws->in_ready) {
+    if (e->in_ready) {
         pthread_mutex_unlock(&l->lock);
         return;
     }
-    ws_session_ref(ws);
-    ws->in_ready = 1;
-    ws->ready_next = NULL;
+    ws_session_ref(session_of(e));
+    e->in_ready = 1;
+    e->ready_next = NULL;
     was_empty = l->ready_head == NULL;
     if (l->ready_tail) {
-        l->ready_tail->ready_next = ws;
+        l->ready_tail->ready_next = e;
     }
     else {
-        l->ready_head = ws;
+        l->ready_head = e;
     }
-    l->ready_tail = ws;
+    l->ready_tail = e;
     pthread_mutex_unlock(&l->lock);
     if (was_empty) {
         wake(l);
     }
 }
 
-int ws_loop_adopt(ws_session_t *ws)
+/* ws_owner_t: another thread mailed to a session of this loop. */
+static void owner_wake(ws_owner_t *owner, ws_session_t *ws, void *slot)
 {
+    (void)ws;
+    notify((ws_loop_t *)owner, slot);
+}
+
+/* ws_owner_t: the loop thread, from another session's callback: push
+ * this one's output at the end of the round. */
+static void owner_dirty(ws_owner_t *owner, ws_session_t *ws, void *slot)
+{
+    ws_loop_t *l = (ws_loop_t *)owner;
+    entry_t *e = slot;
+
+    (void)ws;
+    if (!e->in_dirty) {
+        e->in_dirty = 1;
+        e->dirty_next = l->dirty;
+        l->dirty = e;
+    }
+}
+
+int ws_loop_adopt(ws_io_t *io)
+{
+    ws_session_t *ws = ws_io_session(io);
+    entry_t *e = ws_session_area(ws, WS_AREA_OWNER);
+    ws_loop_t *l;
+
     if (!nloops) {
         return -1;
     }
-    ws->loop = &loops[apr_atomic_inc32(&next_loop) % (apr_uint32_t)nloops];
+    l = &loops[apr_atomic_inc32(&next_loop) % (apr_uint32_t)nloops];
+    memset(e, 0, sizeof(*e));
+    e->io = io;
+    e->loop = l;
     ws_session_ref(ws);         /* the loop's own reference */
-    ws_loop_notify(ws);
+    notify(l, e);
     return 0;
-}
-
-void ws_loop_dirty(ws_session_t *ws)
-{
-    ws_loop_t *l = ws->loop;
-
-    if (l && !ws->in_dirty) {
-        ws->in_dirty = 1;
-        ws->dirty_next = l->dirty;
-        l->dirty = ws;
-    }
 }
 
 /* --- the loop thread --- */
 
-static void set_events(ws_loop_t *l, ws_session_t *ws, int want_out)
+static void set_events(ws_loop_t *l, entry_t *e)
 {
     struct epoll_event ev;
-    unsigned events = EPOLLIN | EPOLLRDHUP | (want_out ? EPOLLOUT : 0);
-    int fd;
+    unsigned events = EPOLLIN | EPOLLRDHUP
+                      | (ws_io_wants_write(e->io) ? EPOLLOUT : 0);
+    int fd = ws_io_fd(e->io);
 
-    if (ws->linger_done) {
+    if (ws_io_drained(e->io)) {
         /* Closed and drained: only the tick looks at it any more. */
-        if (ws->epoll_events) {
-            apr_os_sock_get(&fd, ap_get_conn_socket(ws->c));
+        if (e->epoll_events) {
             epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
-            ws->epoll_events = 0;
+            e->epoll_events = 0;
         }
         return;
     }
-    if (events == ws->epoll_events) {
+    if (events == e->epoll_events) {
         return;
     }
-    apr_os_sock_get(&fd, ap_get_conn_socket(ws->c));
     memset(&ev, 0, sizeof(ev));
     ev.events = events;
-    ev.data.ptr = ws;
-    if (epoll_ctl(l->epfd, ws->epoll_events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+    ev.data.ptr = e;
+    if (epoll_ctl(l->epfd, e->epoll_events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
                   fd, &ev) != 0) {
-        ap_log_cerror(APLOG_MARK, APLOG_ERR, errno, ws->c, WSLOGNO(00061)
-                      "[ws %lu %s] epoll_ctl failed", ws->id, ws->path);
+        WS_SLOG(session_of(e), APLOG_ERR, errno, 00061, "epoll_ctl failed");
     }
-    ws->epoll_events = events;
+    e->epoll_events = events;
 }
 
-static void own(ws_loop_t *l, ws_session_t *ws)
+static void own(ws_loop_t *l, entry_t *e)
 {
-    ws->lprev = NULL;
-    ws->lnext = l->owned;
+    e->prev = NULL;
+    e->next = l->owned;
     if (l->owned) {
-        l->owned->lprev = ws;
+        l->owned->prev = e;
     }
-    l->owned = ws;
+    l->owned = e;
 }
 
-static void disown(ws_loop_t *l, ws_session_t *ws)
+static void disown(ws_loop_t *l, entry_t *e)
 {
-    int fd;
-
-    apr_os_sock_get(&fd, ap_get_conn_socket(ws->c));
-    if (ws->epoll_events) {
-        epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
-        ws->epoll_events = 0;
+    if (e->epoll_events) {
+        epoll_ctl(l->epfd, EPOLL_CTL_DEL, ws_io_fd(e->io), NULL);
+        e->epoll_events = 0;
     }
-    if (ws->lprev) {
-        ws->lprev->lnext = ws->lnext;
+    if (e->prev) {
+        e->prev->next = e->next;
     }
     else {
-        l->owned = ws->lnext;
+        l->owned = e->next;
     }
-    if (ws->lnext) {
-        ws->lnext->lprev = ws->lprev;
+    if (e->next) {
+        e->next->prev = e->prev;
     }
-    ws->lprev = ws->lnext = NULL;
+    e->prev = e->next = NULL;
 }
 
 /* After a turn: keep polling, or let the connection go -- at the end of
  * the round, since this round's epoll events may still name it. */
-static void settle(ws_loop_t *l, ws_session_t *ws, int keep)
+static void settle(ws_loop_t *l, entry_t *e, int keep)
 {
-    if (ws->leaving) {
+    if (e->leaving) {
         return;
     }
     if (keep) {
         /* Writability only while output waits: EPOLLOUT is level-triggered
          * and would otherwise wake us without end. */
-        set_events(l, ws, ws->out_pending);
+        set_events(l, e);
+        if (ws_io_busy(e->io) && !e->in_again) {
+            e->in_again = 1;
+            e->again_next = l->again;
+            l->again = e;
+        }
         return;
     }
-    ws->leaving = 1;
-    ws->leave_next = l->leaving;
-    l->leaving = ws;
+    e->leaving = 1;
+    e->leave_next = l->leaving;
+    l->leaving = e;
 }
 
-/* One turn of ws, at most one per round. */
-static void turn(ws_loop_t *l, ws_session_t *ws, int readable, apr_time_t now,
-                 int tick)
+/* One turn of e, at most one per round (ticks aside). */
+static void turn(ws_loop_t *l, entry_t *e, int readable, apr_time_t now)
 {
-    int keep;
-
-    if (ws->turn_round == l->round && !tick) {
+    if (e->turn_round == l->round) {
         return;
     }
-    ws->turn_round = l->round;
-    keep = tick ? ws_io_tick(ws, now) : ws_io_turn(ws, readable, now);
-    settle(l, ws, keep);
-    if (keep && ws->busy && !ws->in_again) {
-        ws->in_again = 1;
-        ws->again_next = l->again;
-        l->again = ws;
-    }
+    e->turn_round = l->round;
+    settle(l, e, ws_io_turn(e->io, readable, now));
 }
 
 /* The turns cut short last round, now that everyone had one. */
 static void run_again(ws_loop_t *l, apr_time_t now)
 {
-    ws_session_t *ws = l->again, *next;
+    entry_t *e = l->again, *next;
 
     l->again = NULL;
-    for (; ws; ws = next) {
-        next = ws->again_next;
-        ws->in_again = 0;
-        if (!ws->leaving) {
-            turn(l, ws, 0, now, 0);
+    for (; e; e = next) {
+        next = e->again_next;
+        e->in_again = 0;
+        if (!e->leaving) {
+            turn(l, e, 0, now);
         }
     }
 }
 
 static void release_leaving(ws_loop_t *l)
 {
-    ws_session_t *ws = l->leaving, *next;
+    entry_t *e = l->leaving, *next;
 
     l->leaving = NULL;
-    for (; ws; ws = next) {
-        next = ws->leave_next;
-        disown(l, ws);
-        ws_io_release(ws);      /* destroys the connection */
+    for (; e; e = next) {
+        ws_session_t *ws = session_of(e);
+
+        next = e->leave_next;
+        disown(l, e);
+        ws_io_release(e->io);   /* destroys the connection */
         ws_session_unref(ws);   /* the loop's reference */
     }
 }
 
 static void take_ready(ws_loop_t *l, apr_time_t now)
 {
-    ws_session_t *ws, *next;
+    entry_t *e, *next;
 
     pthread_mutex_lock(&l->lock);
-    ws = l->ready_head;
+    e = l->ready_head;
     l->ready_head = l->ready_tail = NULL;
     pthread_mutex_unlock(&l->lock);
 
-    for (; ws; ws = next) {
+    for (; e; e = next) {
+        ws_session_t *ws = session_of(e);
+
         /* Read the link and clear the flag together, under the lock: from
-         * here another thread may queue ws again (on the new list), which
-         * rewrites ws->ready_next. */
+         * here another thread may queue e again (on the new list), which
+         * rewrites e->ready_next. */
         pthread_mutex_lock(&l->lock);
-        next = ws->ready_next;
-        ws->in_ready = 0;
+        next = e->ready_next;
+        e->in_ready = 0;
         pthread_mutex_unlock(&l->lock);
-        if (!ws->adopted) {
-            ws->adopted = 1;
-            ws->adopted_at = now;
-            ws->turn_round = l->round;
-            own(l, ws);
-            settle(l, ws, ws_io_adopted(ws));
+        if (!e->adopted) {
+            e->adopted = 1;
+            e->turn_round = l->round;
+            own(l, e);
+            settle(l, e, ws_io_adopted(e->io, &l->owner, e, now));
         }
-        else if (!ws->leaving) {
-            turn(l, ws, 0, now, 0);
+        else if (!e->leaving) {
+            turn(l, e, 0, now);
         }
         ws_session_unref(ws);   /* the ready list's reference */
     }
@@ -293,27 +332,28 @@ static void take_ready(ws_loop_t *l, apr_time_t now)
 
 static void push_dirty(ws_loop_t *l)
 {
-    ws_session_t *ws = l->dirty, *next;
+    entry_t *e = l->dirty, *next;
 
     l->dirty = NULL;
-    for (; ws; ws = next) {
-        next = ws->dirty_next;
-        ws->in_dirty = 0;
-        if (!ws->linger_until && !ws->leaving) {
-            ws_session_push(ws);
-            set_events(l, ws, ws->out_pending);
+    for (; e; e = next) {
+        next = e->dirty_next;
+        e->in_dirty = 0;
+        if (!e->leaving) {
+            ws_io_push(e->io);
+            set_events(l, e);
         }
     }
 }
 
 static void tick(ws_loop_t *l, apr_time_t now)
 {
-    ws_session_t *ws = l->owned, *next;
+    entry_t *e = l->owned, *next;
 
-    for (; ws; ws = next) {
-        next = ws->lnext;
-        if (!ws->leaving) {
-            turn(l, ws, 0, now, 1);
+    for (; e; e = next) {
+        next = e->next;
+        if (!e->leaving) {
+            e->turn_round = l->round;
+            settle(l, e, ws_io_tick(e->io, now));
         }
     }
 }
@@ -322,12 +362,12 @@ static void tick(ws_loop_t *l, apr_time_t now)
  * closes with 1001 now; the closing handshakes go on normally. */
 static void goodbye_all(ws_loop_t *l)
 {
-    ws_session_t *ws;
+    entry_t *e;
 
-    for (ws = l->owned; ws; ws = ws->lnext) {
-        if (!ws->leaving) {
-            ws_io_goodbye(ws);
-            set_events(l, ws, ws->out_pending);
+    for (e = l->owned; e; e = e->next) {
+        if (!e->leaving) {
+            ws_io_goodbye(e->io);
+            set_events(l, e);
         }
     }
 }
@@ -337,11 +377,11 @@ static void goodbye_all(ws_loop_t *l)
  * handlers' fini. */
 static void finish_all(ws_loop_t *l)
 {
-    ws_session_t *ws;
+    entry_t *e;
 
-    for (ws = l->owned; ws; ws = ws->lnext) {
-        if (!ws->leaving) {
-            ws_io_finish_now(ws);
+    for (e = l->owned; e; e = e->next) {
+        if (!e->leaving) {
+            ws_io_finish_now(e->io);
         }
     }
 }
@@ -362,14 +402,14 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *thd, void *data)
     struct epoll_event evs[WS_LOOP_EVENTS];
     apr_time_t last_tick = apr_time_now();
 
-    l->tid = apr_os_thread_current();
+    ws_owner_enter(&l->owner);
     for (;;) {
         int n, i, stop;
         apr_time_t now;
 
         /* Turns cut short wait for nothing but this round's events. */
         n = epoll_wait(l->epfd, evs, WS_LOOP_EVENTS,
-                       l->again ? 0 : WS_TICK_MS);
+                       l->again ? 0 : WS_TIMER_TICK_MS);
         now = apr_time_now();
         pthread_mutex_lock(&l->lock);
         stop = l->stop;
@@ -384,9 +424,9 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *thd, void *data)
             goodbye_all(l);
         }
         for (i = 0; i < n; i++) {
-            ws_session_t *ws = evs[i].data.ptr;
+            entry_t *e = evs[i].data.ptr;
 
-            if (!ws) {
+            if (!e) {
                 uint64_t count;
 
                 if (read(l->evfd, &count, sizeof(count)) < 0) {
@@ -395,14 +435,14 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *thd, void *data)
                 take_ready(l, now);
                 continue;
             }
-            if (!ws->adopted || ws->leaving) {
+            if (!e->adopted || e->leaving) {
                 continue;
             }
-            turn(l, ws, (evs[i].events & ~EPOLLOUT) != 0, now, 0);
+            turn(l, e, (evs[i].events & ~EPOLLOUT) != 0, now);
         }
         run_again(l, now);
         push_dirty(l);
-        if (now - last_tick >= apr_time_from_msec(WS_TICK_MS)) {
+        if (now - last_tick >= apr_time_from_msec(WS_TIMER_TICK_MS)) {
             last_tick = now;
             tick(l, now);
             push_dirty(l);
@@ -411,6 +451,7 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *thd, void *data)
     }
     take_ready(l, apr_time_now());
     finish_all(l);
+    ws_owner_leave();
     apr_thread_exit(thd, APR_SUCCESS);
     return NULL;
 }
@@ -449,6 +490,8 @@ void ws_loop_child_init(apr_pool_t *pchild, server_rec *s)
         struct epoll_event ev;
         apr_status_t rv;
 
+        l->owner.wake = owner_wake;
+        l->owner.dirty = owner_dirty;
         l->idx = i;
         pthread_mutex_init(&l->lock, NULL);
         l->epfd = epoll_create1(EPOLL_CLOEXEC);

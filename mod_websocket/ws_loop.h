@@ -3,18 +3,17 @@
  * live under mpm_event.
  *
  * Owns: a few threads per httpd child (WebSocketEventLoops), each with an
- * epoll set, that run every connection handed to them from the upgrade to
- * the end: reading (until EAGAIN, through httpd's connection filters, so
- * mod_ssl works), handler callbacks, writing without blocking, timers, and
- * the lingering close.  mpm_event keeps such a connection SUSPENDED: it
- * counts it (connection limits, graceful stop wait for it) but neither
- * polls it nor holds a thread for it.  When the connection ends the loop
- * destroys its pool, which closes the socket and updates mpm_event's
- * counters.
+ * epoll set, that run every connection handed to them from the hand-off to
+ * the end, a turn at a time (ws_io does the turn), and their own record of
+ * each connection (links and flags, kept in the session's owner area).
+ * mpm_event keeps such a connection SUSPENDED: it counts it (connection
+ * limits, graceful stop wait for it) but neither polls it nor holds a
+ * thread for it.  A loop is each of its sessions' owner (ws_owner_t):
+ * other threads reach a session through its mailbox, and the session
+ * wakes its loop.
  *
  * Must not: block (a loop serves thousands of connections), or touch a
- * connection owned by another loop.  Other threads reach a connection
- * only through its mailbox (ws_session) and ws_loop_notify.
+ * connection owned by another loop.
  */
 #ifndef WS_LOOP_H
 #define WS_LOOP_H
@@ -22,35 +21,22 @@
 #include "apr_pools.h"
 #include "httpd.h"
 
-struct ws_connection;
-typedef struct ws_loop ws_loop_t;
+#include "ws_io.h"
 
-/* Timer resolution of every connection (pings, timeouts, lingering
- * closes): the loops tick this often, and so do own-thread connections. */
-#define WS_TICK_MS 250
-
-
-/* Start the loops of this child (joined by a pchild pre-cleanup). */
+/* Start the loops of this child (joined by a pchild pre-cleanup, before
+ * which every connection they hold is ended: on_close, then released). */
 void ws_loop_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* 1 if loops are running in this process. */
 int ws_loop_available(void);
 
-/* From our process_connection hook, for a connection mpm_event is about
- * to suspend: a loop takes it over.  Returns 0, or -1 if no loop can. */
-int ws_loop_adopt(struct ws_connection *ws);
+/* From the suspend_connection hook, for a connection mpm_event has let go
+ * of: a loop takes it over (round robin).  Returns 0, or -1 if no loop
+ * can. */
+int ws_loop_adopt(ws_io_t *io);
 
-/* Any thread: ws has new mail (or must be looked at); its loop will run
- * it soon. */
-void ws_loop_notify(struct ws_connection *ws);
-
-/* child_stopping, not graceful (stop, restart): every loop closes every
+/* The child stops at once (stop, restart): every loop closes every
  * session it runs with 1001 now. */
 void ws_loop_stop_sessions(void);
-
-/* The loop thread itself: ws got output outside its own turn (a handler
- * sent to it from another connection's callback); push it at the end of
- * this round. */
-void ws_loop_dirty(struct ws_connection *ws);
 
 #endif /* WS_LOOP_H */

@@ -15,7 +15,6 @@
 
 #include "ws_private.h"
 #include "ws_plugin.h"
-#include "ws_config.h"
 #include "http_core.h"
 
 /* name -> ws_plugin_t; in pconf, rebuilt for each configuration read. */
@@ -158,81 +157,4 @@ void ws_plugin_child_init(apr_pool_t *pchild, server_rec *s,
     }
     apr_pool_cleanup_register(pchild, NULL, plugins_fini,
                               apr_pool_cleanup_null);
-}
-
-/* Check one section's own options against an enclosing section's handler;
- * 0, or -1 after logging the refusal like a syntax error. */
-static int check_inherited(const ws_dir_conf_t *inner, const char *ipath,
-                           const ws_dir_conf_t *outer, const char *opath)
-{
-    int i;
-
-    for (i = 0; i < inner->option_src->nelts; i++) {
-        const ws_option_src_t *o = &APR_ARRAY_IDX(inner->option_src, i,
-                                                  ws_option_src_t);
-        const char *err = outer->handler->h->check_option(o->key, o->val);
-
-        if (err) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL,
-                         "Syntax error on line %d of %s: "
-                         "WebSocketHandlerOption: handler %s (from "
-                         "<Location %s>, enclosing <Location %s>), option "
-                         "%s: %s", o->line, o->file, outer->handler->name,
-                         opath, ipath, o->key, err);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* 1 if <Location outer> encloses <Location inner>: outer is a prefix
- * ending at a path segment boundary, as httpd matches locations ("/chat"
- * encloses "/chat/room", not "/chatroom"). */
-static int location_encloses(const char *outer, const char *inner)
-{
-    size_t n = strlen(outer);
-
-    return strncmp(inner, outer, n) == 0
-           && (n == 0 || outer[n - 1] == '/' || inner[n] == '/'
-               || inner[n] == '\0');
-}
-
-int ws_plugin_check_config(apr_pool_t *pconf, apr_pool_t *plog,
-                           apr_pool_t *ptemp, server_rec *s)
-{
-    for (; s; s = s->next) {
-        core_server_config *sc = ap_get_core_module_config(s->module_config);
-        ap_conf_vector_t **secs;
-        int i, j;
-
-        if (!sc || !sc->sec_url) {
-            continue;
-        }
-        secs = (ap_conf_vector_t **)sc->sec_url->elts;
-        for (i = 0; i < sc->sec_url->nelts; i++) {
-            const ws_dir_conf_t *in = ap_get_module_config(secs[i],
-                                                           &websocket_module);
-            const core_dir_config *cin = ap_get_core_module_config(secs[i]);
-
-            if (!in || !in->option_src || in->handler || !cin->d || cin->r) {
-                continue;
-            }
-            for (j = 0; j < sc->sec_url->nelts; j++) {
-                const ws_dir_conf_t *out = ap_get_module_config(
-                                               secs[j], &websocket_module);
-                const core_dir_config *cout = ap_get_core_module_config(
-                                                  secs[j]);
-
-                if (j == i || !out || !out->handler
-                    || !out->handler->h->check_option || !cout->d || cout->r
-                    || !location_encloses(cout->d, cin->d)) {
-                    continue;
-                }
-                if (check_inherited(in, cin->d, out, cout->d) != 0) {
-                    return HTTP_INTERNAL_SERVER_ERROR;
-                }
-            }
-        }
-    }
-    return OK;
 }

@@ -41,10 +41,4 @@ ws_plugin_t *ws_plugin_find(const char *name);
 void ws_plugin_child_init(apr_pool_t *pchild, server_rec *s,
                           const ws_api_t *api);
 
-/* check_config hook: WebSocketHandlerOption lines in a <Location> without
- * its own WebSocketHandler are checked by the handler of every enclosing
- * <Location> (by path prefix), so they too fail configtest. */
-int ws_plugin_check_config(apr_pool_t *pconf, apr_pool_t *plog,
-                           apr_pool_t *ptemp, server_rec *s);
-
 #endif /* WS_PLUGIN_H */

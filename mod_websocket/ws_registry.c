@@ -1,6 +1,5 @@
 /*
- * ws_registry.c -- every session of this httpd child, and its stopping
- * (see ws_registry.h).
+ * ws_registry.c -- every session of this httpd child (see ws_registry.h).
  *
  * How the child's end reaches each session, by MPM:
  *   event, loops   child_stopping (ungraceful) -> every loop closes its
@@ -14,135 +13,91 @@
  *                  the session ends in normal context before httpd's own
  *                  handler runs the pchild cleanups from the signal.
  *   HTTP/2         the stream's h2 worker sees the stop flag.
- * child_exit (a pchild pre-cleanup, after the loops') then waits, briefly
- * and bounded, for what is left, and never takes a lock when nothing is
- * left: under prefork it runs inside a signal handler.
+ * child_exit (a pchild pre-cleanup, after the loops') then deals with what
+ * is left.
  */
-#include <unistd.h>
-
 #include "apr_thread_mutex.h"
-#include "ap_mpm.h"
-#include "http_core.h"
-#include "scoreboard.h"
+#include "httpd.h"
+#include "http_log.h"
 
 #include "ws_private.h"
 #include "ws_registry.h"
-#include "ws_io.h"
-#include "ws_loop.h"
-#include "ws_session.h"
+#include "ws_child.h"
 
 /* How long child exit waits for sessions whose owner is still running
  * (an HTTP/2 stream's worker, say) to end them. */
 #define WS_EXIT_WAIT apr_time_from_sec(2)
 
+/* A session's registry record (in its registry area). */
+typedef struct node {
+    struct node *prev, *next;
+    int registered;
+} node_t;
+
 static apr_thread_mutex_t *reg_lock;
-static ws_session_t *reg_head;
+static node_t *reg_head;
 static apr_uint32_t reg_count;          /* atomic */
-static apr_time_t stopping_since;       /* atomic */
-static apr_time_t last_query;           /* atomic */
-static int stop_now;                    /* atomic */
 
-apr_time_t ws_registry_stopping_since(apr_time_t now)
+static node_t *node_of(ws_session_t *ws)
 {
-    apr_time_t t = __atomic_load_n(&stopping_since, __ATOMIC_RELAXED);
-    int state = AP_MPMQ_RUNNING;
-
-    /* Called on every turn of every connection: ask the MPM (a hook run)
-     * at most once per tick.  Races here only cost an extra query.
-     * child_stopping tells event and worker; prefork's graceful stop is
-     * only visible here. */
-    if (t || now - __atomic_load_n(&last_query, __ATOMIC_RELAXED)
-             < apr_time_from_msec(WS_TICK_MS)) {
-        return t;
-    }
-    __atomic_store_n(&last_query, now, __ATOMIC_RELAXED);
-    if (ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS
-        && state == AP_MPMQ_STOPPING) {
-        apr_time_t zero = 0;
-
-        t = now;
-        if (!__atomic_compare_exchange_n(&stopping_since, &zero, t, 0,
-                                         __ATOMIC_RELAXED,
-                                         __ATOMIC_RELAXED)) {
-            t = zero;
-        }
-    }
-    return t;
+    return ws_session_area(ws, WS_AREA_REGISTRY);
 }
 
-int ws_registry_stopping_now(void)
+static ws_session_t *session_of(node_t *n)
 {
-    return __atomic_load_n(&stop_now, __ATOMIC_ACQUIRE);
-}
-
-const char *ws_registry_stop_reason(void)
-{
-    int mine = 0;
-
-    /* A graceful restart starts a new generation of children. */
-    if (ap_scoreboard_image
-        && ap_mpm_query(AP_MPMQ_GENERATION, &mine) == APR_SUCCESS
-        && ap_scoreboard_image->global->running_generation != mine) {
-        return "server restarting";
-    }
-    return "server stopping";
-}
-
-void ws_registry_child_stopping(apr_pool_t *pchild, int graceful)
-{
-    apr_time_t zero = 0;
-
-    (void)pchild;
-    if (graceful) {
-        __atomic_compare_exchange_n(&stopping_since, &zero, apr_time_now(),
-                                    0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-        return;
-    }
-    __atomic_store_n(&stop_now, 1, __ATOMIC_RELEASE);
-    ws_loop_stop_sessions();
+    return ws_session_from_area(n, WS_AREA_REGISTRY);
 }
 
 void ws_registry_add(ws_session_t *ws)
 {
+    node_t *n = node_of(ws);
+
     if (!reg_lock) {
         return;
     }
     ws_session_ref(ws);
     apr_thread_mutex_lock(reg_lock);
-    ws->prev = NULL;
-    ws->next = reg_head;
+    n->prev = NULL;
+    n->next = reg_head;
     if (reg_head) {
-        reg_head->prev = ws;
+        reg_head->prev = n;
     }
-    reg_head = ws;
-    ws->registered = 1;
+    reg_head = n;
+    n->registered = 1;
     __atomic_add_fetch(&reg_count, 1, __ATOMIC_RELEASE);
     apr_thread_mutex_unlock(reg_lock);
 }
 
+/* Lock held: unlink n; 1 if it was linked. */
+static int unlink_locked(node_t *n)
+{
+    if (!n->registered) {
+        return 0;
+    }
+    if (n->prev) {
+        n->prev->next = n->next;
+    }
+    else {
+        reg_head = n->next;
+    }
+    if (n->next) {
+        n->next->prev = n->prev;
+    }
+    n->prev = n->next = NULL;
+    n->registered = 0;
+    __atomic_sub_fetch(&reg_count, 1, __ATOMIC_RELEASE);
+    return 1;
+}
+
 void ws_registry_remove(ws_session_t *ws)
 {
-    int found = 0;
+    int found;
 
     if (!reg_lock) {
         return;
     }
     apr_thread_mutex_lock(reg_lock);
-    if (ws->registered) {
-        if (ws->prev) {
-            ws->prev->next = ws->next;
-        }
-        else {
-            reg_head = ws->next;
-        }
-        if (ws->next) {
-            ws->next->prev = ws->prev;
-        }
-        ws->prev = ws->next = NULL;
-        ws->registered = 0;
-        __atomic_sub_fetch(&reg_count, 1, __ATOMIC_RELEASE);
-        found = 1;
-    }
+    found = unlink_locked(node_of(ws));
     apr_thread_mutex_unlock(reg_lock);
     if (found) {
         ws_session_unref(ws);
@@ -152,25 +107,27 @@ void ws_registry_remove(ws_session_t *ws)
 /* Wake every session's owner so that it sees the stop flag. */
 static void wake_all(void)
 {
-    ws_session_t *ws;
+    node_t *n;
 
     apr_thread_mutex_lock(reg_lock);
-    for (ws = reg_head; ws; ws = ws->next) {
-        ws_session_wake(ws);
+    for (n = reg_head; n; n = n->next) {
+        ws_session_wake(session_of(n));
     }
     apr_thread_mutex_unlock(reg_lock);
 }
 
 /* The first session nobody runs (still being handed to a loop that has
- * stopped), with a reference; NULL if none. */
+ * stopped), unlinked, with the list's reference; NULL if none. */
 static ws_session_t *take_unowned(void)
 {
-    ws_session_t *ws;
+    ws_session_t *ws = NULL;
+    node_t *n;
 
     apr_thread_mutex_lock(reg_lock);
-    for (ws = reg_head; ws; ws = ws->next) {
-        if (ws->io_state == WS_IO_HANDOFF) {
-            ws_session_ref(ws);
+    for (n = reg_head; n; n = n->next) {
+        if (ws_session_state(session_of(n)) == WS_SESSION_HANDOFF) {
+            ws = session_of(n);
+            unlink_locked(n);
             break;
         }
     }
@@ -188,6 +145,7 @@ static apr_status_t child_exit(void *data)
 {
     apr_time_t deadline = apr_time_now() + WS_EXIT_WAIT;
     ws_session_t *ws;
+    node_t *n;
     int left;
 
     (void)data;
@@ -196,9 +154,9 @@ static apr_status_t child_exit(void *data)
     if (__atomic_load_n(&reg_count, __ATOMIC_ACQUIRE) == 0) {
         return APR_SUCCESS;
     }
-    __atomic_store_n(&stop_now, 1, __ATOMIC_RELEASE);
+    ws_child_stopping(NULL, 0);
     while ((ws = take_unowned()) != NULL) {
-        ws_io_end_unowned(ws);
+        ws_session_end(ws);
         ws_session_unref(ws);
     }
     wake_all();
@@ -215,8 +173,8 @@ static apr_status_t child_exit(void *data)
                  "running: their handlers get no on_close, and sends to "
                  "them fail from now on", left);
     apr_thread_mutex_lock(reg_lock);
-    for (ws = reg_head; ws; ws = ws->next) {
-        ws_session_kill(ws);
+    for (n = reg_head; n; n = n->next) {
+        ws_session_kill(session_of(n));
     }
     apr_thread_mutex_unlock(reg_lock);
     return APR_SUCCESS;

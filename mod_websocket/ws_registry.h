@@ -1,46 +1,30 @@
 /*
- * ws_registry.h -- every session of this httpd child, whatever runs it,
- * and the child's own stopping.
+ * ws_registry.h -- every session of this httpd child, whatever runs it.
  *
- * Owns: the list of live sessions, and what happens to them when the
- * child stops: "is this child stopping, and how?" (graceful restart or
- * stop: WebSocketGracefulTimeout counts from the first time it is seen;
- * an immediate stop: every session closes now with 1001), and the last
- * word at child exit, before the handlers' fini: every session still
- * registered is ended (its on_close called) or, if its owner does not end
- * it in time, declared DEAD so that handler threads still sending get
+ * Owns: the list of live sessions (its links in each session's registry
+ * area) and the last word at child exit, before the handlers' fini: every
+ * session still registered is ended (its on_close called) -- by its owner,
+ * woken for it, or here if nobody runs it -- or, if its owner does not end
+ * it in time, declared ENDED so that handler threads still sending get
  * WS_ECLOSED instead of touching freed memory.
+ *
+ * Threads: any; one lock, taken before any session's (docs/INTERNALS.md,
+ * "Locks").  Never takes a lock when the list is empty: under prefork the
+ * child's exit runs inside a signal handler.
  */
 #ifndef WS_REGISTRY_H
 #define WS_REGISTRY_H
 
 #include "apr_pools.h"
-#include "apr_time.h"
 #include "httpd.h"
 
-struct ws_connection;
+#include "ws_session.h"
 
 void ws_registry_child_init(apr_pool_t *pchild, server_rec *s);
 
-/* Add/remove a session (the registry holds a reference). */
-void ws_registry_add(struct ws_connection *ws);
-void ws_registry_remove(struct ws_connection *ws);
-
-/* httpd's child_stopping hook: graceful (restart, graceful-stop) or not
- * (stop, restart). */
-void ws_registry_child_stopping(apr_pool_t *pchild, int graceful);
-
-/* When this child was first seen stopping gracefully, else 0 (the MPM is
- * asked at most once per tick). */
-apr_time_t ws_registry_stopping_since(apr_time_t now);
-
-/* 1 once the child is stopping at once (not gracefully): sessions close
- * now, with 1001 "server stopping". */
-int ws_registry_stopping_now(void);
-
-/* The reason given with 1001 when the child stops: "server restarting"
- * if a new generation of children is taking over, else "server
- * stopping". */
-const char *ws_registry_stop_reason(void);
+/* Add a session (the registry holds a reference); remove it (once its
+ * session ended; safe to call more than once). */
+void ws_registry_add(ws_session_t *ws);
+void ws_registry_remove(ws_session_t *ws);
 
 #endif /* WS_REGISTRY_H */

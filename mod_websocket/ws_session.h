@@ -1,198 +1,245 @@
 /*
- * ws_session.h -- one WebSocket connection as httpd and handlers see it.
+ * ws_session.h -- one WebSocket connection as handlers and the rest of the
+ * module see it.
  *
- * Owns: struct ws_connection (the handle handlers hold), its reference
- * count and lifetime, the snapshot of the upgrade request that handlers
- * read, the output queue and its limit, the timers (ping, idle, closing),
- * and the ws_api_t table.
+ * Owns: struct ws_connection (the handle handlers hold, opaque outside
+ * ws_session.c), its reference count and lifetime, its state machine
+ * (below), the protocol engine (ws_conn), and the composition of its
+ * parts: the request snapshot (ws_snapshot), the mailbox of sends from
+ * other threads (ws_mailbox), the output limits (ws_outq), the timers
+ * (ws_timers).  It also holds what the handler API does (send, close,
+ * data, protocol); ws_api.c only turns that into the public table.
  *
- * Who may touch what (see docs/INTERNALS.md, "Threads"):
- *   io_state    ACTIVE: one thread, the owner, runs the connection (an
- *               event loop thread, or the connection's own thread); only
- *               it touches the engine, conn_rec, filters and brigades,
- *               without the lock.
- *               HANDOFF: the upgrade request is still finishing; nobody
- *               touches the connection, sends wait in the mailbox.
- *               DEAD: closed; sends fail with WS_ECLOSED.
- *   (L)         fields guarded by `lock`.
- *   snapshot    path, headers, ... are written before on_open and read-only
- *               afterwards: readers need no lock.
+ * Must not: read or write the network (its owner does: ws_io), know event
+ * loops or threads by name (an owner is a ws_owner_t), or call a handler
+ * callback with its lock held.
  *
- * Memory: the struct and its snapshot are one malloc block, freed by the
- * last unref (an APR pool would cost 8 KB per connection).  Brigades live in
- * c->pool and are only used while the connection is not DEAD.
+ * States (one table in ws_session.c; every other transition is refused and
+ * logged at debug):
+ *
+ *     OPENING --opened--> HANDOFF --run--> RUNNING --end--> ENDED
+ *        |                   |                                ^
+ *        +--refused----------+--end---------------------------+
+ *
+ *   OPENING  created for an upgrade request; on_open runs on the request's
+ *            worker.  Sends are queued as mail.
+ *   HANDOFF  on_open accepted it, the 101 is sent; nobody runs it yet (the
+ *            request is finishing, or it waits for an event loop).  Sends
+ *            are queued as mail.
+ *   RUNNING  an owner runs it: an event loop, or the connection's own
+ *            thread.  The owner's thread uses the engine directly, without
+ *            the lock; other threads mail and wake the owner.
+ *   ENDED    on_close was called (or is owed no more); sends fail with
+ *            WS_ECLOSED; the owner winds the connection down.
+ * The engine's own state (OPEN, CLOSING, CLOSED: ws_conn.h) says where the
+ * closing handshake stands while RUNNING.
  */
 #ifndef WS_SESSION_H
 #define WS_SESSION_H
 
-#include <pthread.h>
-
-#include "apr_poll.h"
-#include "apr_tables.h"
-#include "apr_buckets.h"
-#include "apr_portable.h"
+#include "apr_time.h"
 #include "httpd.h"
 
 #include "ws_plugin_api.h"
-#include "ws_conn.h"
 #include "ws_config.h"
-#include "ws_loop.h"
-
-typedef enum {
-    WS_IO_HANDOFF = 0,
-    WS_IO_ACTIVE,
-    WS_IO_DEAD
-} ws_io_state_e;
-
-/* A message queued while the connection is owned by another thread. */
-typedef struct ws_mail {
-    struct ws_mail *next;
-    int opcode;                 /* WS_OP_TEXT/BINARY/PING, or WS_OP_CLOSE */
-    int close_code;
-    size_t len;
-    uint8_t data[1];            /* len bytes and a NUL */
-} ws_mail_t;
-
-typedef struct {
-    const char *key;
-    const char *val;
-} ws_kv_t;
-
-struct ws_connection {
-    apr_uint32_t refs;          /* atomic */
-    pthread_mutex_t lock;
-    unsigned long id;
-    struct ws_connection *prev, *next;  /* the registry */
-    int registered;
-
-    /* The event loop that runs it (ws_loop.c), and the loop's lists. */
-    ws_loop_t *loop;            /* (L) set at adoption */
-    struct ws_connection *ready_next;   /* loop's lock */
-    int in_ready;                       /* loop's lock */
-    struct ws_connection *dirty_next;   /* loop thread only, from here */
-    int in_dirty;
-    struct ws_connection *lprev, *lnext;
-    struct ws_connection *leave_next;
-    struct ws_connection *again_next;   /* loop thread only */
-    int in_again;
-    unsigned turn_round;
-    int leaving;
-    int adopted;
-    int suspending;             /* our hook returned SUSPENDED */
-    unsigned epoll_events;
-    apr_time_t adopted_at;
-    apr_time_t linger_until;    /* closing TCP: the deadline; 0 before */
-    int shut_wr;
-    int linger_done;            /* closed and drained: waiting to release */
-
-    /* The upgrade request, read-only after on_open. */
-    server_rec *s;
-    const char *path;
-    const char *query;
-    const char *user;
-    const char *remote_addr;
-    const char **offers;        /* the client's Sec-WebSocket-Protocol
-                                 * elements, in its order */
-    int noffers;
-    ws_kv_t *headers;
-    int nheaders;
-    ws_kv_t *cookies;
-    int ncookies;
-    ws_kv_t *options;           /* WebSocketHandlerOption, merged */
-    int noptions;
-    ws_plugin_t *plugin;        /* in pconf: lives as long as the child */
-    ws_settings_t set;          /* the location's settings, copied */
-    const char *protocol;       /* agreed subprotocol (one of offers) or
-                                 * NULL */
-    void *user_data;
-    int in_open;                /* only during on_open */
-    int async;                  /* runs in an event loop (mpm_event) */
-    int tls;                    /* mod_ssl (or another TLS filter) is on */
-    int upgrade_eos;            /* an HTTP/2 stream: its input starts with
-                                 * the EOS of the upgrade request */
-
-    /* Shared. */
-    ws_io_state_e io_state;     /* (L) */
-    apr_os_thread_t owner;      /* (L) the ACTIVE thread */
-    ws_mail_t *mail_head;       /* (L) */
-    ws_mail_t *mail_tail;       /* (L) */
-    apr_size_t queued;          /* (L) mail + obb bytes not yet written */
-    apr_pollset_t *wakeup;      /* (L) the own-thread loop's pollset */
-    apr_uint32_t dropped;       /* atomic: messages dropped, queue full */
-    int overflowed;             /* the overflow policy was applied */
-
-    /* Timers: the owner's. */
-    apr_time_t last_rx;         /* last bytes from the peer */
-    apr_time_t last_msg;        /* last data message either way */
-    apr_time_t ping_sent;       /* outstanding ping, 0 if none */
-    apr_time_t close_sent;      /* our close frame, 0 if none */
-    apr_time_t ctl_window;      /* start of the control-rate window */
-    const char *end_reason;     /* why the server ends it without a close
-                                 * exchange (static text), or NULL */
-
-    /* The owner's. */
-    ws_conn_t engine;
-    conn_rec *c;
-    apr_bucket_brigade *obb;    /* output not yet passed to the filters */
-    apr_size_t obb_bytes;
-    apr_bucket_brigade *ibb;    /* input, reused */
-    apr_bucket_brigade *tbb;    /* a slice of obb being written, reused */
-    apr_status_t write_status;  /* first failed write, or APR_SUCCESS */
-    int out_pending;            /* the filters still hold output */
-    int opened;                 /* on_open accepted: on_close is owed */
-    int read_more;              /* input may be held: read on next turn */
-    int busy;                   /* the last turn left input unread: come
-                                 * back next round, without waiting */
-    int trimmed;                /* idle memory given back (ws_io_trim) */
-    int addr_token;             /* ws_addrlimit's, -1: none (atomic) */
-    int capacity_held;          /* counted by ws_capacity (atomic) */
-    int h2;                     /* over HTTP/2 (an h2 stream) */
-};
+#include "ws_conn.h"
+#include "ws_snapshot.h"
+#include "ws_timers.h"
 
 typedef struct ws_connection ws_session_t;
 
-/* The API table handed to handlers. */
-extern const ws_api_t ws_session_api;
+typedef enum {
+    WS_SESSION_OPENING = 0,
+    WS_SESSION_HANDOFF,
+    WS_SESSION_RUNNING,
+    WS_SESSION_ENDED,
+    WS_SESSION_NSTATES
+} ws_session_state_e;
 
-/* Create a session for an upgrade request.  The one reference returned
- * belongs to the caller. */
+/* --- owners ------------------------------------------------------------ */
+
+/*
+ * Who runs sessions: an event loop, or the thread of one connection.  A
+ * session knows its owner only through this; the owner's thread marks
+ * itself with ws_owner_enter() so that the session can tell its owner's
+ * calls (straight into the engine) from everybody else's (mail).
+ */
+typedef struct ws_owner ws_owner_t;
+struct ws_owner {
+    /* Any thread, without the session's lock: ws has mail or must be
+     * looked at; run it soon.  slot: what the owner gave ws_session_run. */
+    void (*wake)(ws_owner_t *owner, ws_session_t *ws, void *slot);
+    /* The owner's thread, from a callback of another session it runs: ws
+     * got output outside its own turn; write it out this round. */
+    void (*dirty)(ws_owner_t *owner, ws_session_t *ws, void *slot);
+};
+
+/* The calling thread runs owner's sessions from now on (until leave). */
+void ws_owner_enter(ws_owner_t *owner);
+void ws_owner_leave(void);
+
+/*
+ * Room in every session for the records its containers keep about it, so
+ * that they live exactly as long as the session: the owner's (an event
+ * loop's links and flags) and the registry's (its list links).  Each is
+ * WS_SESSION_AREA bytes, zeroed when the session is made, aligned for
+ * pointers; only the container it belongs to reads or writes it.
+ */
+#define WS_SESSION_AREA (16 * sizeof(void *))
+
+typedef enum {
+    WS_AREA_OWNER = 0,
+    WS_AREA_REGISTRY,
+    WS_AREA_COUNT
+} ws_session_area_e;
+
+void *ws_session_area(ws_session_t *ws, ws_session_area_e which);
+ws_session_t *ws_session_from_area(void *area, ws_session_area_e which);
+
+/* --- output ------------------------------------------------------------ */
+
+/*
+ * Where the engine's frames go (ws_io implements it).  frame: hdr then
+ * payload, both valid during the call only, unless owned is not NULL: then
+ * payload is owned (a malloc'd buffer handed over; free() it when
+ * written).  Returns 0, or -1 if the connection can no longer be written.
+ */
+typedef struct {
+    int (*frame)(void *sink, const uint8_t *hdr, size_t hlen,
+                 const uint8_t *payload, size_t plen, uint8_t *owned);
+} ws_sink_ops_t;
+
+/* --- lifetime ---------------------------------------------------------- */
+
+/* A session for an upgrade request (OPENING), with its snapshot and the
+ * location's settings.  The one reference returned is the caller's.  NULL
+ * if memory ran out. */
 ws_session_t *ws_session_create(request_rec *r, const ws_dir_conf_t *conf,
                                 ws_plugin_t *plugin);
 
+/* Any thread.  The last unref frees it. */
 ws_session_t *ws_session_ref(ws_session_t *ws);
 void ws_session_unref(ws_session_t *ws);
 
-/* The upgrade is done: start the engine on c (owner: the caller). */
-void ws_session_start(ws_session_t *ws, conn_rec *c, int async);
+/* --- the request phase (the upgrade request's worker) ------------------ */
 
-/* Become the owner (returns the previous state; DEAD means: do not run). */
-ws_io_state_e ws_session_acquire(ws_session_t *ws);
+/* Agree on the subprotocol: the first of the location's WebSocketProtocols
+ * the client offered ("*": its first offer), or its first offer for a
+ * handler that speaks any (WS_HANDLER_ANY_PROTOCOL); then run on_open.
+ * Returns 0 (HANDOFF: accepted), or the HTTP status to refuse with
+ * (ENDED, no on_close owed). */
+int ws_session_open(ws_session_t *ws, request_rec *r,
+                    const ws_dir_conf_t *conf);
 
-/* Owner: move mail into the engine. */
-void ws_session_drain_mail(ws_session_t *ws);
+/* The agreed subprotocol, or NULL. */
+const char *ws_session_protocol(const ws_session_t *ws);
 
-/* Owner: write queued output without blocking.  Sets ws->out_pending if
- * the filters kept some for later. */
-apr_status_t ws_session_push(ws_session_t *ws);
+/* What the session holds of the admission limits (ws_addrlimit's token,
+ * ws_capacity's count): released once when it ends. */
+void ws_session_hold_admission(ws_session_t *ws, int addr_token,
+                               int capacity_h2);
 
-/* Owner: run the timers (pings, idle, closing, graceful stop) at now;
- * returns 1 if TCP should be closed now. */
-int ws_session_tick(ws_session_t *ws, apr_time_t now);
+/* --- the owner ---------------------------------------------------------- */
 
-/* Owner: the connection is over; refuse further sends and call the
- * handler's on_close once.  Safe to call more than once. */
-void ws_session_finish(ws_session_t *ws);
+/* The session's frames go to sink from now on; the engine starts (OPEN).
+ * Called once, before ws_session_run, by the thread that has the
+ * connection. */
+void ws_session_attach(ws_session_t *ws, const ws_sink_ops_t *ops,
+                       void *sink, apr_time_t now);
 
-/* Any thread: wake the session's own thread (own-thread mode) so that it
- * looks at the child's stop flags. */
-void ws_session_wake(ws_session_t *ws);
+/* HANDOFF -> RUNNING under owner (slot: the owner's own record of it).
+ * Returns 0, or -1 if it ENDED meanwhile (the client left, the child is
+ * exiting): then nobody must run it. */
+int ws_session_run(ws_session_t *ws, ws_owner_t *owner, void *slot);
 
-/* Child exit, for a session whose owner did not end it in time: DEAD, so
- * that sends fail with WS_ECLOSED from now on. */
+/* Owner's thread, RUNNING.  Feed input (buf has one writable byte after
+ * len: see ws_conn_feed); returns the engine state afterwards. */
+ws_state_e ws_session_feed(ws_session_t *ws, uint8_t *buf, size_t len,
+                           apr_time_t now);
+
+/* Owner's thread: send the mail other threads left. */
+void ws_session_take_mail(ws_session_t *ws, apr_time_t now);
+
+/* Owner's thread: act on the timers (pings, timeouts, the child's stop)
+ * at now.  Returns 1 if TCP should be closed now (the peer is gone or did
+ * not answer our close), with the reason noted for on_close. */
+int ws_session_timers(ws_session_t *ws, apr_time_t now);
+
+/* Owner's thread: the child stops at once: start the closing handshake
+ * with 1001 now. */
+void ws_session_goodbye(ws_session_t *ws);
+
+/* Owner's thread: n bytes of output were written (ws_outq's count). */
+void ws_session_written(ws_session_t *ws, size_t n);
+
+/* The engine's state (owner's thread). */
+ws_state_e ws_session_engine_state(const ws_session_t *ws);
+
+/* Owner's thread: 1 if nothing came or went for longer than quiet; the
+ * engine gives back its message buffer (trim) when asked. */
+int ws_session_quiet(const ws_session_t *ws, apr_time_t now,
+                     apr_interval_time_t quiet);
+void ws_session_trim(ws_session_t *ws);
+
+/* Why the connection ends without a close exchange ("peer vanished",
+ * "write failed"...: static text), for on_close; the first reason
+ * noted wins. */
+void ws_session_note_end(ws_session_t *ws, const char *reason);
+
+/*
+ * The connection is over (owner's thread, or any thread for a session
+ * nobody runs): ENDED, the mail dropped, admission released, the
+ * handler's on_close called once (if on_open accepted it).  Safe to call
+ * more than once.
+ */
+void ws_session_end(ws_session_t *ws);
+
+/* Child exit, for a session whose owner did not end it in time: ENDED
+ * without on_close (logged by the caller), so that sends fail. */
 void ws_session_kill(ws_session_t *ws);
 
-/* Agree on subprotocol name, which must be one the client offered: 0, or
- * -1 if it was not offered. NULL: none. */
-int ws_session_set_protocol(ws_session_t *ws, const char *name);
+/* Any thread: wake the session's owner (the child is stopping). */
+void ws_session_wake(ws_session_t *ws);
+
+/* --- what others may read ----------------------------------------------- */
+
+unsigned long ws_session_id(const ws_session_t *ws);
+ws_session_state_e ws_session_state(ws_session_t *ws);
+/* "OPENING", "HANDOFF", "OPEN", "CLOSING" (RUNNING, by the engine's
+ * closing handshake), "ENDED": for logs. */
+const char *ws_session_state_str(ws_session_t *ws);
+const ws_snapshot_t *ws_session_snapshot(const ws_session_t *ws);
+server_rec *ws_session_server(const ws_session_t *ws);
+ws_plugin_t *ws_session_plugin(const ws_session_t *ws);
+/* How it ended (after ws_session_end): the close code (1006 if none) and
+ * the bytes of WebSocket payload sent. */
+int ws_session_close_code(const ws_session_t *ws);
+apr_uint64_t ws_session_bytes_out(const ws_session_t *ws);
+
+/* --- the handler API (ws_api.c) ----------------------------------------- */
+
+/* ws_api_t's send and close: WS_OK, WS_ECLOSED, WS_EQUEUE, WS_EINVAL. */
+int ws_session_send(ws_session_t *ws, ws_msg_type_e type, const void *data,
+                    size_t len);
+int ws_session_close(ws_session_t *ws, int code, const char *reason);
+
+void ws_session_set_user_data(ws_session_t *ws, void *data);
+void *ws_session_user_data(const ws_session_t *ws);
+
+/* Only during on_open: agree on name, which must be one the client
+ * offered (NULL: none).  WS_OK or WS_EINVAL. */
+int ws_session_select_protocol(ws_session_t *ws, const char *name);
+
+/*
+ * One log line about a session, prefixed with its id, path and state:
+ *     WS_SLOG(ws, APLOG_INFO, 0, 00020, "closing with %d: %s", code, why);
+ * n is the line's log tag number (WSLOGNO; every message at debug level
+ * and above carries one).  For files that include ws_private.h.
+ */
+#define WS_SLOG(ws, level, status, n, fmt, ...) \
+    ap_log_error(APLOG_MARK, (level), (status), ws_session_server(ws), \
+                 WSLOGNO(n) "[ws %lu %s %s] " fmt, ws_session_id(ws), \
+                 ws_snapshot_path(ws_session_snapshot(ws)), \
+                 ws_session_state_str(ws), ##__VA_ARGS__)
 
 #endif /* WS_SESSION_H */

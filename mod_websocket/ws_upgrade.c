@@ -19,6 +19,8 @@
 #include "ws_handshake.h"
 #include "ws_session.h"
 #include "ws_io.h"
+#include "ws_handoff.h"
+#include "ws_registry.h"
 #include "ws_addrlimit.h"
 #include "ws_capacity.h"
 #include "ws_stats.h"
@@ -71,37 +73,12 @@ static int origin_allowed(request_rec *r, const ws_dir_conf_t *conf,
     return 0;
 }
 
-/*
- * Default subprotocol: the first entry of WebSocketProtocols (the server's
- * order of preference) that the client offered, "*" standing for the
- * client's first offer; with no WebSocketProtocols, the client's first
- * offer if the handler speaks any (WS_HANDLER_ANY_PROTOCOL); else none.
- */
-static void default_protocol(ws_session_t *ws, const ws_dir_conf_t *conf)
-{
-    int i;
-
-    for (i = 0; conf->protocols && i < conf->protocols->nelts; i++) {
-        const char *p = APR_ARRAY_IDX(conf->protocols, i, const char *);
-
-        if (!strcmp(p, "*") ? ws->noffers > 0
-                              && ws_session_set_protocol(ws, ws->offers[0])
-                                 == 0
-                            : ws_session_set_protocol(ws, p) == 0) {
-            return;
-        }
-    }
-    if (!conf->protocols && (conf->handler->h->flags & WS_HANDLER_ANY_PROTOCOL)
-        && ws->noffers > 0) {
-        ws_session_set_protocol(ws, ws->offers[0]);
-    }
-}
-
 /* The client offered subprotocols and none was agreed: RFC 6455 lets the
  * server answer without one, but browsers then fail the connection. */
 static void note_no_protocol(request_rec *r, const ws_session_t *ws)
 {
-    if (ws->noffers > 0 && !ws->protocol) {
+    if (ws_snapshot_noffers(ws_session_snapshot(ws)) > 0
+        && !ws_session_protocol(ws)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00068)
                       "%s: the client offered subprotocols (%s) and none "
                       "was agreed; browsers fail such a WebSocket (1006): "
@@ -114,6 +91,7 @@ static void note_no_protocol(request_rec *r, const ws_session_t *ws)
 
 static int send_101(request_rec *r, ws_session_t *ws, const char *key)
 {
+    const char *protocol = ws_session_protocol(ws);
     char accept[WS_ACCEPT_LEN + 1];
 
     ws_handshake_accept(key, accept);
@@ -122,9 +100,8 @@ static int send_101(request_rec *r, ws_session_t *ws, const char *key)
     apr_table_setn(r->headers_out, "Connection", "Upgrade");
     apr_table_setn(r->headers_out, "Sec-WebSocket-Accept",
                    apr_pstrdup(r->pool, accept));
-    if (ws->protocol) {
-        apr_table_setn(r->headers_out, "Sec-WebSocket-Protocol",
-                       ws->protocol);
+    if (protocol) {
+        apr_table_setn(r->headers_out, "Sec-WebSocket-Protocol", protocol);
     }
     r->status = HTTP_SWITCHING_PROTOCOLS;
     r->status_line = "101 Switching Protocols";
@@ -167,6 +144,7 @@ static int upgrade(request_rec *r, const ws_dir_conf_t *conf)
     ws_hs_result_e res;
     const char *why, *origin, *key;
     ws_session_t *ws;
+    ws_io_t *io;
     char code[16];
     int status, limit, held, h2, token = -1;
 
@@ -256,52 +234,32 @@ static int upgrade(request_rec *r, const ws_dir_conf_t *conf)
         ws_capacity_release(h2);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    ws->addr_token = token;
-    ws->capacity_held = 1;
-    ws->h2 = h2;
-    default_protocol(ws, conf);
-    if (conf->handler->h->on_open) {
-        ws->in_open = 1;
-        status = conf->handler->h->on_open(ws);
-        ws->in_open = 0;
-        if (status != 0) {
-            if (status < 400 || status > 599) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, WSLOGNO(00044)
-                              "handler %s: on_open returned %d, which is "
-                              "not an HTTP error status; answering 500",
-                              conf->handler->name, status);
-                status = HTTP_INTERNAL_SERVER_ERROR;
-            }
-            else {
-                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00045)
-                              "handler %s refused the WebSocket for %s "
-                              "with %d", conf->handler->name, r->uri, status);
-            }
-            ws_session_unref(ws);
-            return status;
-        }
+    ws_session_hold_admission(ws, token, h2);
+    status = ws_session_open(ws, r, conf);
+    if (status != 0) {
+        ws_session_unref(ws);
+        return status;
     }
-    ws->opened = 1;
     note_no_protocol(r, ws);
 
     send_101(r, ws, key);
     leave_http(r);
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, WSLOGNO(00046)
-                  "[ws %lu %s] open, handler %s, subprotocol %s", ws->id,
-                  ws->path, conf->handler->name,
-                  ws->protocol ? ws->protocol : "(none)");
-
-    if (ws_io_run(ws, r)) {
-        /* Parked: the request ends here and is logged with 101. */
+    WS_SLOG(ws, APLOG_DEBUG, 0, 00046, "open, handler %s, subprotocol %s",
+            conf->handler->name, ws_session_protocol(ws)
+                                 ? ws_session_protocol(ws) : "(none)");
+    io = ws_io_create(ws, r->connection);
+    ws_registry_add(ws);
+    if (ws_handoff_prepare(io)) {
+        /* An event loop takes it: the request ends here and is logged
+         * with 101. */
         ws_session_unref(ws);
         return OK;
     }
+    ws_io_run_thread(io);
     /* It ran on this thread: %b counts the WebSocket bytes sent, and
      * %{WS_CLOSE_CODE}e says how it ended. */
-    r->bytes_sent = (apr_off_t)ws->engine.bytes_out;
-    apr_snprintf(code, sizeof(code), "%d", ws->engine.close_code
-                                           ? ws->engine.close_code
-                                           : WS_CLOSE_ABNORMAL);
+    r->bytes_sent = (apr_off_t)ws_session_bytes_out(ws);
+    apr_snprintf(code, sizeof(code), "%d", ws_session_close_code(ws));
     apr_table_set(r->subprocess_env, "WS_CLOSE_CODE", code);
     ws_session_unref(ws);
     return OK;

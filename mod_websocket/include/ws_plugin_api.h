@@ -33,8 +33,8 @@
  * callback must not block (no sleeping, no slow I/O; hand such work to a
  * thread of your own and send the answer from there).  Under worker and
  * prefork they run on the connection's own httpd thread, and for a
- * WebSocket over HTTP/2 on the mod_http2 worker running its stream.  Every function
- * in ws_api_t may be called from any thread, including threads the
+ * WebSocket over HTTP/2 on the mod_http2 worker running its stream.  Every
+ * function in ws_api_t may be called from any thread, including threads the
  * handler starts itself, and none of them blocks.
  *
  * Lifetimes.  A ws_connection_t pointer is valid from on_open until on_close
@@ -73,7 +73,7 @@ typedef enum {
 /** Results of ws_api_t calls. */
 #define WS_OK        0          /**< done (queued for sending) */
 #define WS_ECLOSED  (-1)        /**< connection closing or closed; dropped */
-#define WS_EQUEUE   (-2)        /**< output queue limit hit; dropped, counted */
+#define WS_EQUEUE   (-2)        /**< output queue full; dropped, counted */
 #define WS_EINVAL   (-3)        /**< bad argument (code, UTF-8, state) */
 
 /** ws_handler_t.flags. */

@@ -9,6 +9,10 @@ Suite *ws_frame_suite(void);
 Suite *ws_handshake_suite(void);
 Suite *ws_conn_suite(void);
 Suite *ws_config_suite(void);
+Suite *ws_mailbox_suite(void);
+Suite *ws_outq_suite(void);
+Suite *ws_snapshot_suite(void);
+Suite *ws_timers_suite(void);
 
 int main(void)
 {
@@ -19,6 +23,10 @@ int main(void)
     srunner_add_suite(sr, ws_handshake_suite());
     srunner_add_suite(sr, ws_conn_suite());
     srunner_add_suite(sr, ws_config_suite());
+    srunner_add_suite(sr, ws_mailbox_suite());
+    srunner_add_suite(sr, ws_outq_suite());
+    srunner_add_suite(sr, ws_snapshot_suite());
+    srunner_add_suite(sr, ws_timers_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -43,6 +43,18 @@ const char *ap_check_cmd_context(cmd_parms *cmd, unsigned forbidden)
     return NULL;
 }
 
+/* The module itself and httpd's logger, for ws_conf_check_config (which
+ * the integration tests run in httpd). */
+module websocket_module;
+
+void ap_log_error_(const char *file, int line, int module_index, int level,
+                   apr_status_t status, const server_rec *s,
+                   const char *fmt, ...)
+{
+    (void)file; (void)line; (void)module_index; (void)level;
+    (void)status; (void)s; (void)fmt;
+}
+
 /* httpd's time parser (server/util.c), reduced to what the tests use:
  * plain seconds or an "ms"/"s" suffix. */
 apr_status_t ap_timeout_parameter_parse(const char *timeout_parameter,

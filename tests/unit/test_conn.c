@@ -331,7 +331,7 @@ START_TEST(control_frames_over_the_rate_are_1008)
     ws_conn_init(&c, &lim, &ops, &r);
     ck_assert_int_eq(ws_conn_feed(&c, in, len), WS_STATE_OPEN);
     /* The caller opens a new window: five more are fine again. */
-    c.ctl_count = 0;
+    ws_conn_new_control_window(&c);
     ck_assert_int_eq(ws_conn_feed(&c, in, 0), WS_STATE_OPEN);
     len = 0;
     for (i = 0; i < 6; i++) {
