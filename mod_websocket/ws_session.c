@@ -3,8 +3,9 @@
  * module see it (see ws_session.h for the states and who may touch what).
  *
  * The lock (ws->lock) guards the state, the owner, the mailbox and the
- * overflow decision; it is never held while calling a handler callback,
- * an owner's wake, or another session (docs/INTERNALS.md, "Locks").  The
+ * overflow decision; it is never held while calling a handler callback or
+ * another session, and an owner's wake (called under it) takes no session
+ * lock (docs/INTERNALS.md, "Locks").  The
  * engine, the timers and the sink are the owner's: its thread uses them
  * without the lock, and only while RUNNING.
  */
@@ -148,6 +149,17 @@ const char *ws_session_state_str(ws_session_t *ws)
         return ws->engine.state == WS_STATE_CLOSING ? "CLOSING" : "OPEN";
     }
     return state_names[st];
+}
+
+/* Lock held: make ws's owner look at it (mail, or the child stopping).
+ * Under the lock, because an owner may cease to exist once the session
+ * ended (a connection's own thread keeps its owner on its stack): ending
+ * takes the lock too.  An owner's wake takes no session lock. */
+static void wake_locked(ws_session_t *ws)
+{
+    if (ws->state == WS_SESSION_RUNNING && ws->owner) {
+        ws->owner->wake(ws->owner, ws, ws->owner_slot);
+    }
 }
 
 /* Is the calling thread the one that runs ws?  Lock held. */
@@ -593,16 +605,9 @@ void ws_session_kill(ws_session_t *ws)
 
 void ws_session_wake(ws_session_t *ws)
 {
-    ws_owner_t *owner;
-    void *slot;
-
     pthread_mutex_lock(&ws->lock);
-    owner = ws->state == WS_SESSION_RUNNING ? ws->owner : NULL;
-    slot = ws->owner_slot;
+    wake_locked(ws);
     pthread_mutex_unlock(&ws->lock);
-    if (owner) {
-        owner->wake(owner, ws, slot);
-    }
 }
 
 /* --- what others may read --- */
@@ -693,17 +698,16 @@ typedef enum {
     SEND_DIRECT,                /* the owner's thread: into the engine */
     SEND_MAILED,                /* mail queued: wake the owner */
     SEND_DROPPED,               /* over the limit: WS_EQUEUE */
+    SEND_DROPPED_CLOSE,         /* ... and the owner's thread closes it */
     SEND_NOMEM                  /* mail could not be allocated */
 } send_path_e;
 
 int ws_session_send(ws_session_t *ws, ws_msg_type_e type, const void *data,
                     size_t len)
 {
-    ws_outq_verdict_e v = WS_OUTQ_OK;
-    ws_owner_t *owner = NULL;
-    void *slot = NULL;
+    ws_outq_verdict_e v;
     send_path_e path;
-    int rv, direct = 0;
+    int rv;
 
     if ((type != WS_MSG_TEXT && type != WS_MSG_BINARY) || (len && !data)) {
         return WS_EINVAL;
@@ -717,13 +721,16 @@ int ws_session_send(ws_session_t *ws, ws_msg_type_e type, const void *data,
     }
     else if ((v = admit(ws, len)) != WS_OUTQ_OK) {
         path = SEND_DROPPED;
-        direct = on_owner_thread(ws);
-        if (v == WS_OUTQ_DROP_CLOSE && !direct) {
-            /* The owner closes it when it reads its mail. */
-            ws_mailbox_post(&ws->mail, WS_OP_CLOSE, WS_CLOSE_CODE_POLICY,
-                            "output queue full", 17);
-            owner = ws->state == WS_SESSION_RUNNING ? ws->owner : NULL;
-            slot = ws->owner_slot;
+        if (v == WS_OUTQ_DROP_CLOSE) {
+            if (on_owner_thread(ws)) {
+                path = SEND_DROPPED_CLOSE;
+            }
+            else {
+                /* The owner closes it when it reads its mail. */
+                ws_mailbox_post(&ws->mail, WS_OP_CLOSE, WS_CLOSE_CODE_POLICY,
+                                "output queue full", 17);
+                wake_locked(ws);
+            }
         }
     }
     else if (on_owner_thread(ws)) {
@@ -731,8 +738,7 @@ int ws_session_send(ws_session_t *ws, ws_msg_type_e type, const void *data,
     }
     else if (ws_mailbox_post(&ws->mail, type, 0, data, len) == 0) {
         path = SEND_MAILED;
-        owner = ws->state == WS_SESSION_RUNNING ? ws->owner : NULL;
-        slot = ws->owner_slot;
+        wake_locked(ws);
     }
     else {
         path = SEND_NOMEM;
@@ -742,17 +748,12 @@ int ws_session_send(ws_session_t *ws, ws_msg_type_e type, const void *data,
     switch (path) {
     case SEND_CLOSED:
         return WS_ECLOSED;
-    case SEND_NOMEM:
-        return WS_EQUEUE;
-    case SEND_DROPPED:
-        if (v == WS_OUTQ_DROP_CLOSE && direct) {
-            begin_close(ws, WS_CLOSE_CODE_POLICY, "output queue full",
-                        apr_time_now());
-            owner_sent(ws);
-        }
-        else if (owner) {
-            owner->wake(owner, ws, slot);
-        }
+    case SEND_MAILED:
+        return WS_OK;
+    case SEND_DROPPED_CLOSE:
+        begin_close(ws, WS_CLOSE_CODE_POLICY, "output queue full",
+                    apr_time_now());
+        owner_sent(ws);
         return WS_EQUEUE;
     case SEND_DIRECT:
         rv = map_conn_rv(ws_conn_send(&ws->engine, type, data, len));
@@ -761,19 +762,14 @@ int ws_session_send(ws_session_t *ws, ws_msg_type_e type, const void *data,
             owner_sent(ws);
         }
         return rv;
-    default:
-        if (owner) {
-            owner->wake(owner, ws, slot);
-        }
-        return WS_OK;
+    default:                    /* dropped, or no memory for the mail */
+        return WS_EQUEUE;
     }
 }
 
 int ws_session_close(ws_session_t *ws, int code, const char *reason)
 {
     size_t rlen = reason ? strlen(reason) : 0;
-    ws_owner_t *owner = NULL;
-    void *slot = NULL;
     send_path_e path;
     int rv;
 
@@ -791,8 +787,7 @@ int ws_session_close(ws_session_t *ws, int code, const char *reason)
     else if (ws_mailbox_post(&ws->mail, WS_OP_CLOSE, code,
                              reason ? reason : "", rlen) == 0) {
         path = SEND_MAILED;
-        owner = ws->state == WS_SESSION_RUNNING ? ws->owner : NULL;
-        slot = ws->owner_slot;
+        wake_locked(ws);
     }
     else {
         path = SEND_NOMEM;
@@ -802,8 +797,8 @@ int ws_session_close(ws_session_t *ws, int code, const char *reason)
     switch (path) {
     case SEND_CLOSED:
         return WS_ECLOSED;
-    case SEND_NOMEM:
-        return WS_EQUEUE;
+    case SEND_MAILED:
+        return WS_OK;
     case SEND_DIRECT:
         rv = map_conn_rv(ws_conn_close(&ws->engine, code, reason));
         if (rv == WS_OK) {
@@ -812,10 +807,7 @@ int ws_session_close(ws_session_t *ws, int code, const char *reason)
         }
         return rv;
     default:
-        if (owner) {
-            owner->wake(owner, ws, slot);
-        }
-        return WS_OK;
+        return WS_EQUEUE;
     }
 }
 

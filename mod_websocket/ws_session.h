@@ -66,8 +66,10 @@ typedef enum {
  */
 typedef struct ws_owner ws_owner_t;
 struct ws_owner {
-    /* Any thread, without the session's lock: ws has mail or must be
-     * looked at; run it soon.  slot: what the owner gave ws_session_run. */
+    /* Any thread, with ws's lock held (so that the owner cannot end the
+     * session and vanish meanwhile): ws has mail or must be looked at;
+     * run it soon.  Must not block or take a session's lock.  slot: what
+     * the owner gave ws_session_run. */
     void (*wake)(ws_owner_t *owner, ws_session_t *ws, void *slot);
     /* The owner's thread, from a callback of another session it runs: ws
      * got output outside its own turn; write it out this round. */

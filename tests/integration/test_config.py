@@ -257,3 +257,31 @@ def test_subprotocol_star_passes():
 </Location>
 """)
     assert rc == 0, out
+
+
+def test_settings_in_server_and_vhost_context_are_every_locations_default(
+        httpd_factory):
+    # Limits may be written where httpd's own WebSocket directives may: in
+    # the server config or a virtual host, for every location there.
+    from conftest import stop_server
+    import wsutil
+    srv = httpd_factory("settings-server-context", """
+WebSocketMaxMessageSize 1K
+WebSocketLoadHandler echo "@ECHO_SO@"
+<Location "/echo">
+    WebSocketHandler echo
+</Location>
+<Location "/bigger">
+    WebSocketHandler echo
+    WebSocketMaxMessageSize 4K
+</Location>
+""")
+    try:
+        big = "x" * 2048
+        assert wsutil.violation_close_code(
+            srv.port, "/echo", wsutil.frame(wsutil.OP_TEXT, big)) == 1009
+        with wsutil.RawWebSocket(srv.port, "/bigger") as ws:
+            ws.send_frame(wsutil.OP_TEXT, big)
+            assert ws.recv_message() == (wsutil.OP_TEXT, big.encode())
+    finally:
+        stop_server(srv)
