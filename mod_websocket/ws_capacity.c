@@ -23,6 +23,7 @@
  * they are read from the configuration tree (ap_conftree), where the
  * MPM's and mod_http2's own parsers read them.
  */
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "apr_strings.h"
@@ -195,31 +196,110 @@ static void warn_full(request_rec *r, const char *what)
                   "page)", what);
 }
 
-ws_capacity_e ws_capacity_acquire(request_rec *r, int h2)
+/* --- WebSockets per HTTP/2 connection (this child's) --- */
+
+typedef struct h2conn {
+    struct h2conn *next;
+    const void *c1;
+    int open;
+} h2conn_t;
+
+static pthread_mutex_t h2_lock = PTHREAD_MUTEX_INITIALIZER;
+static h2conn_t *h2_conns;      /* (h2_lock) those holding WebSockets */
+
+/* One more WebSocket on the HTTP/2 connection c1, if it has room. */
+static int h2_conn_acquire(const void *c1)
+{
+    h2conn_t *e;
+    int ok = 1;
+
+    pthread_mutex_lock(&h2_lock);
+    for (e = h2_conns; e && e->c1 != c1; e = e->next) {
+        continue;
+    }
+    if (!e && (e = calloc(1, sizeof(*e))) != NULL) {
+        e->c1 = c1;
+        e->next = h2_conns;
+        h2_conns = e;
+    }
+    if (e && e->open < WS_CAPACITY_H2_PER_CONNECTION) {
+        e->open++;
+    }
+    else {
+        ok = 0;
+    }
+    pthread_mutex_unlock(&h2_lock);
+    return ok;
+}
+
+static void h2_conn_release(const void *c1)
+{
+    h2conn_t **pe, *e;
+
+    pthread_mutex_lock(&h2_lock);
+    for (pe = &h2_conns; (e = *pe) != NULL; pe = &e->next) {
+        if (e->c1 == c1) {
+            if (--e->open == 0) {
+                *pe = e->next;
+                free(e);
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&h2_lock);
+}
+
+/* --- acquire, release --- */
+
+static void release_h2(const void *c1)
+{
+    if (h2_limit) {
+        __atomic_sub_fetch(&h2_open, 1, __ATOMIC_RELAXED);
+    }
+    h2_conn_release(c1);
+}
+
+ws_capacity_e ws_capacity_acquire(request_rec *r, ws_capacity_hold_t *hold)
 {
     region_t *mine = table ? ws_slots_mine(table) : NULL;
+    const void *c1 = r->connection->master;
     int open = 0;
 
-    if (h2 && h2_limit
-        && (int)__atomic_add_fetch(&h2_open, 1, __ATOMIC_RELAXED)
-           > h2_limit) {
-        __atomic_sub_fetch(&h2_open, 1, __ATOMIC_RELAXED);
-        ws_stats_add(WS_STAT_CAPACITY_REFUSED, 1);
-        warn_full(r, apr_psprintf(r->pool, "%d WebSockets over HTTP/2 in "
-                                  "this child, %s (raise H2MaxWorkers)",
-                                  h2_limit, h2_why));
-        return WS_CAPACITY_H2_FULL;
+    hold->counted = 0;
+    hold->h2_conn = NULL;
+    if (c1) {
+        if (!h2_conn_acquire(c1)) {
+            ws_stats_add(WS_STAT_CAPACITY_REFUSED, 1);
+            warn_full(r, apr_psprintf(r->pool, "%d WebSockets on one HTTP/2 "
+                                      "connection: mod_http2 runs few of a "
+                                      "connection's streams at once, and "
+                                      "each WebSocket keeps one running",
+                                      WS_CAPACITY_H2_PER_CONNECTION));
+            return WS_CAPACITY_H2_CONN_FULL;
+        }
+        if (h2_limit
+            && (int)__atomic_add_fetch(&h2_open, 1, __ATOMIC_RELAXED)
+               > h2_limit) {
+            __atomic_sub_fetch(&h2_open, 1, __ATOMIC_RELAXED);
+            h2_conn_release(c1);
+            ws_stats_add(WS_STAT_CAPACITY_REFUSED, 1);
+            warn_full(r, apr_psprintf(r->pool, "%d WebSockets over HTTP/2 "
+                                      "in this child, %s (raise "
+                                      "H2MaxWorkers)", h2_limit, h2_why));
+            return WS_CAPACITY_H2_FULL;
+        }
+        hold->h2_conn = c1;
     }
-    if (!mine) {
-        return WS_CAPACITY_OK;
-    }
-    __atomic_add_fetch(&mine->open, 1, __ATOMIC_RELAXED);
-    if (limit > 0) {
-        ws_slots_each(table, sum_open, &open);
-        if (open > limit) {
+    if (mine) {
+        __atomic_add_fetch(&mine->open, 1, __ATOMIC_RELAXED);
+        if (limit > 0) {
+            ws_slots_each(table, sum_open, &open);
+        }
+        if (limit > 0 && open > limit) {
             __atomic_sub_fetch(&mine->open, 1, __ATOMIC_RELAXED);
-            if (h2 && h2_limit) {
-                __atomic_sub_fetch(&h2_open, 1, __ATOMIC_RELAXED);
+            if (c1) {
+                release_h2(c1);
+                hold->h2_conn = NULL;
             }
             ws_stats_add(WS_STAT_CAPACITY_REFUSED, 1);
             warn_full(r, apr_psprintf(r->pool, "%d open server-wide, %s; "
@@ -228,18 +308,19 @@ ws_capacity_e ws_capacity_acquire(request_rec *r, int h2)
                                       open - 1, limit_why, raise_hint));
             return WS_CAPACITY_FULL;
         }
+        hold->counted = 1;
     }
     return WS_CAPACITY_OK;
 }
 
-void ws_capacity_release(int h2)
+void ws_capacity_release(const ws_capacity_hold_t *hold)
 {
     region_t *mine = table ? ws_slots_mine(table) : NULL;
 
-    if (h2 && h2_limit) {
-        __atomic_sub_fetch(&h2_open, 1, __ATOMIC_RELAXED);
+    if (hold->h2_conn) {
+        release_h2(hold->h2_conn);
     }
-    if (mine) {
+    if (hold->counted && mine) {
         __atomic_sub_fetch(&mine->open, 1, __ATOMIC_RELAXED);
     }
 }

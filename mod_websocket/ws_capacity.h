@@ -27,8 +27,24 @@ typedef enum {
     WS_CAPACITY_OK = 0,         /* counted: release it when the WebSocket
                                  * ends */
     WS_CAPACITY_FULL,           /* the server holds as many as it may */
-    WS_CAPACITY_H2_FULL         /* this child's HTTP/2 workers are taken */
+    WS_CAPACITY_H2_FULL,        /* this child's HTTP/2 workers are taken */
+    WS_CAPACITY_H2_CONN_FULL    /* this HTTP/2 connection holds as many as
+                                 * it can without stalling its requests */
 } ws_capacity_e;
+
+/* What a WebSocket holds of the counts (filled by a successful acquire,
+ * given back to release). */
+typedef struct {
+    int counted;                /* in the server-wide count */
+    const void *h2_conn;        /* the HTTP/2 connection it runs on, if any
+                                 * (counted per connection and child) */
+} ws_capacity_hold_t;
+
+/* The most WebSockets one HTTP/2 connection may carry: mod_http2 runs at
+ * most 6 of a connection's streams at once to begin with (h2_mplx.c,
+ * processing_limit), and a WebSocket keeps its stream running; past this,
+ * the connection's pages and other requests would wait. */
+#define WS_CAPACITY_H2_PER_CONNECTION 4
 
 /* post_config: work out the limit, make the shared count, and log (once,
  * at startup and restarts) what this configuration holds.  loops: whether
@@ -37,13 +53,14 @@ typedef enum {
 apr_status_t ws_capacity_post_config(apr_pool_t *ptemp, server_rec *s,
                                      int loops);
 
-/* Count one more WebSocket (h2: over HTTP/2) if the limits allow it.  On
- * a refusal the reason is logged at warn at most once a minute for the
- * whole server, and counted. */
-ws_capacity_e ws_capacity_acquire(request_rec *r, int h2);
+/* Count one more WebSocket for r (over HTTP/2 if r's connection is a
+ * stream) if the limits allow it, filling *hold.  On a refusal the reason
+ * is logged at warn at most once a minute for the whole server, and
+ * counted. */
+ws_capacity_e ws_capacity_acquire(request_rec *r, ws_capacity_hold_t *hold);
 
 /* The WebSocket counted by a successful acquire is over. */
-void ws_capacity_release(int h2);
+void ws_capacity_release(const ws_capacity_hold_t *hold);
 
 /* Seconds a refused client is told to wait (Retry-After). */
 #define WS_CAPACITY_RETRY_AFTER "10"

@@ -256,6 +256,18 @@ static void settle(ws_loop_t *l, entry_t *e, int keep)
     e->leaving = 1;
     e->leave_next = l->leaving;
     l->leaving = e;
+    if (e->in_again) {
+        /* Released at the end of this round: off the list of the next. */
+        entry_t **pe;
+
+        for (pe = &l->again; *pe; pe = &(*pe)->again_next) {
+            if (*pe == e) {
+                *pe = e->again_next;
+                break;
+            }
+        }
+        e->in_again = 0;
+    }
 }
 
 /* One turn of e, at most one per round (ticks aside). */

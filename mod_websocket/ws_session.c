@@ -63,7 +63,8 @@ struct ws_connection {
 
     /* Admission held (released once, atomic). */
     int addr_token;             /* ws_addrlimit's, -1: none */
-    int capacity;               /* 1 + h2 while counted, 0: released */
+    int capacity_held;          /* 1 until capacity is released */
+    ws_capacity_hold_t capacity;
 
     /* The request's worker during OPENING, then the owner's. */
     int in_open;
@@ -215,13 +216,10 @@ ws_session_t *ws_session_ref(ws_session_t *ws)
  * server's capacity.  Once, whoever calls first. */
 static void release_admission(ws_session_t *ws)
 {
-    int capacity;
-
     ws_addrlimit_release(__atomic_exchange_n(&ws->addr_token, -1,
                                              __ATOMIC_ACQ_REL));
-    capacity = __atomic_exchange_n(&ws->capacity, 0, __ATOMIC_ACQ_REL);
-    if (capacity) {
-        ws_capacity_release(capacity - 1);
+    if (__atomic_exchange_n(&ws->capacity_held, 0, __ATOMIC_ACQ_REL)) {
+        ws_capacity_release(&ws->capacity);
     }
 }
 
@@ -238,10 +236,11 @@ void ws_session_unref(ws_session_t *ws)
 }
 
 void ws_session_hold_admission(ws_session_t *ws, int addr_token,
-                               int capacity_h2)
+                               const ws_capacity_hold_t *capacity)
 {
     ws->addr_token = addr_token;
-    ws->capacity = 1 + capacity_h2;
+    ws->capacity = *capacity;
+    ws->capacity_held = 1;
 }
 
 /* --- the request phase --- */

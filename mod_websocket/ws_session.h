@@ -41,6 +41,7 @@
 #include "httpd.h"
 
 #include "ws_plugin_api.h"
+#include "ws_capacity.h"
 #include "ws_config.h"
 #include "ws_conn.h"
 #include "ws_snapshot.h"
@@ -137,9 +138,9 @@ int ws_session_open(ws_session_t *ws, request_rec *r,
 const char *ws_session_protocol(const ws_session_t *ws);
 
 /* What the session holds of the admission limits (ws_addrlimit's token,
- * ws_capacity's count): released once when it ends. */
+ * ws_capacity's hold): released once when it ends. */
 void ws_session_hold_admission(ws_session_t *ws, int addr_token,
-                               int capacity_h2);
+                               const ws_capacity_hold_t *capacity);
 
 /* --- the owner ---------------------------------------------------------- */
 

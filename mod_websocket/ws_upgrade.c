@@ -25,24 +25,37 @@
 #include "ws_capacity.h"
 #include "ws_stats.h"
 
-/* The page a plain request gets, unless the admin set an ErrorDocument
- * for 426 (httpd's stock page would tell the visitor to switch to TLS). */
-#define WS_426_PAGE \
-    "\"<!DOCTYPE html>\n<html><head><title>426 Upgrade Required</title>" \
+/* The pages a 426 gets, unless the admin set an ErrorDocument for 426
+ * (httpd's stock page would tell the visitor to switch to TLS, which is
+ * wrong here).  ap_custom_response takes text as is. */
+#define WS_426_PLAIN_PAGE \
+    "<!DOCTYPE html>\n<html><head><title>426 Upgrade Required</title>" \
     "</head><body>\n<h1>Upgrade Required</h1>\n<p>This URL is a " \
     "WebSocket endpoint: connect to it with a WebSocket client " \
     "(<code>new WebSocket(\"ws://...\")</code> in a page), not as a " \
     "page.</p>\n</body></html>\n"
+#define WS_426_VERSION_PAGE \
+    "<!DOCTYPE html>\n<html><head><title>426 Upgrade Required</title>" \
+    "</head><body>\n<h1>Upgrade Required</h1>\n<p>This WebSocket " \
+    "endpoint speaks version 13 of the WebSocket protocol (RFC 6455), " \
+    "as the Sec-WebSocket-Version header of this answer says.</p>\n" \
+    "</body></html>\n"
+
+/* A 426 with its page (see above). */
+static void page_426(request_rec *r, const char *page)
+{
+    if (!ap_response_code_string(r, ap_index_of_response(
+                                        HTTP_UPGRADE_REQUIRED))) {
+        ap_custom_response(r, HTTP_UPGRADE_REQUIRED, page);
+    }
+}
 
 /* 426 for a plain request: say which protocol would be understood. */
 static int refuse_plain(request_rec *r)
 {
     apr_table_setn(r->err_headers_out, "Upgrade", "websocket");
     apr_table_setn(r->err_headers_out, "Connection", "Upgrade");
-    if (!ap_response_code_string(r, ap_index_of_response(
-                                        HTTP_UPGRADE_REQUIRED))) {
-        ap_custom_response(r, HTTP_UPGRADE_REQUIRED, WS_426_PAGE);
-    }
+    page_426(r, WS_426_PLAIN_PAGE);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00040)
                   "%s %s: not a WebSocket upgrade; answering 426 (use "
                   "WebSocketPlainRequests Serve to serve content here)",
@@ -146,7 +159,9 @@ static int upgrade(request_rec *r, const ws_dir_conf_t *conf)
     ws_session_t *ws;
     ws_io_t *io;
     char code[16];
-    int status, limit, held, h2, token = -1;
+    ws_capacity_hold_t hold;
+    ws_capacity_e cap;
+    int status, limit, held, token = -1;
 
     hr.method = r->method;
     hr.proto_num = r->proto_num;
@@ -184,6 +199,7 @@ static int upgrade(request_rec *r, const ws_dir_conf_t *conf)
     default:
         if (res == WS_HS_BAD_VERSION) {
             apr_table_setn(r->err_headers_out, "Sec-WebSocket-Version", "13");
+            page_426(r, WS_426_VERSION_PAGE);
         }
         status = ws_handshake_status(res);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00041)
@@ -218,12 +234,18 @@ static int upgrade(request_rec *r, const ws_dir_conf_t *conf)
         ws_stats_add(WS_STAT_ADDR_REFUSED, 1);
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    h2 = r->connection->master != NULL;
-    if (ws_capacity_acquire(r, h2) != WS_CAPACITY_OK) {
+    cap = ws_capacity_acquire(r, &hold);
+    if (cap != WS_CAPACITY_OK) {
         ws_addrlimit_release(token);
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, WSLOGNO(00073)
-                      "WebSocket upgrade for %s refused: the server holds "
-                      "as many WebSockets as it may; answering 503", r->uri);
+                      "WebSocket upgrade for %s refused: %s; answering 503",
+                      r->uri, cap == WS_CAPACITY_H2_CONN_FULL
+                              ? "its HTTP/2 connection carries as many "
+                                "WebSockets as it can"
+                              : cap == WS_CAPACITY_H2_FULL
+                              ? "this child's HTTP/2 workers are taken"
+                              : "the server holds as many WebSockets as "
+                                "it may");
         apr_table_setn(r->err_headers_out, "Retry-After",
                        WS_CAPACITY_RETRY_AFTER);
         return HTTP_SERVICE_UNAVAILABLE;
@@ -231,10 +253,10 @@ static int upgrade(request_rec *r, const ws_dir_conf_t *conf)
     ws = ws_session_create(r, conf, conf->handler);
     if (!ws) {
         ws_addrlimit_release(token);
-        ws_capacity_release(h2);
+        ws_capacity_release(&hold);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    ws_session_hold_admission(ws, token, h2);
+    ws_session_hold_admission(ws, token, &hold);
     status = ws_session_open(ws, r, conf);
     if (status != 0) {
         ws_session_unref(ws);

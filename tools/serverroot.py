@@ -36,7 +36,10 @@ MPM_SETTINGS = {
     "event": """\
 <IfModule mpm_event_module>
     StartServers            1
-    ServerLimit             {servers}
+    # Twice the children MaxRequestWorkers needs: after a graceful restart
+    # the old children keep their slots while their WebSockets close, and
+    # the new ones need slots of their own meanwhile.
+    ServerLimit             {server_limit}
     ThreadsPerChild         {threads}
     MaxRequestWorkers       {workers}
     MinSpareThreads         {threads}
@@ -48,7 +51,7 @@ MPM_SETTINGS = {
     "worker": """\
 <IfModule mpm_worker_module>
     StartServers            1
-    ServerLimit             {servers}
+    ServerLimit             {server_limit}
     ThreadsPerChild         {threads}
     MaxRequestWorkers       {workers}
     MinSpareThreads         {threads}
@@ -62,7 +65,7 @@ MPM_SETTINGS = {
     StartServers            4
     MinSpareServers         2
     MaxSpareServers         8
-    ServerLimit             {workers}
+    ServerLimit             {prefork_limit}
     MaxRequestWorkers       {workers}
     MaxConnectionsPerChild  0
 </IfModule>
@@ -183,6 +186,7 @@ ListenBacklog 4096
            log_level=log_level,
            mpm_conf=MPM_SETTINGS[mpm].format(
                threads=threads, servers=servers, workers=threads * servers,
+               server_limit=2 * servers, prefork_limit=2 * threads * servers,
                async_factor=ASYNC_FACTOR.format(async_factor)
                if async_factor else ""))
     if tls:
@@ -319,10 +323,12 @@ def main():
             a.port, os.path.join(d, "logs", "error_log")))
         return 1
     scheme = "https" if a.tls else "http"
+    stop_cmd = "make stop" if d == os.path.join(BUILD, "demo") \
+        else "{} --dir {} stop".format(sys.argv[0], d)
     print("demo up: {2}://localhost:{0}/  (WebSocket: {3}://localhost:{0}"
-          "/echo{4}); logs in {1}/logs; `make stop` stops it".format(
+          "/echo{4}); logs in {1}/logs; `{5}` stops it".format(
               a.port, d, scheme, "wss" if a.tls else "ws",
-              ", also over HTTP/2" if a.tls else ""))
+              ", also over HTTP/2" if a.tls else "", stop_cmd))
     return 0
 
 

@@ -16,6 +16,9 @@ from wsutil import OP_CLOSE, OP_CONT, split_frame
 
 
 class H2WebSocket:
+    """One WebSocket stream (self.sid) on a new HTTP/2 connection; more
+    streams on the same connection with open_stream() and get()."""
+
     def __init__(self, port, path, tls=True, headers=None, timeout=10.0):
         self.timeout = timeout
         raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
@@ -41,20 +44,55 @@ class H2WebSocket:
         deadline = time.time() + timeout
         while self.connect_protocol is None:
             assert time.time() < deadline, "no SETTINGS from the server"
-            self.pump()
+            self._pump_until(deadline)
         assert self.connect_protocol, \
             "server does not offer extended CONNECT (H2WebSockets on?)"
-        self.sid = self.conn.get_next_available_stream_id()
-        req = [(":method", "CONNECT"), (":protocol", "websocket"),
-               (":scheme", "https" if tls else "http"), (":path", path),
-               (":authority", "127.0.0.1:{}".format(port)),
-               ("sec-websocket-version", "13")]
-        req += list((headers or {}).items())
-        self.conn.send_headers(self.sid, req)
+        self.port, self.tls = port, tls
+        self.streams = {}           # sid -> {"status", "data", "ended"}
+        self.sid = self.open_stream(path, headers)
+        st = self.wait_response(self.sid)
+        self.status = st["status"]
+        self.response_headers = st["headers"]
+
+    def _request(self, method, path, extra):
+        sid = self.conn.get_next_available_stream_id()
+        req = [(":method", method)]
+        if method == "CONNECT":
+            req.append((":protocol", "websocket"))
+        req += [(":scheme", "https" if self.tls else "http"),
+                (":path", path),
+                (":authority", "127.0.0.1:{}".format(self.port))]
+        if method == "CONNECT":
+            req.append(("sec-websocket-version", "13"))
+        req += list((extra or {}).items())
+        self.streams[sid] = {"status": None, "headers": {}, "data": b"",
+                             "ended": False, "reset": None}
+        self.conn.send_headers(sid, req, end_stream=(method == "GET"))
         self.flush()
-        while self.status is None and not self.ended and self.reset is None:
-            assert time.time() < deadline, "no response to CONNECT"
-            self.pump()
+        return sid
+
+    def open_stream(self, path, headers=None):
+        """Another WebSocket stream on this connection: its stream id."""
+        return self._request("CONNECT", path, headers)
+
+    def wait_response(self, sid, timeout=None):
+        """The stream's response: {"status", "headers", ...} (status None
+        if none came in time)."""
+        deadline = time.time() + (timeout or self.timeout)
+        st = self.streams[sid]
+        while st["status"] is None and not st["ended"] \
+                and st["reset"] is None and time.time() < deadline:
+            try:
+                self.pump()
+            except socket.timeout:
+                break
+        return st
+
+    def get(self, path, timeout=None):
+        """A plain GET on this connection: its status (None if no answer
+        came in time)."""
+        return self.wait_response(self._request("GET", path, None),
+                                  timeout)["status"]
 
     def flush(self):
         data = self.conn.data_to_send()
@@ -63,7 +101,7 @@ class H2WebSocket:
 
     def pump(self):
         """Read once from the socket and handle the events."""
-        self.sock.settimeout(self.timeout)
+        self.sock.settimeout(min(self.timeout, 1.0))
         data = self.sock.recv(65536)
         if not data:
             raise EOFError("HTTP/2 connection closed")
@@ -73,17 +111,27 @@ class H2WebSocket:
                     h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL)
                 self.connect_protocol = bool(cp and cp.new_value)
             elif isinstance(ev, h2.events.ResponseReceived):
-                self.response_headers = dict(ev.headers)
-                self.status = int(self.response_headers[":status"])
+                st = self.streams.get(ev.stream_id)
+                if st is not None:
+                    st["headers"] = dict(ev.headers)
+                    st["status"] = int(st["headers"][":status"])
             elif isinstance(ev, h2.events.DataReceived):
                 self.conn.acknowledge_received_data(
                     ev.flow_controlled_length, ev.stream_id)
                 if ev.stream_id == getattr(self, "sid", None):
                     self.buf += ev.data
+                elif ev.stream_id in self.streams:
+                    self.streams[ev.stream_id]["data"] += ev.data
             elif isinstance(ev, h2.events.StreamEnded):
-                self.ended = True
+                if ev.stream_id in self.streams:
+                    self.streams[ev.stream_id]["ended"] = True
+                if ev.stream_id == getattr(self, "sid", None):
+                    self.ended = True
             elif isinstance(ev, h2.events.StreamReset):
-                self.reset = ev.error_code
+                if ev.stream_id in self.streams:
+                    self.streams[ev.stream_id]["reset"] = ev.error_code
+                if ev.stream_id == getattr(self, "sid", None):
+                    self.reset = ev.error_code
         self.flush()
 
     def send(self, data):
@@ -95,7 +143,7 @@ class H2WebSocket:
                     self.conn.local_flow_control_window(self.sid))
             if n <= 0:
                 assert time.time() < deadline, "flow control window shut"
-                self.pump()         # wait for WINDOW_UPDATE
+                self._pump_until(deadline)      # wait for WINDOW_UPDATE
                 continue
             self.conn.send_data(self.sid, data[:n].tobytes())
             self.flush()
@@ -104,8 +152,16 @@ class H2WebSocket:
     def send_frame(self, opcode, payload=b"", **kw):
         self.send(wsutil.frame(opcode, payload, **kw))
 
+    def _pump_until(self, deadline):
+        try:
+            self.pump()
+        except socket.timeout:
+            if time.time() > deadline:
+                raise
+
     def recv_frame(self):
         """(fin, rsv, opcode, payload) of the next server frame."""
+        deadline = time.time() + self.timeout
         while True:
             got = split_frame(self.buf)
             if got:
@@ -116,7 +172,7 @@ class H2WebSocket:
             if self.ended or self.reset is not None:
                 raise EOFError("the stream ended (reset {})".format(
                     self.reset))
-            self.pump()
+            self._pump_until(deadline)
 
     def recv_message(self):
         opcode, data = None, b""
@@ -146,7 +202,7 @@ class H2WebSocket:
         deadline = time.time() + timeout
         while not self.ended and self.reset is None:
             assert time.time() < deadline, "the stream did not end"
-            self.pump()
+            self._pump_until(deadline)
 
     def close(self):
         try:

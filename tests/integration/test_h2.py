@@ -142,3 +142,22 @@ def test_idle_h2_websocket_uses_no_cpu(server):
         "3 s".format(used)
 
 
+
+
+def test_one_h2_connection_carries_4_websockets_and_its_pages_still_answer(
+        server):
+    # mod_http2 runs a connection's streams a few at a time (6 to begin
+    # with) and a WebSocket keeps its stream running: past 4 on one
+    # connection, its other requests would hang.
+    with h2ws(server) as ws:
+        sids = [ws.open_stream("/echo") for _ in range(3)]
+        for sid in sids:
+            assert ws.wait_response(sid)["status"] == 200
+        fifth = ws.wait_response(ws.open_stream("/echo"))
+        assert fifth["status"] == 503, fifth
+        assert fifth["headers"].get("retry-after") == "10"
+        t0 = time.monotonic()
+        assert ws.get("/") == 200
+        assert time.monotonic() - t0 < 2
+        ws.send_frame(OP_TEXT, "still echoing")
+        assert ws.recv_message() == (OP_TEXT, b"still echoing")

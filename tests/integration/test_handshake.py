@@ -401,9 +401,19 @@ def test_handler_without_any_protocol_flag_agrees_to_none(server):
 def test_plain_get_gets_a_short_correct_426_page(server):
     r = wsutil.http_get(server.port, "/echo")
     assert r.status == 426
+    assert r.body.startswith(b"<!DOCTYPE html>"), r.body[:40]
     assert b"WebSocket endpoint" in r.body
     assert b"SSL" not in r.body and b"TLS" not in r.body
     assert len(r.body) < 1024
+
+
+def test_unsupported_version_gets_a_426_page_about_the_version(server):
+    r = handshake_status(server.port, "/echo",
+                         headers={"Sec-WebSocket-Version": "8"})
+    assert r.status == 426
+    assert r.body.startswith(b"<!DOCTYPE html>"), r.body[:40]
+    assert b"version 13" in r.body
+    assert b"SSL" not in r.body
 
 
 def test_errordocument_426_set_by_the_admin_is_kept(server):

@@ -144,3 +144,36 @@ def test_graceful_restart_closes_websockets_with_1001(server, request):
             if time.time() > deadline:
                 raise
             time.sleep(0.2)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_graceful_restart_with_websockets_in_every_child_keeps_pages_answering(
+        httpd_factory, variant):
+    # The old children keep their scoreboard slots while their WebSockets
+    # close: the new generation needs slots of its own (ServerLimit), or
+    # no new child starts and every page waits ("scoreboard is full").
+    srv = start_variant(httpd_factory, "graceful-pages-" + variant,
+                        "StartServers 2\n" + SITE + """
+<Location "/held">
+    WebSocketHandler echo
+</Location>
+""", variant)
+    socks = []
+    try:
+        # Held through the default WebSocketGracefulTimeout (5 s).
+        for _ in range(20):
+            ws = RawWebSocket(srv.port, "/held")
+            ws.send_frame(OP_TEXT, "hi")
+            assert ws.recv_message() == (OP_TEXT, b"hi")
+            socks.append(ws)
+        os.kill(srv.proc.pid, signal.SIGUSR1)
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        assert wsutil.http_get(srv.port, "/", timeout=10).status == 200
+        # A new child starts within the MPM's maintenance second or so;
+        # without room for it, pages waited for the old WebSockets.
+        assert time.monotonic() - t0 < 3
+    finally:
+        for ws in socks:
+            ws.close()
+        stop_server(srv)
