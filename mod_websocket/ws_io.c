@@ -395,6 +395,8 @@ static void end(ws_io_t *io)
 
 /* --- the connection --- */
 
+static void allocator_lean(conn_rec *c);
+
 /* The connection's pool is going away: the session must not outlive it
  * holding pointers into it.  If httpd closed the connection before anyone
  * ran it (the client left during the hand-off), the handler still gets
@@ -426,6 +428,7 @@ ws_io_t *ws_io_create(ws_session_t *ws, conn_rec *c)
     ws_session_attach(ws, &sink_ops, io, apr_time_now());
     apr_pool_cleanup_register(c->pool, io, io_cleanup,
                               apr_pool_cleanup_null);
+    allocator_lean(c);
     return io;
 }
 
@@ -648,34 +651,46 @@ void ws_io_run_thread(ws_io_t *io)
  * Memory of idle connections.  A connection's pool allocator keeps freed
  * blocks for reuse up to MaxMemFree (2 MB by default): the upgrade
  * request's pool and the 8 KB read buffers would stay with every idle
- * connection.  While a connection is a WebSocket its allocator keeps at
- * most WS_LEAN_FREE: a turn's worth of read buffers (WS_READ_BUDGET), as
- * giving every block back costs an mmap/munmap pair (and a TLB shootdown)
- * per 8 KB block with Debian's APR; a connection only caches what it
- * freed, so one exchanging small messages keeps little.  A connection idle
- * for WS_TRIM_AFTER is trimmed to nothing (trim()).
+ * connection.  From the upgrade on (before the request's pool is freed)
+ * its allocator keeps at most WS_LEAN_FREE, two 8 KB blocks: reads go
+ * through one buffer at a time and are freed at once, so a busy
+ * connection reuses the same blocks instead of paying an mmap/munmap pair
+ * per block (Debian's APR maps each block).  A connection quiet for
+ * WS_TRIM_AFTER gives those back too (trim()); it trims again after its
+ * next busy spell.  `make bench` (idle) measures what this keeps.
  */
-#define WS_LEAN_FREE  WS_READ_BUDGET
+#define WS_LEAN_FREE  (2 * 8192)
 #define WS_TRIM_AFTER apr_time_from_sec(1)
+
+/* Keep at most WS_LEAN_FREE cached; called at the upgrade. */
+static void allocator_lean(conn_rec *c)
+{
+    apr_allocator_t *a = apr_pool_allocator_get(c->pool);
+
+    if (a) {
+        apr_allocator_max_free_set(a, WS_LEAN_FREE);
+    }
+}
 
 static void trim(ws_io_t *io)
 {
     apr_allocator_t *a = apr_pool_allocator_get(io->c->pool);
-    apr_memnode_t *n1, *n2;
+    apr_memnode_t *held[WS_LEAN_FREE / 8192];
+    int i, n = 0;
 
     if (!a) {
         return;
     }
     /* APR has no "release the free list": with nothing to be kept, take
-     * the (at most two) cached blocks and free them again. */
+     * as many blocks as may be cached and free them again. */
     apr_allocator_max_free_set(a, 1);
-    n1 = apr_allocator_alloc(a, APR_BUCKET_BUFF_SIZE);
-    n2 = apr_allocator_alloc(a, APR_BUCKET_BUFF_SIZE);
-    if (n2) {
-        apr_allocator_free(a, n2);
+    for (i = 0; i < (int)(sizeof(held) / sizeof(held[0])); i++) {
+        if ((held[n] = apr_allocator_alloc(a, APR_BUCKET_BUFF_SIZE))) {
+            n++;
+        }
     }
-    if (n1) {
-        apr_allocator_free(a, n1);
+    while (n > 0) {
+        apr_allocator_free(a, held[--n]);
     }
     apr_allocator_max_free_set(a, WS_LEAN_FREE);
 }
@@ -780,8 +795,10 @@ int ws_io_tick(ws_io_t *io, apr_time_t now)
 {
     int keep = ws_io_turn(io, 0, now);
 
-    if (keep && !io->linger_until && !io->trimmed
-        && ws_session_quiet(io->ws, now, WS_TRIM_AFTER)) {
+    if (!ws_session_quiet(io->ws, now, WS_TRIM_AFTER)) {
+        io->trimmed = 0;
+    }
+    else if (keep && !io->linger_until && !io->trimmed) {
         ws_session_trim(io->ws);
         trim(io);
         io->trimmed = 1;
@@ -792,17 +809,12 @@ int ws_io_tick(ws_io_t *io, apr_time_t now)
 int ws_io_adopted(ws_io_t *io, ws_owner_t *owner, void *slot,
                   apr_time_t now)
 {
-    apr_allocator_t *a = apr_pool_allocator_get(io->c->pool);
-
     io->adopted_at = now;
     ws_stats_add(WS_STAT_IN_LOOPS, 1);
     if (ws_session_run(io->ws, owner, slot) != 0) {
         end(io);
         io->linger_until = now + WS_LINGER;
         return linger(io, now);
-    }
-    if (a) {
-        apr_allocator_max_free_set(a, WS_LEAN_FREE);
     }
     /* The loop never blocks: reads and writes on this socket are
      * non-blocking from now on. */
