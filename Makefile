@@ -34,13 +34,16 @@ CFLAGS_EXTRA ?=
 LDFLAGS_EXTRA ?=
 
 MOD_SRCS := $(SRC)/mod_websocket.c $(SRC)/ws_addrlimit.c $(SRC)/ws_api.c \
-            $(SRC)/ws_capacity.c $(SRC)/ws_child.c $(SRC)/ws_config.c \
-            $(SRC)/ws_conn.c $(SRC)/ws_frame.c $(SRC)/ws_handoff.c \
-            $(SRC)/ws_handshake.c $(SRC)/ws_io.c $(SRC)/ws_loop.c \
+            $(SRC)/ws_capacity.c $(SRC)/ws_channels.c $(SRC)/ws_child.c \
+            $(SRC)/ws_config.c $(SRC)/ws_conn.c $(SRC)/ws_frame.c \
+            $(SRC)/ws_handoff.c $(SRC)/ws_handshake.c $(SRC)/ws_hub.c \
+            $(SRC)/ws_hubproto.c $(SRC)/ws_hubstore.c $(SRC)/ws_ids.c \
+            $(SRC)/ws_io.c $(SRC)/ws_location.c $(SRC)/ws_loop.c \
             $(SRC)/ws_mailbox.c $(SRC)/ws_outq.c $(SRC)/ws_plugin.c \
-            $(SRC)/ws_registry.c $(SRC)/ws_session.c $(SRC)/ws_slots.c \
-            $(SRC)/ws_snapshot.c $(SRC)/ws_stats.c $(SRC)/ws_timers.c \
-            $(SRC)/ws_upgrade.c $(SRC)/ws_utf8.c
+            $(SRC)/ws_publish.c $(SRC)/ws_registry.c $(SRC)/ws_session.c \
+            $(SRC)/ws_slots.c $(SRC)/ws_snapshot.c $(SRC)/ws_stats.c \
+            $(SRC)/ws_timers.c $(SRC)/ws_upgrade.c $(SRC)/ws_utf8.c
+MOD_LIBS := -ljansson
 MOD_HDRS := $(wildcard $(SRC)/*.h) $(INC)/ws_plugin_api.h
 MODULE   := $(BUILD)/modules/mod_websocket.so
 
@@ -53,7 +56,8 @@ TEST_HANDLERS := $(patsubst tests/handlers/%.c,$(BUILD)/test-handlers/%.so,\
 # are stubbed in tests/unit/test_config.c).
 UNIT_SRCS  := $(SRC)/ws_frame.c $(SRC)/ws_utf8.c $(SRC)/ws_conn.c \
               $(SRC)/ws_handshake.c $(SRC)/ws_config.c $(SRC)/ws_mailbox.c \
-              $(SRC)/ws_outq.c $(SRC)/ws_snapshot.c $(SRC)/ws_timers.c
+              $(SRC)/ws_outq.c $(SRC)/ws_snapshot.c $(SRC)/ws_timers.c \
+              $(SRC)/ws_location.c $(SRC)/ws_hubproto.c $(SRC)/ws_hubstore.c
 UNIT_TESTS := $(wildcard tests/unit/*.c)
 UNIT_BIN   := $(BUILD)/tests/unit_tests
 UNIT_LIBS  := $(shell pkg-config --cflags --libs check apr-1 apr-util-1 \
@@ -72,7 +76,8 @@ $(MODULE): $(MOD_SRCS) $(MOD_HDRS)
 	cd $(BUILD)/obj && $(APXS) -c -n websocket -o mod_websocket.la \
 	    $(addprefix -Wc$(comma),$(WARN) $(CFLAGS_EXTRA)) \
 	    $(addprefix -Wl$(comma),$(LDFLAGS_EXTRA)) \
-	    $(notdir $(MOD_SRCS)) >build.log 2>&1 || { cat build.log; exit 1; }
+	    $(notdir $(MOD_SRCS)) $(MOD_LIBS) >build.log 2>&1 \
+	    || { cat build.log; exit 1; }
 	cp $(BUILD)/obj/.libs/mod_websocket.so $@
 
 comma := ,

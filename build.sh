@@ -11,13 +11,14 @@
 set -eu
 cd "$(dirname "$0")"
 
-# Build: apxs (apache2-dev), APR, Check, OpenSSL, zlib.  Run: apache2-bin
+# Build: apxs (apache2-dev), APR, Check, OpenSSL, zlib, jansson (JSON:
+# HTTP publishing's answers, the chat handler).  Run: apache2-bin
 # (httpd itself and its modules; no system service is started), media-types
 # (mime.types), apache2-utils (htpasswd).  Tests: Python websockets,
 # h2 (the HTTP/2 client for WebSockets over HTTP/2) and pytest, openssl
 # (test certificates), curl, clang and its libFuzzer runtime (make fuzz).
 DEBS="apache2-bin apache2-dev apache2-utils media-types libapr1-dev
-libaprutil1-dev check pkg-config libssl-dev zlib1g-dev python3
+libaprutil1-dev check pkg-config libssl-dev zlib1g-dev libjansson-dev python3
 python3-websockets python3-h2 python3-pytest openssl curl make gcc clang
 libclang-rt-14-dev"
 

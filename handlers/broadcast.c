@@ -1,98 +1,257 @@
 /*
- * broadcast.c -- every message received on the endpoint is sent to every
- * connection on it (the sender included), with its type.  The simplest
- * fan-out: tickers, notifications, "emit to everyone".
+ * broadcast.c -- every message a client sends goes to every subscriber of
+ * its channel, in every httpd child process, byte for byte with its type
+ * (text stays text, binary stays binary), the sender included unless the
+ * location says otherwise.  Tickers, notifications, "emit to everyone",
+ * or any protocol of your own riding on top.
  *
  *     WebSocketLoadHandler broadcast .../websocket/broadcast.so
  *     <Location "/broadcast">
  *         WebSocketHandler broadcast
  *     </Location>
  *
- * Threads: callbacks of different connections run concurrently, so the
- * member list has a lock.  api->send never blocks on a slow member (it
- * queues, and WebSocketMaxQueuedOutput bounds the queue), so sending while
- * holding the lock is safe.
+ * A client picks its channel with the query string
+ * (ws://host/broadcast?channel=news); without one it gets the location's
+ * default channel.  Channels are the location's own (its namespace): two
+ * broadcast locations never see each other's messages.  Options
+ * (WebSocketHandlerOption):
+ *     channel <name>          the default channel (default: "default")
+ *     include-sender on|off   the sender gets its own messages (on)
+ *     publishers <user> ...   only these httpd-authenticated users may
+ *                             send; anyone else's message closes the
+ *                             connection with 1008.  "none": nobody (the
+ *                             channel is fed over HTTP, websocket-publish)
+ * See broadcast.md.
+ *
+ * Threads: all the work is the server's (api->publish); per-connection
+ * data is only the channel name, per-location data only the options,
+ * read-only after location_init.
  */
-#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ws_plugin_api.h"
 
-typedef struct member {
-    struct member *prev, *next;
-    ws_connection_t *conn;
-} member_t;
+#define DEFAULT_CHANNEL "default"
+#define MAX_PUBLISHERS 64
+
+typedef struct {
+    const char *channel;        /* the default channel */
+    int include_sender;
+    int restricted;             /* publishers listed (or none) */
+    int npublishers;
+    char *publishers[MAX_PUBLISHERS];
+    char *list;                 /* the option's copy, split in place */
+} bc_location_t;
 
 static const ws_api_t *ws;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static member_t *members;
 
 static int bc_init(const ws_api_t *api)
 {
+    /* Channels came with the appended API: refuse an older server. */
+    if (api->size < offsetof(ws_api_t, deliver) + sizeof(api->deliver)) {
+        return -1;
+    }
     ws = api;
     return 0;
 }
 
+static int name_ok(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len == 0 || len > 255) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *bc_check_option(const char *name, const char *value)
+{
+    if (!strcmp(name, "channel")) {
+        return name_ok(value, strlen(value))
+               ? NULL : "a channel name is 1 to 255 bytes without control "
+                        "characters";
+    }
+    if (!strcmp(name, "include-sender")) {
+        return !strcmp(value, "on") || !strcmp(value, "off")
+               ? NULL : "include-sender is on or off";
+    }
+    if (!strcmp(name, "publishers")) {
+        return *value ? NULL : "publishers lists user names, or none";
+    }
+    return "unknown option (broadcast takes channel, include-sender, "
+           "publishers)";
+}
+
+static int bc_location_init(ws_location_t *loc)
+{
+    bc_location_t *bl = calloc(1, sizeof(*bl));
+    const char *v;
+    char *p, *save;
+
+    if (!bl) {
+        return -1;
+    }
+    v = ws->location_option(loc, "channel");
+    bl->channel = v ? v : DEFAULT_CHANNEL;
+    v = ws->location_option(loc, "include-sender");
+    bl->include_sender = !v || strcmp(v, "off") != 0;
+    v = ws->location_option(loc, "publishers");
+    if (v) {
+        bl->restricted = 1;
+        bl->list = strdup(v);
+        if (!bl->list) {
+            free(bl);
+            return -1;
+        }
+        for (p = strtok_r(bl->list, " \t,", &save);
+             p && bl->npublishers < MAX_PUBLISHERS;
+             p = strtok_r(NULL, " \t,", &save)) {
+            if (strcmp(p, "none") != 0) {
+                bl->publishers[bl->npublishers++] = p;
+            }
+        }
+    }
+    ws->set_location_data(loc, bl);
+    return 0;
+}
+
+static void bc_location_fini(ws_location_t *loc)
+{
+    bc_location_t *bl = ws->location_data(loc);
+
+    if (bl) {
+        free(bl->list);
+        free(bl);
+    }
+}
+
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The value of `channel` in the query string, percent-decoded (malloc'd),
+ * or NULL if absent; *bad = 1 if it is malformed. */
+static char *query_channel(const char *q, int *bad)
+{
+    *bad = 0;
+    while (q && *q) {
+        const char *end = strchr(q, '&');
+        size_t n = end ? (size_t)(end - q) : strlen(q);
+
+        if (n > 8 && !strncmp(q, "channel=", 8)) {
+            char *out = malloc(n), *o = out;
+            size_t i;
+
+            if (!out) {
+                *bad = 1;
+                return NULL;
+            }
+            for (i = 8; i < n; i++) {
+                if (q[i] == '%' && i + 2 < n
+                    && hexval(q[i + 1]) >= 0 && hexval(q[i + 2]) >= 0) {
+                    *o++ = (char)(hexval(q[i + 1]) * 16 + hexval(q[i + 2]));
+                    i += 2;
+                }
+                else if (q[i] == '%') {
+                    *bad = 1;
+                    free(out);
+                    return NULL;
+                }
+                else {
+                    *o++ = q[i] == '+' ? ' ' : q[i];
+                }
+            }
+            *o = '\0';
+            return out;
+        }
+        q = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
 static int bc_open(ws_connection_t *conn)
 {
-    member_t *m = calloc(1, sizeof(*m));
+    bc_location_t *bl = ws->location_data(ws->location(conn));
+    int bad, rv;
+    char *channel = query_channel(ws->query(conn), &bad);
 
-    if (!m) {
+    if (!bl || bad) {
+        return 400;
+    }
+    if (!channel && !(channel = strdup(bl->channel))) {
         return 503;
     }
-    m->conn = conn;
-    pthread_mutex_lock(&lock);
-    m->next = members;
-    if (members) {
-        members->prev = m;
+    rv = ws->subscribe(conn, channel, NULL);
+    if (rv != WS_OK) {
+        ws->log(conn, WS_LOG_INFO, "refused: channel '%s' (%s)", channel,
+                rv == WS_EINVAL ? "not a valid channel name"
+                                : "cannot subscribe");
+        free(channel);
+        return rv == WS_EINVAL ? 400 : 503;
     }
-    members = m;
-    pthread_mutex_unlock(&lock);
-    ws->set_data(conn, m);
+    ws->set_data(conn, channel);
+    return 0;
+}
+
+static int may_publish(const bc_location_t *bl, ws_connection_t *conn)
+{
+    const char *user;
+    int i;
+
+    if (!bl->restricted) {
+        return 1;
+    }
+    if (!(user = ws->user(conn))) {
+        return 0;
+    }
+    for (i = 0; i < bl->npublishers; i++) {
+        if (!strcmp(bl->publishers[i], user)) {
+            return 1;
+        }
+    }
     return 0;
 }
 
 static int bc_message(ws_connection_t *conn, ws_msg_type_e type,
                       const char *data, size_t len)
 {
-    member_t *m;
+    ws_location_t *loc = ws->location(conn);
+    bc_location_t *bl = ws->location_data(loc);
+    const char *channel = ws->get_data(conn);
 
-    (void)conn;
-    pthread_mutex_lock(&lock);
-    for (m = members; m; m = m->next) {
-        /* A full queue or a closing member is that member's problem;
-         * the server counts the drop. */
-        ws->send(m->conn, type, data, len);
+    if (!may_publish(bl, conn)) {
+        ws->log(conn, WS_LOG_INFO, "a message from %s, who may not publish "
+                "here (WebSocketHandlerOption publishers): closing with 1008",
+                ws->user(conn) ? ws->user(conn) : "an anonymous client");
+        ws->close(conn, WS_CLOSE_POLICY, "not allowed to publish here");
+        return 0;
     }
-    pthread_mutex_unlock(&lock);
+    /* A message that cannot be queued (the channel service away with a
+     * full backlog) is counted by the server; the sender goes on. */
+    ws->publish(loc, channel, type, data, len,
+                bl->include_sender ? 0 : ws->conn_id(conn));
     return 0;
 }
 
 static void bc_close(ws_connection_t *conn, int code, const char *reason)
 {
-    member_t *m = ws->get_data(conn);
-
     (void)code; (void)reason;
-    if (!m) {
-        return;
-    }
-    pthread_mutex_lock(&lock);
-    if (m->prev) {
-        m->prev->next = m->next;
-    }
-    else {
-        members = m->next;
-    }
-    if (m->next) {
-        m->next->prev = m->prev;
-    }
-    pthread_mutex_unlock(&lock);
-    free(m);
+    free(ws->get_data(conn));
 }
 
 WS_HANDLER_EXPORT = {
     WS_HANDLER_HEADER("broadcast"),
-    NULL,                       /* check_option */
+    bc_check_option,
     bc_init,
     NULL,                       /* fini */
     bc_open,
@@ -100,5 +259,9 @@ WS_HANDLER_EXPORT = {
     bc_close,
     /* Speaks no subprotocol of its own: agree to a browser's first offer
      * (a browser that offers some needs one agreed). */
-    WS_HANDLER_ANY_PROTOCOL
+    WS_HANDLER_ANY_PROTOCOL,
+    bc_location_init,
+    bc_location_fini,
+    NULL,                       /* on_subscribed: nothing to replay */
+    NULL                        /* on_channel_event: byte for byte */
 };

@@ -6,12 +6,16 @@
  * the file that owns the work (see docs/INTERNALS.md for the file map):
  *   pre_config   ws_plugin_reset, ws_addrlimit_reset, ws_conf_reset_globals
  *   check_config ws_conf_check_config: options of inner locations
- *   post_config  ws_addrlimit_post_config, ws_capacity_post_config
- *   child_init   handlers' init (ws_plugin), the registry, the shared
- *                tables, prefork's stop signals (ws_io), the event loops
+ *   post_config  ws_addrlimit_post_config, ws_capacity_post_config,
+ *                ws_ids_post_config, the channel hub (ws_hub)
+ *   child_init   this child's id number (ws_ids), handlers' init
+ *                (ws_plugin), the locations' init (ws_location), the
+ *                channels (ws_channels), the registry, the shared tables,
+ *                prefork's stop signals (ws_io), the event loops
  *   child_stopping  ws_child_stopping; an immediate stop also closes the
  *                loops' sessions now (ws_loop_stop_sessions)
- *   handler      ws_upgrade_handle: the opening handshake and the session
+ *   handler      ws_upgrade_handle: the opening handshake and the session;
+ *                ws_publish_handle: websocket-publish (HTTP publishing)
  *   process_connection, suspend_connection  the hand-off to an event
  *                loop (ws_handoff)
  *   status_hook  ws_stats_status_hook: counters on mod_status's page
@@ -30,12 +34,17 @@
 #include "ws_addrlimit.h"
 #include "ws_api.h"
 #include "ws_capacity.h"
+#include "ws_channels.h"
 #include "ws_child.h"
 #include "ws_config.h"
 #include "ws_handoff.h"
+#include "ws_hub.h"
+#include "ws_ids.h"
 #include "ws_io.h"
+#include "ws_location.h"
 #include "ws_loop.h"
 #include "ws_plugin.h"
+#include "ws_publish.h"
 #include "ws_registry.h"
 #include "ws_stats.h"
 #include "ws_upgrade.h"
@@ -47,6 +56,7 @@ static int ws_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     (void)pconf; (void)plog; (void)ptemp;
     ws_plugin_reset();
+    ws_location_reset();
     ws_addrlimit_reset();
     ws_conf_reset_globals();
     return OK;
@@ -57,11 +67,14 @@ static int ws_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     int loops = ws_handoff_loops_allowed();
 
-    (void)pconf; (void)plog;
+    (void)plog;
     if (ws_addrlimit_post_config(s) != APR_SUCCESS
-        || ws_capacity_post_config(ptemp, s, loops) != APR_SUCCESS) {
+        || ws_capacity_post_config(ptemp, s, loops) != APR_SUCCESS
+        || ws_ids_post_config(s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    /* Without the hub, channels still work within each child. */
+    ws_hub_post_config(pconf, s);
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, WSLOGNO(00002)
                      "mod_websocket/" WS_MODULE_VERSION " (handler ABI %d): "
@@ -77,7 +90,10 @@ static int ws_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static void ws_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    ws_ids_child_init();
     ws_plugin_child_init(pchild, s, &ws_api);
+    ws_location_child_init(pchild, s);
+    ws_channels_child_init(pchild, s);
     ws_registry_child_init(pchild, s);
     ws_addrlimit_child_init(pchild);
     ws_io_child_init(pchild);
@@ -102,6 +118,9 @@ static int ws_handler(request_rec *r)
         return DECLINED;
     }
     conf = ap_get_module_config(r->per_dir_config, &websocket_module);
+    if (r->handler && !strcmp(r->handler, WS_PUBLISH_HANDLER)) {
+        return ws_publish_handle(r, conf);
+    }
     if (!conf || !conf->handler) {
         return DECLINED;
     }

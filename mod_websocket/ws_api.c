@@ -2,8 +2,9 @@
  * ws_api.c -- the ws_api_t table handed to handlers (ws_plugin_api.h).
  *
  * Owns: nothing but the table: each function is what its documentation in
- * ws_plugin_api.h says, done by the session (ws_session.c) or read from
- * the request snapshot (ws_snapshot.c).  Every function may be called
+ * ws_plugin_api.h says, done by the session (ws_session.c), the channels
+ * (ws_channels.c) or a location (ws_location.h), or read from the request
+ * snapshot (ws_snapshot.c).  Every function may be called
  * from any thread.  Must not keep state.
  */
 #include <stdarg.h>
@@ -14,6 +15,8 @@
 
 #include "ws_private.h"
 #include "ws_api.h"
+#include "ws_channels.h"
+#include "ws_location.h"
 #include "ws_session.h"
 #include "ws_snapshot.h"
 
@@ -119,6 +122,39 @@ static void api_log(ws_connection_t *ws, int level, const char *fmt, ...)
     }
 }
 
+static ws_connid_t api_conn_id(ws_connection_t *ws)
+{
+    return ws_session_gid(ws);
+}
+
+static ws_location_t *api_location(ws_connection_t *ws)
+{
+    return ws_session_location(ws);
+}
+
+static void api_set_location_data(ws_location_t *loc, void *data)
+{
+    if (loc) {
+        loc->data = data;
+    }
+}
+
+static void *api_location_data(ws_location_t *loc)
+{
+    return loc ? loc->data : NULL;
+}
+
+static const char *api_location_option(ws_location_t *loc, const char *name)
+{
+    return loc && loc->conf->options && name
+           ? apr_table_get(loc->conf->options, name) : NULL;
+}
+
+static const char *api_location_namespace(ws_location_t *loc)
+{
+    return loc ? loc->ns : NULL;
+}
+
 const ws_api_t ws_api = {
     WS_PLUGIN_ABI_VERSION,
     sizeof(ws_api_t),
@@ -138,5 +174,16 @@ const ws_api_t ws_api = {
     api_option,
     api_protocol,
     api_select_protocol,
-    api_log
+    api_log,
+    api_conn_id,
+    api_location,
+    api_set_location_data,
+    api_location_data,
+    api_location_option,
+    api_location_namespace,
+    ws_channels_subscribe,
+    ws_channels_unsubscribe,
+    ws_channels_publish,
+    ws_channels_send_to,
+    ws_channels_deliver
 };

@@ -13,6 +13,7 @@
 #include "ws_config.h"
 #include "ws_addrlimit.h"
 #include "ws_handshake.h"
+#include "ws_location.h"
 
 #define WS_MERGE(field) \
     conf->field = (add->field == WS_UNSET) ? base->field : add->field
@@ -23,7 +24,7 @@ void *ws_create_dir_conf(apr_pool_t *p, char *dir)
 {
     ws_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
-    (void)dir;
+    conf->path = dir;
     conf->max_message = WS_UNSET;
     conf->max_frame = WS_UNSET;
     conf->plain = WS_UNSET;
@@ -37,6 +38,8 @@ void *ws_create_dir_conf(apr_pool_t *p, char *dir)
     conf->idle = WS_UNSET;
     conf->close_timeout = WS_UNSET;
     conf->graceful = WS_UNSET;
+    conf->history_count = WS_UNSET;
+    conf->history_age = WS_UNSET;
     return conf;
 }
 
@@ -45,7 +48,12 @@ void *ws_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     ws_dir_conf_t *base = basev, *add = addv;
     ws_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
+    WS_MERGE_PTR(path);
     WS_MERGE_PTR(handler);
+    conf->location = add->handler ? add->location : base->location;
+    WS_MERGE_PTR(ns);
+    WS_MERGE(history_count);
+    WS_MERGE(history_age);
     WS_MERGE(max_message);
     WS_MERGE(max_frame);
     WS_MERGE_PTR(origins);
@@ -90,12 +98,18 @@ int ws_conf_plain(const ws_dir_conf_t *conf)
 int ws_io_mode = WS_IO_AUTO;
 int ws_event_loops = 0;
 int ws_max_connections = WS_CAPACITY_AUTO;
+int ws_history_count = WS_DEFAULT_HISTORY_COUNT;
+apr_interval_time_t ws_history_age = WS_DEFAULT_HISTORY_AGE;
+apr_off_t ws_channel_memory = WS_DEFAULT_CHANNEL_MEMORY;
 
 void ws_conf_reset_globals(void)
 {
     ws_io_mode = WS_IO_AUTO;
     ws_event_loops = 0;
     ws_max_connections = WS_CAPACITY_AUTO;
+    ws_history_count = WS_DEFAULT_HISTORY_COUNT;
+    ws_history_age = WS_DEFAULT_HISTORY_AGE;
+    ws_channel_memory = WS_DEFAULT_CHANNEL_MEMORY;
 }
 
 #define WS_GETTER(type, name, field, dflt) \
@@ -118,6 +132,18 @@ WS_GETTER(apr_interval_time_t, close_timeout, close_timeout,
           WS_DEFAULT_CLOSE)
 WS_GETTER(apr_interval_time_t, graceful_timeout, graceful,
           WS_DEFAULT_GRACEFUL)
+
+int ws_conf_history_count(const ws_dir_conf_t *conf)
+{
+    return conf->history_count == WS_UNSET ? ws_history_count
+                                           : conf->history_count;
+}
+
+apr_interval_time_t ws_conf_history_age(const ws_dir_conf_t *conf)
+{
+    return conf->history_age == WS_UNSET ? ws_history_age
+                                         : conf->history_age;
+}
 
 void ws_conf_settings(const ws_dir_conf_t *conf, ws_settings_t *out)
 {
@@ -212,6 +238,13 @@ static const char *cmd_handler(cmd_parms *cmd, void *dconf, const char *name)
         return apr_psprintf(cmd->pool, "%s: no handler named '%s' has been "
                             "loaded; load it with WebSocketLoadHandler "
                             "before this line", cmd->cmd->name, name);
+    }
+    if (conf->location) {
+        conf->location->plugin = conf->handler;
+    }
+    else {
+        conf->location = ws_location_create(cmd->pool, cmd->path,
+                                             conf->handler, conf);
     }
     /* Options set earlier in this section are checked now. */
     if (conf->options) {
@@ -518,6 +551,100 @@ int ws_conf_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+/* A namespace or channel name: 1-255 bytes, no control characters. */
+int ws_conf_name_valid(const char *name, size_t len)
+{
+    size_t i;
+
+    if (len == 0 || len > WS_NAME_MAX) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+
+        if (c < 0x20 || c == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *cmd_namespace(cmd_parms *cmd, void *dconf,
+                                 const char *arg)
+{
+    ws_dir_conf_t *conf = dconf;
+
+    if (!ws_conf_name_valid(arg, strlen(arg))) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a namespace: 1 to "
+                            "%d bytes without control characters",
+                            cmd->cmd->name, arg, WS_NAME_MAX);
+    }
+    conf->ns = arg;
+    return NULL;
+}
+
+/* In the main server (not a virtual host): a server-wide setting. */
+static const char *main_server_only(cmd_parms *cmd)
+{
+    if (cmd->server->is_virtual) {
+        return apr_psprintf(cmd->pool, "%s: in the main server configuration "
+                            "or a <Location>, not in a <VirtualHost>",
+                            cmd->cmd->name);
+    }
+    return NULL;
+}
+
+static const char *cmd_history(cmd_parms *cmd, void *dconf, const char *count,
+                               const char *age)
+{
+    ws_dir_conf_t *conf = dconf;
+    apr_interval_time_t t = WS_DEFAULT_HISTORY_AGE;
+    char *end;
+    long n = strtol(count, &end, 10);
+    const char *err;
+
+    if (*end || end == count || n < 0 || n > 1000000L) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number of messages "
+                            "from 0 (no history) to 1000000", cmd->cmd->name,
+                            count);
+    }
+    if (age && (ap_timeout_parameter_parse(age, &t, "s") != APR_SUCCESS
+                || t <= 0)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a time; expected "
+                            "e.g. 300, 300s or 1h... (more than 0)",
+                            cmd->cmd->name, age);
+    }
+    if (!cmd->path) {
+        if ((err = main_server_only(cmd))) {
+            return err;
+        }
+        ws_history_count = (int)n;
+        ws_history_age = t;
+        return NULL;
+    }
+    conf->history_count = (int)n;
+    conf->history_age = t;
+    return NULL;
+}
+
+static const char *cmd_channel_memory(cmd_parms *cmd, void *dconf,
+                                      const char *arg)
+{
+    apr_off_t v;
+    const char *err = main_server_only(cmd);
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    if ((err = ws_parse_size(cmd->pool, arg, &v))) {
+        return apr_psprintf(cmd->pool, "%s: %s; expected bytes (K, M, G "
+                            "allowed)", cmd->cmd->name, err);
+    }
+    ws_channel_memory = v;
+    return NULL;
+}
+
 /* Where a location's settings may be written: in <Location> and
  * <Directory>, and in the server config or a virtual host as the default
  * of every location there (inner sections override, see the merge). */
@@ -615,5 +742,18 @@ const command_rec ws_cmds[] = {
     AP_INIT_TAKE1("WebSocketEventLoops", cmd_event_loops, NULL, RSRC_CONF,
                   "Event loop threads per child process (0, the default: "
                   "one per CPU, at most 8)."),
+    AP_INIT_TAKE1("WebSocketNamespace", cmd_namespace, NULL, ACCESS_CONF,
+                  "The channel namespace of this location's handler or "
+                  "websocket-publish endpoint (default: the location's "
+                  "path)."),
+    AP_INIT_TAKE12("WebSocketChannelHistory", cmd_history, NULL,
+                   WS_SETTING_CONF,
+                   "Messages a channel keeps for late subscribers and "
+                   "resumes: <count> [<age>] (default 100 3600s); in the "
+                   "main server, the default of every location."),
+    AP_INIT_TAKE1("WebSocketChannelMemory", cmd_channel_memory, NULL,
+                  RSRC_CONF,
+                  "Most bytes of channel history the server keeps in all "
+                  "(default 64M); the oldest messages go first."),
     { NULL }
 };

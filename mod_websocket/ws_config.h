@@ -30,6 +30,9 @@
 #define WS_DEFAULT_IDLE         0           /* off */
 #define WS_DEFAULT_CLOSE        apr_time_from_sec(5)
 #define WS_DEFAULT_GRACEFUL     apr_time_from_sec(5)
+#define WS_DEFAULT_HISTORY_COUNT 100
+#define WS_DEFAULT_HISTORY_AGE  apr_time_from_sec(3600)
+#define WS_DEFAULT_CHANNEL_MEMORY (64 * 1024 * 1024)
 
 typedef enum {
     WS_PLAIN_REFUSE = 0,        /* non-upgrade requests get 426 */
@@ -46,8 +49,13 @@ typedef enum {
     WS_IO_THREAD = 1            /* always a thread per connection */
 } ws_io_mode_e;
 
-typedef struct {
+typedef struct ws_dir_conf {
+    const char *path;           /* the section's path (NULL: none) */
     ws_plugin_t *handler;       /* NULL: unset */
+    ws_location_t *location;    /* the handler's section (with handler) */
+    const char *ns;             /* WebSocketNamespace; NULL: unset */
+    int history_count;          /* WebSocketChannelHistory; WS_UNSET */
+    apr_interval_time_t history_age;
     apr_table_t *options;       /* WebSocketHandlerOption; overlaid */
     apr_array_header_t *option_src; /* ws_option_src_t: this section's own
                                      * options, where they were written */
@@ -82,6 +90,14 @@ extern int ws_event_loops;
 #define WS_CAPACITY_AUTO (-1)
 extern int ws_max_connections;
 
+/* WebSocketChannelHistory in the main server: the default of every
+ * location (count of messages, age). */
+extern int ws_history_count;
+extern apr_interval_time_t ws_history_age;
+
+/* WebSocketChannelMemory: bytes of channel history the server keeps. */
+extern apr_off_t ws_channel_memory;
+
 void ws_conf_reset_globals(void);
 
 typedef struct {
@@ -112,6 +128,9 @@ apr_interval_time_t ws_conf_ping_timeout(const ws_dir_conf_t *conf);
 apr_interval_time_t ws_conf_idle_timeout(const ws_dir_conf_t *conf);
 apr_interval_time_t ws_conf_close_timeout(const ws_dir_conf_t *conf);
 apr_interval_time_t ws_conf_graceful_timeout(const ws_dir_conf_t *conf);
+/* The channel history kept for messages published from here. */
+int ws_conf_history_count(const ws_dir_conf_t *conf);
+apr_interval_time_t ws_conf_history_age(const ws_dir_conf_t *conf);
 
 /* A location's effective settings, defaults applied.  A session copies
  * them: the merged config lives in the request's pool, which a parked
@@ -138,6 +157,11 @@ void ws_conf_settings(const ws_dir_conf_t *conf, ws_settings_t *out);
  * too fail configtest. */
 int ws_conf_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                          apr_pool_t *ptemp, server_rec *s);
+
+/* Names of namespaces and channels: 1 to WS_NAME_MAX bytes, no control
+ * characters. */
+#define WS_NAME_MAX 255
+int ws_conf_name_valid(const char *name, size_t len);
 
 /* Parse a byte size ("1048576", "64K", "16M", "1G"); NULL or an error. */
 const char *ws_parse_size(apr_pool_t *p, const char *arg, apr_off_t *out);

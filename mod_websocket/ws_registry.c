@@ -31,11 +31,16 @@
 /* A session's registry record (in its registry area). */
 typedef struct node {
     struct node *prev, *next;
+    struct node *hnext;         /* by id (ws_registry_find) */
     int registered;
 } node_t;
 
+/* Sessions by id: chains in a fixed table (ids are sequential). */
+#define ID_BUCKETS 4096
+
 static apr_thread_mutex_t *reg_lock;
 static node_t *reg_head;
+static node_t *by_id[ID_BUCKETS];
 static apr_uint32_t reg_count;          /* atomic */
 
 static node_t *node_of(ws_session_t *ws)
@@ -63,6 +68,8 @@ void ws_registry_add(ws_session_t *ws)
         reg_head->prev = n;
     }
     reg_head = n;
+    n->hnext = by_id[ws_session_id(ws) % ID_BUCKETS];
+    by_id[ws_session_id(ws) % ID_BUCKETS] = n;
     n->registered = 1;
     __atomic_add_fetch(&reg_count, 1, __ATOMIC_RELEASE);
     apr_thread_mutex_unlock(reg_lock);
@@ -71,8 +78,17 @@ void ws_registry_add(ws_session_t *ws)
 /* Lock held: unlink n; 1 if it was linked. */
 static int unlink_locked(node_t *n)
 {
+    node_t **pp;
+
     if (!n->registered) {
         return 0;
+    }
+    for (pp = &by_id[ws_session_id(session_of(n)) % ID_BUCKETS]; *pp;
+         pp = &(*pp)->hnext) {
+        if (*pp == n) {
+            *pp = n->hnext;
+            break;
+        }
     }
     if (n->prev) {
         n->prev->next = n->next;
@@ -102,6 +118,25 @@ void ws_registry_remove(ws_session_t *ws)
     if (found) {
         ws_session_unref(ws);
     }
+}
+
+ws_session_t *ws_registry_find(unsigned long id)
+{
+    ws_session_t *ws = NULL;
+    node_t *n;
+
+    if (!reg_lock) {
+        return NULL;
+    }
+    apr_thread_mutex_lock(reg_lock);
+    for (n = by_id[id % ID_BUCKETS]; n; n = n->hnext) {
+        if (ws_session_id(session_of(n)) == id) {
+            ws = ws_session_ref(session_of(n));
+            break;
+        }
+    }
+    apr_thread_mutex_unlock(reg_lock);
+    return ws;
 }
 
 /* Wake every session's owner so that it sees the stop flag. */

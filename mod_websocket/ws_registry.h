@@ -27,4 +27,8 @@ void ws_registry_child_init(apr_pool_t *pchild, server_rec *s);
 void ws_registry_add(ws_session_t *ws);
 void ws_registry_remove(ws_session_t *ws);
 
+/* The registered session with this (per-child) id, with a reference for
+ * the caller; NULL if none. */
+ws_session_t *ws_registry_find(unsigned long id);
+
 #endif /* WS_REGISTRY_H */

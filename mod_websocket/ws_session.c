@@ -23,6 +23,7 @@
 #include "ws_addrlimit.h"
 #include "ws_capacity.h"
 #include "ws_child.h"
+#include "ws_ids.h"
 #include "ws_mailbox.h"
 #include "ws_outq.h"
 #include "ws_stats.h"
@@ -47,7 +48,9 @@ struct ws_connection {
     apr_uint32_t refs;          /* atomic */
     pthread_mutex_t lock;
     unsigned long id;
+    ws_connid_t gid;            /* server-wide (ws_ids) */
     server_rec *s;
+    ws_location_t *loc;         /* in pconf: lives as long as the child */
     ws_plugin_t *plugin;        /* in pconf: lives as long as the child */
     ws_settings_t set;          /* the location's settings, copied */
     ws_snapshot_t *snap;        /* read-only after on_open */
@@ -82,8 +85,24 @@ struct ws_connection {
 /* Per-child connection numbers. */
 static apr_uint32_t next_id;
 
+/* Told when a session ends (ws_session_on_end). */
+static void (*end_hook)(ws_session_t *ws);
+
+void ws_session_on_end(void (*fn)(ws_session_t *ws))
+{
+    end_hook = fn;
+}
+
 /* The owner the calling thread runs sessions for, if any. */
 static __thread ws_owner_t *current_owner;
+
+/* The session whose callback the calling thread is in. */
+static __thread ws_session_t *current_session;
+
+ws_session_t *ws_session_current(void)
+{
+    return current_session;
+}
 
 void ws_owner_enter(ws_owner_t *owner)
 {
@@ -195,7 +214,9 @@ ws_session_t *ws_session_create(request_rec *r, const ws_dir_conf_t *conf,
     ws->refs = 1;
     pthread_mutex_init(&ws->lock, NULL);
     ws->id = apr_atomic_inc32(&next_id) + 1;
+    ws->gid = ws_ids_conn(ws->id);
     ws->s = r->server;
+    ws->loc = conf->location;
     ws->plugin = plugin;
     ws_conf_settings(conf, &ws->set);
     ws->state = WS_SESSION_OPENING;
@@ -297,7 +318,9 @@ int ws_session_open(ws_session_t *ws, request_rec *r,
     default_protocol(ws, conf);
     if (ws->plugin->h->on_open) {
         ws->in_open = 1;
+        current_session = ws;
         status = ws->plugin->h->on_open(ws);
+        current_session = NULL;
         ws->in_open = 0;
     }
     if (status != 0) {
@@ -341,12 +364,17 @@ static int engine_message(void *baton, int opcode, const uint8_t *data,
                           size_t len)
 {
     ws_session_t *ws = baton;
+    ws_session_t *outer = current_session;
+    int rv;
 
     ws_timers_message(&ws->timers, apr_time_now());
     ws_stats_add(WS_STAT_MSGS_IN, 1);
-    return ws->plugin->h->on_message(ws, opcode == WS_OP_TEXT ? WS_MSG_TEXT
-                                                               : WS_MSG_BINARY,
-                                     (const char *)data, len);
+    current_session = ws;
+    rv = ws->plugin->h->on_message(ws, opcode == WS_OP_TEXT ? WS_MSG_TEXT
+                                                             : WS_MSG_BINARY,
+                                   (const char *)data, len);
+    current_session = outer;
+    return rv;
 }
 
 static int engine_output(void *baton, const uint8_t *hdr, size_t hlen,
@@ -452,8 +480,15 @@ void ws_session_take_mail(ws_session_t *ws, apr_time_t now)
             begin_close(ws, m->close_code,
                         m->len ? (const char *)m->data : NULL, now);
         }
-        else if (ws_conn_send(&ws->engine, m->opcode, m->data, m->len)
-                 == WS_CONN_OK) {
+        else if (m->opcode == WS_MAIL_CALL) {
+            ws_session_t *outer = current_session;
+
+            current_session = ws;
+            m->call(ws, m->arg);
+            current_session = outer;
+        }
+        else if (ws_conn_send(&ws->engine, m->opcode, WS_MAIL_DATA(m),
+                              m->len) == WS_CONN_OK) {
             ws_timers_message(&ws->timers, now);
             ws_stats_add(WS_STAT_MSGS_OUT, 1);
         }
@@ -565,6 +600,9 @@ void ws_session_end(ws_session_t *ws)
     pthread_mutex_unlock(&ws->lock);
     ws_mail_free_all(mail);
     release_admission(ws);
+    if (end_hook) {
+        end_hook(ws);
+    }
 
     if (!ws->opened) {
         return;
@@ -590,7 +628,11 @@ void ws_session_end(ws_session_t *ws)
             ws->engine.msgs_out);
     ws_stats_add(WS_STAT_OPEN, (apr_uint64_t)-1);
     if (ws->plugin->h->on_close) {
+        ws_session_t *outer = current_session;
+
+        current_session = ws;
         ws->plugin->h->on_close(ws, code, ws->engine.close_reason);
+        current_session = outer;
     }
 }
 
@@ -614,6 +656,16 @@ void ws_session_wake(ws_session_t *ws)
 unsigned long ws_session_id(const ws_session_t *ws)
 {
     return ws->id;
+}
+
+ws_connid_t ws_session_gid(const ws_session_t *ws)
+{
+    return ws->gid;
+}
+
+ws_location_t *ws_session_location(const ws_session_t *ws)
+{
+    return ws->loc;
 }
 
 const ws_snapshot_t *ws_session_snapshot(const ws_session_t *ws)
@@ -701,19 +753,14 @@ typedef enum {
     SEND_NOMEM                  /* mail could not be allocated */
 } send_path_e;
 
-int ws_session_send(ws_session_t *ws, ws_msg_type_e type, const void *data,
-                    size_t len)
+/* A send of len bytes at data, or of sh's payload if sh is set. */
+static int send_message(ws_session_t *ws, ws_msg_type_e type,
+                        const void *data, size_t len, ws_shared_t *sh)
 {
     ws_outq_verdict_e v;
     send_path_e path;
-    int rv;
+    int rv, posted;
 
-    if ((type != WS_MSG_TEXT && type != WS_MSG_BINARY) || (len && !data)) {
-        return WS_EINVAL;
-    }
-    if (type == WS_MSG_TEXT && !ws_utf8_valid(data, len)) {
-        return WS_EINVAL;
-    }
     pthread_mutex_lock(&ws->lock);
     if (ws->state == WS_SESSION_ENDED) {
         path = SEND_CLOSED;
@@ -735,12 +782,16 @@ int ws_session_send(ws_session_t *ws, ws_msg_type_e type, const void *data,
     else if (on_owner_thread(ws)) {
         path = SEND_DIRECT;
     }
-    else if (ws_mailbox_post(&ws->mail, type, 0, data, len) == 0) {
-        path = SEND_MAILED;
-        wake_locked(ws);
-    }
     else {
-        path = SEND_NOMEM;
+        posted = sh ? ws_mailbox_post_shared(&ws->mail, type, sh)
+                    : ws_mailbox_post(&ws->mail, type, 0, data, len);
+        if (posted == 0) {
+            path = SEND_MAILED;
+            wake_locked(ws);
+        }
+        else {
+            path = SEND_NOMEM;
+        }
     }
     pthread_mutex_unlock(&ws->lock);
 
@@ -764,6 +815,45 @@ int ws_session_send(ws_session_t *ws, ws_msg_type_e type, const void *data,
     default:                    /* dropped, or no memory for the mail */
         return WS_EQUEUE;
     }
+}
+
+int ws_session_send(ws_session_t *ws, ws_msg_type_e type, const void *data,
+                    size_t len)
+{
+    if ((type != WS_MSG_TEXT && type != WS_MSG_BINARY) || (len && !data)) {
+        return WS_EINVAL;
+    }
+    if (type == WS_MSG_TEXT && !ws_utf8_valid(data, len)) {
+        return WS_EINVAL;
+    }
+    return send_message(ws, type, data, len, NULL);
+}
+
+int ws_session_send_shared(ws_session_t *ws, ws_msg_type_e type,
+                           ws_shared_t *sh)
+{
+    return send_message(ws, type, sh->data, sh->len, sh);
+}
+
+int ws_session_post_call(ws_session_t *ws, ws_mail_call_fn call,
+                         ws_mail_drop_fn drop, void *arg)
+{
+    int rv = WS_ECLOSED;
+
+    pthread_mutex_lock(&ws->lock);
+    if (ws->state != WS_SESSION_ENDED) {
+        rv = ws_mailbox_post_call(&ws->mail, call, NULL, arg) == 0
+             ? WS_OK : WS_EQUEUE;
+        if (rv == WS_OK) {
+            ws->mail.tail->drop = drop;
+            wake_locked(ws);
+        }
+    }
+    pthread_mutex_unlock(&ws->lock);
+    if (rv != WS_OK && drop) {
+        drop(arg);
+    }
+    return rv;
 }
 
 int ws_session_close(ws_session_t *ws, int code, const char *reason)

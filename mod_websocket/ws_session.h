@@ -44,6 +44,7 @@
 #include "ws_capacity.h"
 #include "ws_config.h"
 #include "ws_conn.h"
+#include "ws_mailbox.h"
 #include "ws_snapshot.h"
 #include "ws_timers.h"
 
@@ -77,6 +78,10 @@ struct ws_owner {
     void (*dirty)(ws_owner_t *owner, ws_session_t *ws, void *slot);
 };
 
+/* The session whose handler callback the calling thread is in (on_open,
+ * on_message, on_close, on_subscribed), or NULL. */
+ws_session_t *ws_session_current(void);
+
 /* The calling thread runs owner's sessions from now on (until leave). */
 void ws_owner_enter(ws_owner_t *owner);
 void ws_owner_leave(void);
@@ -84,7 +89,8 @@ void ws_owner_leave(void);
 /*
  * Room in every session for the records its containers keep about it, so
  * that they live exactly as long as the session: the owner's (an event
- * loop's links and flags) and the registry's (its list links).  Each is
+ * loop's links and flags), the registry's (its list links) and the
+ * channels' (the session's subscriptions).  Each is
  * WS_SESSION_AREA bytes, zeroed when the session is made, aligned for
  * pointers; only the container it belongs to reads or writes it.
  */
@@ -93,6 +99,7 @@ void ws_owner_leave(void);
 typedef enum {
     WS_AREA_OWNER = 0,
     WS_AREA_REGISTRY,
+    WS_AREA_CHANNELS,
     WS_AREA_COUNT
 } ws_session_area_e;
 
@@ -204,9 +211,18 @@ void ws_session_kill(ws_session_t *ws);
 /* Any thread: wake the session's owner (the child is stopping). */
 void ws_session_wake(ws_session_t *ws);
 
+/* fn(ws) is called once for every session that ends (from
+ * ws_session_end, after ENDED: sends fail; before on_close), on the
+ * thread ending it, with no lock held.  One listener: the channels. */
+void ws_session_on_end(void (*fn)(ws_session_t *ws));
+
 /* --- what others may read ----------------------------------------------- */
 
 unsigned long ws_session_id(const ws_session_t *ws);
+/* The server-wide id (ws_ids.h). */
+ws_connid_t ws_session_gid(const ws_session_t *ws);
+/* The location whose WebSocketHandler runs it. */
+ws_location_t *ws_session_location(const ws_session_t *ws);
 ws_session_state_e ws_session_state(ws_session_t *ws);
 /* "OPENING", "HANDOFF", "OPEN", "CLOSING" (RUNNING, by the engine's
  * closing handshake), "ENDED": for logs. */
@@ -225,6 +241,20 @@ apr_uint64_t ws_session_bytes_out(const ws_session_t *ws);
 int ws_session_send(ws_session_t *ws, ws_msg_type_e type, const void *data,
                     size_t len);
 int ws_session_close(ws_session_t *ws, int code, const char *reason);
+
+/* Send sh's payload (a reference is taken; the caller checked type and
+ * UTF-8): a channel message fanned out without a copy per connection.
+ * WS_OK, WS_ECLOSED, WS_EQUEUE, as ws_session_send. */
+int ws_session_send_shared(ws_session_t *ws, ws_msg_type_e type,
+                           ws_shared_t *sh);
+
+/* Have the owner call call(ws, arg) on its thread, in order with the
+ * session's mail (a handler callback that must not run concurrently with
+ * the connection's others).  drop(arg) runs after the call, or instead if
+ * the session ends first.  WS_OK, WS_ECLOSED (ended: drop has run),
+ * WS_EQUEUE (no memory: drop has run). */
+int ws_session_post_call(ws_session_t *ws, ws_mail_call_fn call,
+                         ws_mail_drop_fn drop, void *arg);
 
 void ws_session_set_user_data(ws_session_t *ws, void *data);
 void *ws_session_user_data(const ws_session_t *ws);

@@ -14,7 +14,9 @@ static const char *const names[WS_STAT_COUNT] = {
     "WebSocketMessagesIn", "WebSocketMessagesOut", "WebSocketBytesOut",
     "WebSocketMessagesDropped", "WebSocketQueueOverflowCloses",
     "WebSocketPingsSent", "WebSocketDeadPeers", "WebSocketViolations",
-    "WebSocketsRefusedPerAddress", "WebSocketsRefusedCapacity"
+    "WebSocketsRefusedPerAddress", "WebSocketsRefusedCapacity",
+    "WebSocketSubscriptions", "WebSocketChannelPublished",
+    "WebSocketChannelDelivered", "WebSocketChannelDropped"
 };
 
 void ws_stats_add(ws_stat_e which, apr_uint64_t n)

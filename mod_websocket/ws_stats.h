@@ -25,6 +25,12 @@ typedef enum {
     WS_STAT_VIOLATIONS,         /* closed: protocol violation */
     WS_STAT_ADDR_REFUSED,       /* 503: WebSocketMaxConnectionsPerAddress */
     WS_STAT_CAPACITY_REFUSED,   /* 503: WebSocketMaxConnections */
+    WS_STAT_SUBSCRIPTIONS,      /* channel subscriptions now */
+    WS_STAT_PUBLISHED,          /* channel messages published from here */
+    WS_STAT_DELIVERED,          /* channel messages to local subscribers */
+    WS_STAT_CHANNEL_DROPPED,    /* publishes and sends dropped: the hub
+                                 * unreachable with a full backlog, or the
+                                 * target connection gone */
     WS_STAT_COUNT
 } ws_stat_e;
 

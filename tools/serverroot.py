@@ -35,14 +35,14 @@ BASE_MODULES = [
 MPM_SETTINGS = {
     "event": """\
 <IfModule mpm_event_module>
-    StartServers            1
+    StartServers            {start}
     # Twice the children MaxRequestWorkers needs: after a graceful restart
     # the old children keep their slots while their WebSockets close, and
     # the new ones need slots of their own meanwhile.
     ServerLimit             {server_limit}
     ThreadsPerChild         {threads}
     MaxRequestWorkers       {workers}
-    MinSpareThreads         {threads}
+    MinSpareThreads         {min_spare}
     MaxSpareThreads         {workers}
     ThreadLimit             {threads}
     MaxConnectionsPerChild  0
@@ -50,11 +50,11 @@ MPM_SETTINGS = {
 """,
     "worker": """\
 <IfModule mpm_worker_module>
-    StartServers            1
+    StartServers            {start}
     ServerLimit             {server_limit}
     ThreadsPerChild         {threads}
     MaxRequestWorkers       {workers}
-    MinSpareThreads         {threads}
+    MinSpareThreads         {min_spare}
     MaxSpareThreads         {workers}
     ThreadLimit             {threads}
     MaxConnectionsPerChild  0
@@ -87,8 +87,16 @@ WebSocketLoadHandler broadcast "{build}/handlers/broadcast.so"
 <Location "/echo">
     WebSocketHandler echo
 </Location>
+# ws://host/broadcast?channel=NAME: every message to everyone on NAME, in
+# every child process.
 <Location "/broadcast">
     WebSocketHandler broadcast
+</Location>
+# curl -d 'hello' http://localhost:PORT/publish/NAME: to /broadcast's NAME.
+<Location "/publish">
+    SetHandler websocket-publish
+    WebSocketNamespace /broadcast
+    Require local
 </Location>
 """
 
@@ -119,8 +127,10 @@ def raise_nofile():
 
 def generate(d, port, mpm="event", demo=False, extra="", listen_host=None,
              threads=25, servers=2, log_level="info", tls=False, module=None,
-             h2=False, async_factor=400):
+             h2=False, async_factor=400, start_servers=1):
     """Write d/conf/httpd.conf (and htdocs) and return the config path.
+    start_servers: children of worker and event started at once and kept
+    (1: the second one starts when the first is busy).
     module: the mod_websocket.so to load (default: the one in build/);
     h2: HTTP/2 (h2 over TLS, h2c in the clear) with WebSockets over it
     (RFC 8441, `H2WebSockets on`); async_factor: mpm_event's
@@ -186,6 +196,7 @@ ListenBacklog 4096
            log_level=log_level,
            mpm_conf=MPM_SETTINGS[mpm].format(
                threads=threads, servers=servers, workers=threads * servers,
+               start=start_servers, min_spare=threads * start_servers,
                server_limit=2 * servers, prefork_limit=2 * threads * servers,
                async_factor=ASYNC_FACTOR.format(async_factor)
                if async_factor else ""))
@@ -305,7 +316,10 @@ def main():
     if pid and alive(pid):
         print("already running (pid {}); `make stop` first".format(pid))
         return 1
-    conf = generate(d, a.port, mpm=a.mpm, demo=a.demo, tls=a.tls, h2=a.tls)
+    # The demo runs two children from the start, as Debian's apache2 does:
+    # its channels and chat reach across them.
+    conf = generate(d, a.port, mpm=a.mpm, demo=a.demo, tls=a.tls, h2=a.tls,
+                    start_servers=2 if a.demo else 1)
     httpd = httpd_bin(a.httpd)
     check = subprocess.run([httpd, "-t", "-f", conf], capture_output=True,
                            text=True)

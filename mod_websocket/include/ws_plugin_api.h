@@ -75,6 +75,8 @@ typedef enum {
 #define WS_ECLOSED  (-1)        /**< connection closing or closed; dropped */
 #define WS_EQUEUE   (-2)        /**< output queue full; dropped, counted */
 #define WS_EINVAL   (-3)        /**< bad argument (code, UTF-8, state) */
+#define WS_ELIMIT   (-4)        /**< a limit would be passed (channels per
+                                 *   connection); nothing done */
 
 /** ws_handler_t.flags. */
 /** The handler speaks no particular subprotocol (echo, broadcast): where
@@ -106,6 +108,115 @@ typedef enum {
 #else
 #define WS_PRINTF(f, a)
 #endif
+
+/** A location using the handler (a <Location> with WebSocketHandler),
+ *  opaque.  Each location has its own, in each child process: two
+ *  locations using the same .so never share data unless the handler
+ *  shares it itself.  Valid from location_init until location_fini. */
+typedef struct ws_location ws_location_t;
+
+/*
+ * Channels (publish/subscribe).  A channel is named by a string (1-255
+ * bytes, no control characters) within the location's *namespace*: by
+ * default the location's own path (`<Location "/chat">`: "/chat"), so that
+ * two locations never see each other's channels; `WebSocketNamespace`
+ * gives several locations (and `websocket-publish` endpoints) one.  A
+ * message published to a channel reaches every subscriber of it in every
+ * httpd child process (and generation, during a graceful restart), in the
+ * order each publisher published; every message gets an id, and the
+ * channel keeps a bounded history (`WebSocketChannelHistory`) that a
+ * subscriber may replay from an id it saw (resume after a reconnect).
+ * Presence: a subscriber may carry a small label (a chat name); the
+ * others see it join and leave.
+ */
+
+/** Message ids: unique within the server, increasing with each message of
+ *  a channel (they are the publish time in microseconds since the epoch,
+ *  made unique), so below 2^53: safe as a JSON number. */
+typedef unsigned long long ws_msgid_t;
+
+/** Connection ids unique across the whole server (every child process and
+ *  generation) while httpd runs; never 0. */
+typedef unsigned long long ws_connid_t;
+
+/** What happened on a channel (ws_channel_event_t.event). */
+typedef enum {
+    WS_CHANNEL_MESSAGE = 1,     /**< a message was published */
+    WS_CHANNEL_JOIN = 2,        /**< a subscriber with a presence label
+                                 *   joined */
+    WS_CHANNEL_LEAVE = 3        /**< ...left (unsubscribed, closed, or its
+                                 *   child process ended) */
+} ws_channel_event_e;
+
+/** One event on a channel, as on_channel_event and on_subscribed see it.
+ *  Everything is valid only during the callback. */
+typedef struct {
+    ws_channel_event_e event;
+    const char *channel;        /**< the channel's name (NUL-terminated) */
+    ws_msgid_t id;              /**< MESSAGE: its id; else 0 */
+    long long time_ms;          /**< when it was published / joined / left
+                                 *   (ms since the epoch) */
+    ws_msg_type_e type;         /**< MESSAGE: text or binary */
+    const char *data;           /**< MESSAGE: the payload (text is UTF-8
+                                 *   and NUL-terminated, the NUL not in
+                                 *   len); JOIN/LEAVE: the label */
+    size_t len;
+    ws_connid_t conn_id;        /**< MESSAGE: the publisher's connection
+                                 *   (0 if published over HTTP or without
+                                 *   one); JOIN/LEAVE: the member's */
+    size_t subscribers;         /**< JOIN/LEAVE: subscribers of the
+                                 *   channel server-wide after it */
+} ws_channel_event_t;
+
+/** api->subscribe's options (NULL: all defaults).  Set size to
+ *  sizeof(ws_subscribe_options_t); members may be appended. */
+typedef struct {
+    size_t size;
+    /** Presence label (at most 255 bytes, UTF-8), or NULL to subscribe
+     *  without being seen in presence. */
+    const char *presence;
+    /** Replay the messages after this id (a resume); 0: none.  If some of
+     *  them are gone from the history, the result says gap. */
+    ws_msgid_t since;
+    /** Without since: replay the last this many messages (0: none). */
+    unsigned int last;
+} ws_subscribe_options_t;
+
+/** A member of a channel's presence (ws_subscription_t.members). */
+typedef struct {
+    ws_connid_t conn_id;
+    const char *label;
+    size_t len;
+} ws_presence_member_t;
+
+/** The result of api->subscribe, passed to on_subscribed.  Everything is
+ *  valid only during the callback. */
+typedef struct {
+    const char *channel;
+    /** WS_OK: subscribed, and live messages follow the history below
+     *  without a gap or a repeat.  WS_ECLOSED: the connection closed
+     *  first. */
+    int status;
+    /** Replayed messages (since / last), oldest first; they are not sent
+     *  to the connection by themselves when the handler has
+     *  on_subscribed. */
+    const ws_channel_event_t *history;
+    size_t nhistory;
+    /** 1 if messages after `since` are gone from the history (too old,
+     *  evicted, or the server restarted since): the replay is incomplete. */
+    int gap;
+    /** The newest message id of the channel when subscribed (0: none). */
+    ws_msgid_t last_id;
+    /** Presence: members with a label at the time (this connection
+     *  included if it has one), at most 1000; subscribers: all of them,
+     *  with a label or not. */
+    const ws_presence_member_t *members;
+    size_t nmembers;
+    size_t subscribers;
+} ws_subscription_t;
+
+/** The delivery being prepared by on_channel_event (opaque). */
+typedef struct ws_delivery ws_delivery_t;
 
 /**
  * What mod_websocket offers a handler.  A pointer to one is passed to
@@ -172,6 +283,72 @@ typedef struct ws_api {
      *  id and path.  conn may be NULL (e.g. from init). */
     void (*log)(ws_connection_t *conn, int level, const char *fmt, ...)
         WS_PRINTF(3, 4);
+
+    /* --- appended after the first ABI 1 release: locations, channels.
+     * A handler that uses them checks they exist:
+     *     if (api->size < offsetof(ws_api_t, deliver) + sizeof(api->deliver))
+     *         return -1;   (the server is older than the handler)
+     */
+
+    /** The server-wide id of conn (see ws_connid_t). */
+    ws_connid_t (*conn_id)(ws_connection_t *conn);
+
+    /** conn's location. */
+    ws_location_t *(*location)(ws_connection_t *conn);
+
+    /** Per-location handler data (NULL until set), for this child. */
+    void (*set_location_data)(ws_location_t *loc, void *data);
+    void *(*location_data)(ws_location_t *loc);
+
+    /** A WebSocketHandlerOption written in the location's own section
+     *  (NULL if not set). */
+    const char *(*location_option)(ws_location_t *loc, const char *name);
+
+    /** The location's channel namespace (its path unless
+     *  WebSocketNamespace says otherwise). */
+    const char *(*location_namespace)(ws_location_t *loc);
+
+    /** Subscribe conn to channel (in its location's namespace); opts may
+     *  be NULL.  Returns at once: WS_OK (the subscription completes
+     *  asynchronously: on_subscribed, if the handler has it, is called on
+     *  the connection's thread with the history and presence asked for,
+     *  and the channel's messages follow it), WS_EINVAL (bad name or
+     *  label; already subscribed), WS_ELIMIT (more than 255 channels for
+     *  one connection), WS_ECLOSED.  Without on_subscribed, replayed
+     *  messages are sent to conn as they are, before the live ones.  Any
+     *  thread, on_open included. */
+    int (*subscribe)(ws_connection_t *conn, const char *channel,
+                     const ws_subscribe_options_t *opts);
+
+    /** End conn's subscription to channel (a presence LEAVE follows if it
+     *  had a label).  WS_OK, WS_EINVAL (not subscribed).  Subscriptions
+     *  end by themselves when the connection closes. */
+    int (*unsubscribe)(ws_connection_t *conn, const char *channel);
+
+    /** Publish a message to channel in loc's namespace: every subscriber
+     *  in every child process gets it, except the connection `exclude`
+     *  (0: nobody excluded).  The data is copied.  Returns WS_OK (queued
+     *  for delivery), WS_EINVAL (bad name, text not UTF-8, larger than 64
+     *  MB), WS_EQUEUE (the channel service is unreachable and its
+     *  backlog full: dropped, counted).  Never blocks; any thread. */
+    int (*publish)(ws_location_t *loc, const char *channel,
+                   ws_msg_type_e type, const void *data, size_t len,
+                   ws_connid_t exclude);
+
+    /** Send a message to the connection with this server-wide id, in
+     *  whatever child process it is.  WS_OK (queued; if the connection is
+     *  gone by then, the message is dropped and counted there),
+     *  WS_EINVAL, WS_EQUEUE as for publish.  Any thread. */
+    int (*send_to)(ws_connid_t conn_id, ws_msg_type_e type,
+                   const void *data, size_t len);
+
+    /** Only inside on_channel_event: deliver this message (copied once)
+     *  to every subscriber of the event's channel in this child that
+     *  belongs to the location (the excluded connection, and for JOIN the
+     *  member who joined, left out).  Call it at most once per event;
+     *  without a call, nothing is delivered.  WS_OK, WS_EINVAL. */
+    int (*deliver)(ws_delivery_t *d, ws_msg_type_e type, const void *data,
+                   size_t len);
 } ws_api_t;
 
 /**
@@ -229,6 +406,38 @@ typedef struct ws_handler {
 
     /** WS_HANDLER_* bits (0 if none). */
     unsigned int flags;
+
+    /* --- appended: locations and channels --- */
+
+    /** Once per location using this handler, in each child, after init,
+     *  on the child's main thread: set up per-location data
+     *  (api->set_location_data).  Return 0, or non-zero to refuse: that
+     *  location answers upgrades with 500 in this child. */
+    int (*location_init)(ws_location_t *loc);
+
+    /** Once per location when the child exits, after every on_close,
+     *  before fini. */
+    void (*location_fini)(ws_location_t *loc);
+
+    /** A subscription made with api->subscribe is complete (or failed):
+     *  on the connection's thread, like on_message (never concurrently
+     *  with its other callbacks).  Send the history and presence the way
+     *  the protocol wants them here; the channel's live messages reach
+     *  the connection only after this returns. */
+    void (*on_subscribed)(ws_connection_t *conn,
+                          const ws_subscription_t *sub);
+
+    /** Something happened on a channel with subscribers of this location
+     *  in this child: called once per event per location per child (not
+     *  per subscriber), on the child's channel thread, concurrently with
+     *  connection callbacks: do not block.  Call api->deliver(d, ...) to
+     *  send every such subscriber one message made from the event (a JSON
+     *  envelope with the id, say).  Without this callback, MESSAGE events
+     *  reach subscribers byte for byte with their type, and JOIN/LEAVE
+     *  reach nobody. */
+    void (*on_channel_event)(ws_location_t *loc,
+                             const ws_channel_event_t *ev,
+                             ws_delivery_t *d);
 } ws_handler_t;
 
 /** Define the exported handler.  Usage:
