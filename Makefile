@@ -47,7 +47,9 @@ MOD_LIBS := -ljansson
 MOD_HDRS := $(wildcard $(SRC)/*.h) $(INC)/ws_plugin_api.h
 MODULE   := $(BUILD)/modules/mod_websocket.so
 
-HANDLERS      := echo broadcast
+HANDLERS      := echo broadcast chat
+# Libraries a handler needs beyond libc (LIBS_<handler>).
+LIBS_chat     := -ljansson
 HANDLER_SOS   := $(HANDLERS:%=$(BUILD)/handlers/%.so)
 TEST_HANDLERS := $(patsubst tests/handlers/%.c,$(BUILD)/test-handlers/%.so,\
                    $(wildcard tests/handlers/*.c))
@@ -87,7 +89,7 @@ handlers: $(HANDLER_SOS)
 $(BUILD)/handlers/%.so: handlers/%.c $(INC)/ws_plugin_api.h
 	@mkdir -p $(dir $@)
 	$(CC) -shared -fPIC -O2 -g $(WARN) $(CFLAGS_EXTRA) -I$(INC) -o $@ $< \
-	    $(LDFLAGS_EXTRA) -lpthread
+	    $(LDFLAGS_EXTRA) $(LIBS_$*) -lpthread
 
 test-handlers: $(TEST_HANDLERS)
 
@@ -98,6 +100,9 @@ $(BUILD)/test-handlers/abi_v1.so: tests/handlers/abi_v1.c \
 	@mkdir -p $(dir $@)
 	$(CC) -shared -fPIC -O1 -g $(WARN) $(CFLAGS_EXTRA) -Itests/abi/v1 \
 	    -o $@ $< $(LDFLAGS_EXTRA)
+
+# testhandler_raw.c is testhandler.c without its channel callbacks.
+$(BUILD)/test-handlers/testhandler_raw.so: tests/handlers/testhandler.c
 
 $(BUILD)/test-handlers/%.so: tests/handlers/%.c $(INC)/ws_plugin_api.h
 	@mkdir -p $(dir $@)

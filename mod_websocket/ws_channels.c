@@ -66,6 +66,7 @@ struct lsub {
     lchan_t *ch;
     ws_session_t *ws;           /* a reference */
     ws_connid_t conn;
+    uint64_t token;             /* this subscription's, in SUB and SUBACK */
     ws_location_t *loc;
     int active;                 /* the hub's SUBACK came */
     int presence;
@@ -126,6 +127,7 @@ static uint64_t next_token;
 static apr_time_t outage_since; /* (out_lock) 0: not in an outage */
 static uint64_t outage_drops;
 
+static uint64_t next_sub_token; /* (chan_lock) */
 static int evfd = -1;           /* wakes the channel thread */
 static int stop_flag;           /* atomic */
 static int thread_done;         /* atomic */
@@ -438,6 +440,7 @@ static void sub_msg(const lsub_t *s, ws_hubmsg_t *m)
 {
     memset(m, 0, sizeof(*m));
     m->type = WS_HUB_SUB;
+    m->token = s->token;
     m->conn = s->conn;
     m->key = s->ch->key;
     m->key_len = s->ch->key_len;
@@ -526,6 +529,7 @@ int ws_channels_subscribe(ws_session_t *ws, const char *channel,
     s->ch = ch;
     s->ws = ws_session_ref(ws);
     s->conn = ws_session_gid(ws);
+    s->token = ++next_sub_token;
     s->loc = loc;
     s->presence = label != NULL;
     s->label = label ? strdup(label) : NULL;
@@ -1087,7 +1091,9 @@ static void on_suback(const ws_hubmsg_t *m)
     pthread_mutex_lock(&chan_lock);
     ch = chan_find(m->key, m->key_len, h);
     s = ch ? sub_find(ch, m->conn) : NULL;
-    if (s && !s->active) {
+    /* An answer to an earlier subscription of the connection (ended
+     * since) is not this one's. */
+    if (s && !s->active && s->token == m->token) {
         s->active = 1;
         ws = ws_session_ref(s->ws);
         loc = s->loc;

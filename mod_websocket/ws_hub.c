@@ -530,6 +530,7 @@ static void on_sub(hconn_t *hc, const ws_hubmsg_t *in)
         n++;
     }
     m.type = WS_HUB_SUBACK;
+    m.token = in->token;
     m.conn = in->conn;
     m.key = in->key;
     m.key_len = in->key_len;

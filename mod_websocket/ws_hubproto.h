@@ -29,7 +29,9 @@
 typedef enum {
     /* child -> hub */
     WS_HUB_HELLO = 1,           /* version, child, pid, memory */
-    WS_HUB_SUB,                 /* conn, key, flags, label, since, last */
+    WS_HUB_SUB,                 /* token (the subscription's, echoed in
+                                 * SUBACK), conn, key, flags, label, since,
+                                 * last */
     WS_HUB_UNSUB,               /* conn, key */
     WS_HUB_PUB,                 /* token, conn, exclude, key, msgtype,
                                  * count, age, data */
@@ -37,8 +39,9 @@ typedef enum {
     WS_HUB_INFO,                /* token, key */
     /* hub -> child */
     WS_HUB_WELCOME,             /* version, time */
-    WS_HUB_SUBACK,              /* conn, key, id (last), gap, subscribers,
-                                 * count + history, nmembers + members */
+    WS_HUB_SUBACK,              /* token, conn, key, id (last), gap,
+                                 * subscribers, count + history, nmembers
+                                 * + members */
     WS_HUB_DELIVER,             /* event, key, id, time, msgtype, conn,
                                  * exclude, subscribers, data */
     WS_HUB_PUBACK,              /* token, id, subscribers */

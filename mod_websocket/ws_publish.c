@@ -143,8 +143,11 @@ int ws_publish_handle(request_rec *r, const ws_dir_conf_t *conf)
     char *data = NULL;
     int status;
 
-    r->allowed = (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_POST);
+    ap_allow_methods(r, REPLACE_ALLOW, "GET", "POST", NULL);
     if (r->method_number != M_GET && r->method_number != M_POST) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00093)
+                      "websocket-publish: %s is not GET or POST; answering "
+                      "405", r->method);
         return HTTP_METHOD_NOT_ALLOWED;
     }
     if (!conf->ns) {

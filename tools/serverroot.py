@@ -83,6 +83,7 @@ DEMO_ENDPOINTS = """\
 # The demo's WebSocket endpoints, beside normal pages on the same port.
 WebSocketLoadHandler echo "{build}/handlers/echo.so"
 WebSocketLoadHandler broadcast "{build}/handlers/broadcast.so"
+WebSocketLoadHandler chat "{build}/handlers/chat.so"
 
 <Location "/echo">
     WebSocketHandler echo
@@ -91,6 +92,10 @@ WebSocketLoadHandler broadcast "{build}/handlers/broadcast.so"
 # every child process.
 <Location "/broadcast">
     WebSocketHandler broadcast
+</Location>
+# JSON chat: rooms, names, presence and history (handlers/chat.md).
+<Location "/chat">
+    WebSocketHandler chat
 </Location>
 # curl -d 'hello' http://localhost:PORT/publish/NAME: to /broadcast's NAME.
 <Location "/publish">
@@ -196,7 +201,7 @@ ListenBacklog 4096
            log_level=log_level,
            mpm_conf=MPM_SETTINGS[mpm].format(
                threads=threads, servers=servers, workers=threads * servers,
-               start=start_servers, min_spare=threads * start_servers,
+               start=start_servers, min_spare=threads,
                server_limit=2 * servers, prefork_limit=2 * threads * servers,
                async_factor=ASYNC_FACTOR.format(async_factor)
                if async_factor else ""))

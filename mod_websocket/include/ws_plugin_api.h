@@ -164,8 +164,8 @@ typedef struct {
     ws_connid_t conn_id;        /**< MESSAGE: the publisher's connection
                                  *   (0 if published over HTTP or without
                                  *   one); JOIN/LEAVE: the member's */
-    size_t subscribers;         /**< JOIN/LEAVE: subscribers of the
-                                 *   channel server-wide after it */
+    size_t subscribers;         /**< subscribers of the channel
+                                 *   server-wide (JOIN/LEAVE: after it) */
 } ws_channel_event_t;
 
 /** api->subscribe's options (NULL: all defaults).  Set size to
@@ -175,8 +175,10 @@ typedef struct {
     /** Presence label (at most 255 bytes, UTF-8), or NULL to subscribe
      *  without being seen in presence. */
     const char *presence;
-    /** Replay the messages after this id (a resume); 0: none.  If some of
-     *  them are gone from the history, the result says gap. */
+    /** Replay the messages after this id (a resume: the id of the last
+     *  message the client saw); 0: no resume (see last).  If some of them
+     *  are gone from the history (too old, evicted, or the server
+     *  restarted since), the result says gap. */
     ws_msgid_t since;
     /** Without since: replay the last this many messages (0: none). */
     unsigned int last;
@@ -193,13 +195,10 @@ typedef struct {
  *  valid only during the callback. */
 typedef struct {
     const char *channel;
-    /** WS_OK: subscribed, and live messages follow the history below
-     *  without a gap or a repeat.  WS_ECLOSED: the connection closed
-     *  first. */
-    int status;
     /** Replayed messages (since / last), oldest first; they are not sent
      *  to the connection by themselves when the handler has
-     *  on_subscribed. */
+     *  on_subscribed.  The channel's live messages follow them without a
+     *  gap or a repeat. */
     const ws_channel_event_t *history;
     size_t nhistory;
     /** 1 if messages after `since` are gone from the history (too old,
@@ -300,8 +299,10 @@ typedef struct ws_api {
     void (*set_location_data)(ws_location_t *loc, void *data);
     void *(*location_data)(ws_location_t *loc);
 
-    /** A WebSocketHandlerOption written in the location's own section
-     *  (NULL if not set). */
+    /** A WebSocketHandlerOption written in the location's own section,
+     *  the one with WebSocketHandler (NULL if not set).  Options of a
+     *  nested section without a WebSocketHandler of its own reach that
+     *  section's connections through api->option only. */
     const char *(*location_option)(ws_location_t *loc, const char *name);
 
     /** The location's channel namespace (its path unless
@@ -321,8 +322,10 @@ typedef struct ws_api {
                      const ws_subscribe_options_t *opts);
 
     /** End conn's subscription to channel (a presence LEAVE follows if it
-     *  had a label).  WS_OK, WS_EINVAL (not subscribed).  Subscriptions
-     *  end by themselves when the connection closes. */
+     *  had a label).  WS_OK, WS_EINVAL (not subscribed).  Messages of the
+     *  channel already queued for conn still arrive; a pending
+     *  subscription's on_subscribed never comes.  Subscriptions end by
+     *  themselves when the connection closes. */
     int (*unsubscribe)(ws_connection_t *conn, const char *channel);
 
     /** Publish a message to channel in loc's namespace: every subscriber

@@ -19,7 +19,21 @@
  *     thread <n>                 a detached thread sends "t0".."t<n-1>"
  *     flood <n> <bytes>          send n binary messages of that size at
  *                                once (to overflow a slow reader's queue)
+ *     id                         "id <conn_id> <pid>"
+ *     sub <ch> [since=ID] [last=N] [label=L]
+ *                                api->subscribe; answers "sub <rv>"
+ *     unsub <ch>                 api->unsubscribe; "unsub <rv>"
+ *     pub <ch> <text>            api->publish to the location's channel
+ *                                (everyone); "pub <rv>" only on failure
+ *     pubx <ch> <text>           the same, excluding this connection
+ *     sendto <conn_id> <text>    api->send_to; "sendto <rv>" on failure
  *     anything else              echoed; binary is always echoed
+ * Channels: on_subscribed sends "subscribed <ch> gap=G last=ID n=N
+ * members=M subscribers=S", then "hist <id> <data>" per replayed message
+ * and "member <conn_id> <label>" per member; on_channel_event delivers
+ * "msg <ch> <id> <from conn_id> <data>" and "join|leave <ch> <conn_id>
+ * <subscribers> <label>".  Built as testhandler_raw.so (TEST_RAW) it has
+ * neither: messages arrive byte for byte, replays as they are.
  *
  * Recording: if the environment variable WS_TEST_RECORD names a file,
  * every callback appends one line to it (one write(2) each, so lines of
@@ -296,6 +310,63 @@ static int start_thread(ws_connection_t *conn, long n)
     return 0;
 }
 
+/* "sub", "unsub", "pub", "pubx", "sendto" (see the top). */
+static int channel_command(ws_connection_t *conn, const char *cmd)
+{
+    char verb[16], ch[300], line[64];
+    const char *rest;
+    int rv, n;
+
+    if (sscanf(cmd, "%15s %299s", verb, ch) != 2) {
+        return ws->send(conn, WS_MSG_TEXT, "bad command", 11) == WS_OK
+               ? 0 : 1;
+    }
+    rest = strstr(cmd + strlen(verb) + 1, " ");
+    rest = rest ? rest + 1 : "";
+    if (!strcmp(verb, "sub")) {
+        ws_subscribe_options_t o;
+        char label[256];
+        const char *p;
+
+        memset(&o, 0, sizeof(o));
+        o.size = sizeof(o);
+        if ((p = strstr(rest, "since="))) {
+            o.since = strtoull(p + 6, NULL, 10);
+        }
+        if ((p = strstr(rest, "last="))) {
+            o.last = (unsigned int)strtoul(p + 5, NULL, 10);
+        }
+        if ((p = strstr(rest, "label="))) {
+            sscanf(p + 6, "%255s", label);
+            o.presence = label;
+        }
+        rv = ws->subscribe(conn, ch, &o);
+        n = snprintf(line, sizeof(line), "sub %d", rv);
+        ws->send(conn, WS_MSG_TEXT, line, (size_t)n);
+        return 0;
+    }
+    if (!strcmp(verb, "unsub")) {
+        rv = ws->unsubscribe(conn, ch);
+        n = snprintf(line, sizeof(line), "unsub %d", rv);
+        ws->send(conn, WS_MSG_TEXT, line, (size_t)n);
+        return 0;
+    }
+    if (!strcmp(verb, "sendto")) {
+        rv = ws->send_to(strtoull(ch, NULL, 10), WS_MSG_TEXT, rest,
+                         strlen(rest));
+    }
+    else {
+        rv = ws->publish(ws->location(conn), ch, WS_MSG_TEXT, rest,
+                         strlen(rest),
+                         !strcmp(verb, "pubx") ? ws->conn_id(conn) : 0);
+    }
+    if (rv != WS_OK) {
+        n = snprintf(line, sizeof(line), "%s %d", verb, rv);
+        ws->send(conn, WS_MSG_TEXT, line, (size_t)n);
+    }
+    return 0;
+}
+
 static int test_message(ws_connection_t *conn, ws_msg_type_e type,
                         const char *data, size_t len)
 {
@@ -326,6 +397,19 @@ static int test_message(ws_connection_t *conn, ws_msg_type_e type,
         if (strncmp(data, "thread ", 7) == 0) {
             return start_thread(conn, strtol(data + 7, NULL, 10));
         }
+        if (strncmp(data, "id", 2) == 0 && len == 2) {
+            char line[64];
+            int n = snprintf(line, sizeof(line), "id %llu %ld",
+                             ws->conn_id(conn), (long)getpid());
+
+            ws->send(conn, WS_MSG_TEXT, line, (size_t)n);
+            return 0;
+        }
+        if (strncmp(data, "sub ", 4) == 0 || strncmp(data, "unsub ", 6) == 0
+            || strncmp(data, "pub ", 4) == 0 || strncmp(data, "pubx ", 5) == 0
+            || strncmp(data, "sendto ", 7) == 0) {
+            return channel_command(conn, data);
+        }
         if (strncmp(data, "flood ", 6) == 0) {
             char *end;
             long n = strtol(data + 6, &end, 10), i;
@@ -343,12 +427,79 @@ static int test_message(ws_connection_t *conn, ws_msg_type_e type,
     return (rv == WS_OK || rv == WS_ECLOSED) ? 0 : rv;
 }
 
+#ifndef TEST_RAW
+static void test_subscribed(ws_connection_t *conn,
+                            const ws_subscription_t *sub)
+{
+    char line[512];
+    size_t i;
+    int n;
+
+    n = snprintf(line, sizeof(line), "subscribed %s gap=%d last=%llu n=%zu "
+                 "members=%zu subscribers=%zu", sub->channel, sub->gap,
+                 sub->last_id, sub->nhistory, sub->nmembers,
+                 sub->subscribers);
+    ws->send(conn, WS_MSG_TEXT, line, (size_t)n);
+    for (i = 0; i < sub->nhistory; i++) {
+        n = snprintf(line, sizeof(line), "hist %llu %.*s",
+                     sub->history[i].id, (int)sub->history[i].len,
+                     sub->history[i].data);
+        ws->send(conn, WS_MSG_TEXT, line, (size_t)n);
+    }
+    for (i = 0; i < sub->nmembers; i++) {
+        n = snprintf(line, sizeof(line), "member %llu %.*s",
+                     sub->members[i].conn_id, (int)sub->members[i].len,
+                     sub->members[i].label);
+        ws->send(conn, WS_MSG_TEXT, line, (size_t)n);
+    }
+}
+
+static void test_channel_event(ws_location_t *loc,
+                               const ws_channel_event_t *ev,
+                               ws_delivery_t *d)
+{
+    char line[1024];
+    int n;
+
+    (void)loc;
+    if (ev->event == WS_CHANNEL_MESSAGE) {
+        n = snprintf(line, sizeof(line), "msg %s %llu %llu %.*s",
+                     ev->channel, ev->id, ev->conn_id, (int)ev->len,
+                     ev->data);
+    }
+    else {
+        n = snprintf(line, sizeof(line), "%s %s %llu %zu %.*s",
+                     ev->event == WS_CHANNEL_JOIN ? "join" : "leave",
+                     ev->channel, ev->conn_id, ev->subscribers, (int)ev->len,
+                     ev->data);
+    }
+    if (n >= (int)sizeof(line)) {
+        n = (int)sizeof(line) - 1;
+    }
+    ws->deliver(d, WS_MSG_TEXT, line, (size_t)n);
+}
+#endif
+
 WS_HANDLER_EXPORT = {
+#ifdef TEST_RAW
+    WS_HANDLER_HEADER("test_raw"),
+#else
     WS_HANDLER_HEADER("test"),
+#endif
     test_check_option,
     test_init,
     test_fini,
     test_open,
     test_message,
-    test_close
+    test_close,
+    0,                          /* flags */
+    NULL,                       /* location_init */
+    NULL,                       /* location_fini */
+#ifdef TEST_RAW
+    NULL,
+    NULL
+#else
+    test_subscribed,
+    test_channel_event
+#endif
 };
