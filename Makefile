@@ -129,7 +129,8 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 300
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined -I$(SRC)
-FUZZERS      := $(BUILD)/fuzz/fuzz_frame $(BUILD)/fuzz/fuzz_handshake
+FUZZERS      := $(BUILD)/fuzz/fuzz_frame $(BUILD)/fuzz/fuzz_handshake \
+                $(BUILD)/fuzz/fuzz_hub
 
 $(BUILD)/fuzz/fuzz_frame: tests/fuzz/fuzz_frame.c $(SRC)/ws_frame.c \
                           $(SRC)/ws_utf8.c $(SRC)/ws_conn.c $(MOD_HDRS)
@@ -144,8 +145,14 @@ $(BUILD)/fuzz/fuzz_handshake: tests/fuzz/fuzz_handshake.c \
 	    tests/fuzz/fuzz_handshake.c $(SRC)/ws_handshake.c \
 	    $(shell pkg-config --libs apr-1 apr-util-1 2>/dev/null)
 
+$(BUILD)/fuzz/fuzz_hub: tests/fuzz/fuzz_hub.c $(SRC)/ws_hubproto.c \
+                        $(SRC)/ws_hubstore.c $(MOD_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_hub.c \
+	    $(SRC)/ws_hubproto.c $(SRC)/ws_hubstore.c
+
 fuzz: $(FUZZERS)
-	@for h in frame handshake; do \
+	@for h in frame handshake hub; do \
 	    mkdir -p $(BUILD)/fuzz/corpus-$$h; \
 	    echo "fuzz_$$h: $(FUZZ_SECONDS) s"; \
 	    if $(BUILD)/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) \

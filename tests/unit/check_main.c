@@ -13,6 +13,8 @@ Suite *ws_mailbox_suite(void);
 Suite *ws_outq_suite(void);
 Suite *ws_snapshot_suite(void);
 Suite *ws_timers_suite(void);
+Suite *ws_hubproto_suite(void);
+Suite *ws_hubstore_suite(void);
 
 int main(void)
 {
@@ -27,6 +29,8 @@ int main(void)
     srunner_add_suite(sr, ws_outq_suite());
     srunner_add_suite(sr, ws_snapshot_suite());
     srunner_add_suite(sr, ws_timers_suite());
+    srunner_add_suite(sr, ws_hubproto_suite());
+    srunner_add_suite(sr, ws_hubstore_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

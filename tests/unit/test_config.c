@@ -12,6 +12,7 @@
 
 #include "apr_general.h"
 #include "ws_config.h"
+#include "ws_location.h"
 
 /* --- stubs --- */
 
@@ -136,6 +137,37 @@ static const char *run(ws_dir_conf_t *conf, const char *name,
 static ws_dir_conf_t *fresh(void)
 {
     return ws_create_dir_conf(pool, NULL);
+}
+
+/* Run a directive as written in a section at path (NULL: the server
+ * config), of a virtual host or not. */
+static const char *run_in(ws_dir_conf_t *conf, const char *path,
+                          int virtual_host, const char *name,
+                          const char *a1, const char *a2)
+{
+    const command_rec *c = find_cmd(name);
+    server_rec server;
+    cmd_parms cmd;
+
+    memset(&cmd, 0, sizeof(cmd));
+    memset(&server, 0, sizeof(server));
+    server.is_virtual = virtual_host;
+    cmd.pool = pool;
+    cmd.temp_pool = pool;
+    cmd.cmd = c;
+    cmd.info = c->cmd_data;
+    cmd.path = (char *)path;
+    cmd.server = &server;
+    switch (c->args_how) {
+    case TAKE1:
+        return c->AP_TAKE1(&cmd, conf, a1);
+    case TAKE12:
+    case TAKE2:
+        return c->AP_TAKE2(&cmd, conf, a1, a2);
+    default:
+        ck_abort_msg("unexpected args_how for %s", name);
+        return NULL;
+    }
 }
 
 /* --- tests --- */
@@ -312,6 +344,72 @@ START_TEST(max_per_address_is_off_by_default_and_asks_for_the_table)
 }
 END_TEST
 
+START_TEST(namespaces_and_channel_settings)
+{
+    ws_dir_conf_t *c = ws_create_dir_conf(pool, "/chat");
+    ws_dir_conf_t *inner = ws_create_dir_conf(pool, "/chat/x");
+    ws_dir_conf_t *m;
+
+    ck_assert_str_eq(c->path, "/chat");
+    ck_assert_ptr_null(run_in(c, "/chat", 0, "WebSocketNamespace", "/news",
+                              NULL));
+    ck_assert_str_eq(c->ns, "/news");
+    ck_assert_ptr_nonnull(run_in(c, "/chat", 0, "WebSocketNamespace",
+                                 "a\tb", NULL));
+    ck_assert_ptr_nonnull(run_in(c, "/chat", 0, "WebSocketNamespace",
+                                 "bad\001", NULL));
+    /* History in a location: count and age; defaults otherwise. */
+    ck_assert_int_eq(ws_conf_history_count(c), WS_DEFAULT_HISTORY_COUNT);
+    ck_assert_ptr_null(run_in(c, "/chat", 0, "WebSocketChannelHistory",
+                              "10", "30s"));
+    ck_assert_int_eq(ws_conf_history_count(c), 10);
+    ck_assert_int_eq(ws_conf_history_age(c), apr_time_from_sec(30));
+    ck_assert_ptr_nonnull(run_in(c, "/chat", 0, "WebSocketChannelHistory",
+                                 "-1", NULL));
+    ck_assert_ptr_nonnull(run_in(c, "/chat", 0, "WebSocketChannelHistory",
+                                 "5", "0"));
+    ck_assert_ptr_nonnull(run_in(c, "/chat", 0, "WebSocketChannelHistory",
+                                 "5", "soon"));
+    /* Nested sections inherit the namespace and history. */
+    m = ws_merge_dir_conf(pool, c, inner);
+    ck_assert_str_eq(m->ns, "/news");
+    ck_assert_int_eq(ws_conf_history_count(m), 10);
+    ck_assert_str_eq(m->path, "/chat/x");
+    /* In the main server: the default of every location; not in a
+     * virtual host. */
+    ck_assert_ptr_null(run_in(fresh(), NULL, 0, "WebSocketChannelHistory",
+                              "7", NULL));
+    ck_assert_int_eq(ws_conf_history_count(fresh()), 7);
+    ck_assert_ptr_nonnull(run_in(fresh(), NULL, 1, "WebSocketChannelHistory",
+                                 "7", NULL));
+    ck_assert_ptr_null(run_in(fresh(), NULL, 0, "WebSocketChannelMemory",
+                              "1M", NULL));
+    ck_assert_int_eq(ws_channel_memory, 1024 * 1024);
+    ck_assert_ptr_nonnull(run_in(fresh(), NULL, 0, "WebSocketChannelMemory",
+                                 "lots", NULL));
+    ws_conf_reset_globals();
+    ck_assert_int_eq(ws_conf_history_count(fresh()),
+                     WS_DEFAULT_HISTORY_COUNT);
+}
+END_TEST
+
+START_TEST(a_handler_section_makes_its_location)
+{
+    ws_dir_conf_t *outer = ws_create_dir_conf(pool, "/a");
+    ws_dir_conf_t *inner = ws_create_dir_conf(pool, "/a/b");
+    ws_dir_conf_t *m;
+
+    ck_assert_ptr_null(run_in(outer, "/a", 0, "WebSocketHandler", "echo",
+                              NULL));
+    ck_assert_ptr_nonnull(outer->location);
+    ck_assert_str_eq(outer->location->path, "/a");
+    ck_assert_ptr_eq(outer->location->conf, outer);
+    /* An inner section without a handler runs the outer's location. */
+    m = ws_merge_dir_conf(pool, outer, inner);
+    ck_assert_ptr_eq(m->location, outer->location);
+}
+END_TEST
+
 Suite *ws_config_suite(void)
 {
     Suite *s = suite_create("ws_config");
@@ -330,6 +428,8 @@ Suite *ws_config_suite(void)
     tcase_add_test(tc, max_fragments_takes_a_count_and_zero_for_no_limit);
     tcase_add_test(tc,
                    max_per_address_is_off_by_default_and_asks_for_the_table);
+    tcase_add_test(tc, namespaces_and_channel_settings);
+    tcase_add_test(tc, a_handler_section_makes_its_location);
     suite_add_tcase(s, tc);
     return s;
 }
