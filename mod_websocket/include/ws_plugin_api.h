@@ -33,7 +33,9 @@
  * callback must not block (no sleeping, no slow I/O; hand such work to a
  * thread of your own and send the answer from there).  Under worker and
  * prefork they run on the connection's own httpd thread, and for a
- * WebSocket over HTTP/2 on the mod_http2 worker running its stream.  Every
+ * WebSocket over HTTP/2 on the mod_http2 worker running its stream.
+ * on_subscribed runs where on_message does; on_channel_event (per location,
+ * not per connection) on the child's channel thread.  Every
  * function in ws_api_t may be called from any thread, including threads the
  * handler starts itself, and none of them blocks.
  *
