@@ -50,6 +50,8 @@ static int textual(const char *ct)
            || ap_strcasestr(ct, "json") != NULL
            || ap_strcasestr(ct, "xml") != NULL
            || ap_strcasestr(ct, "javascript") != NULL
+           /* curl -d's default: form data is text */
+           || !strncasecmp(ct, "application/x-www-form-urlencoded", 33)
            || ap_strcasestr(ct, "charset=utf-8") != NULL;
 }
 

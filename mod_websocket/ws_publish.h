@@ -9,8 +9,9 @@
  *     </Location>
  *
  * POST <location>/<channel> publishes the request body to <channel> of the
- * namespace (text if the Content-Type is textual -- text/\*, JSON, XML, or
- * a charset=utf-8 -- and the body is UTF-8, else binary) and answers 200
+ * namespace (text if the Content-Type is textual -- text/\*, JSON, XML,
+ * form data (curl -d), or a charset=utf-8 -- and the body is UTF-8, else
+ * binary) and answers 200
  * with {"channel", "id", "subscribers"} in JSON once the hub has it; GET
  * (HEAD) answers the channel's figures.  Errors: 400 (no or bad channel
  * name), 405 (another method), 413 (a body over WebSocketMaxMessageSize),

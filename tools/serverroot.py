@@ -344,10 +344,15 @@ def main():
     scheme = "https" if a.tls else "http"
     stop_cmd = "make stop" if d == os.path.join(BUILD, "demo") \
         else "{} --dir {} stop".format(sys.argv[0], d)
+    ws = "wss" if a.tls else "ws"
     print("demo up: {2}://localhost:{0}/  (WebSocket: {3}://localhost:{0}"
-          "/echo{4}); logs in {1}/logs; `{5}` stops it".format(
-              a.port, d, scheme, "wss" if a.tls else "ws",
-              ", also over HTTP/2" if a.tls else "", stop_cmd))
+          "/echo, /broadcast?channel=NAME, /chat{4}); publish: curl -d "
+          "hello {2}://localhost:{0}/publish/NAME; logs in {1}/logs; `{5}` "
+          "stops it".format(a.port, d, scheme, ws,
+                            "; also over HTTP/2" if a.tls else "", stop_cmd)
+          if a.demo else
+          "up: {2}://localhost:{0}/; logs in {1}/logs; `{5}` stops it".format(
+              a.port, d, scheme, ws, "", stop_cmd))
     return 0
 
 

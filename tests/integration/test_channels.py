@@ -408,9 +408,11 @@ def test_http_publish_refusals(event2):
     assert http(event2, "POST", "/publish/big", b"x" * 5000)[0] == 413
     assert http(event2, "POST", "/publish-nowhere/x", b"x")[0] == 500
     assert event2.wait_log(r"WS00090.*no WebSocketNamespace")
-    # Text that is not UTF-8 goes as binary.
+    # Text that is not UTF-8 goes as binary; form data (curl -d) is text.
     answer = publish(event2, "news", b"\xff\xfe", "text/plain")
     assert answer["type"] == "binary"
+    answer = publish(event2, "news", "a=1", "application/x-www-form-urlencoded")
+    assert answer["type"] == "text"
 
 
 # --- the handler API: ids, send_to, history, presence ---------------------------
