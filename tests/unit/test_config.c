@@ -89,6 +89,9 @@ static void setup(void)
 {
     apr_initialize();
     apr_pool_create(&pool, NULL);
+    /* What pre_config does at each configuration read. */
+    ws_location_reset();
+    ws_conf_reset_globals();
 }
 
 static void teardown(void)
