@@ -15,16 +15,28 @@
  *   echo       -c N connections, each keeping -k K messages of -s S bytes in
  *              flight for -d seconds after -w seconds of warm-up; reports
  *              messages/s, payload MB/s and round-trip latency percentiles.
- *   broadcast  -c N receivers plus one sender that sends --rate messages/s;
- *              reports deliveries expected vs received and the delivery
- *              latency percentiles.
+ *   broadcast  -c N receivers plus one sender that sends --rate messages/s,
+ *              all on --path (a query string such as ?channel=x is sent as
+ *              is); the sender starts once every receiver is connected
+ *              (and --settle seconds more).  After the last send the
+ *              receivers wait until each has every message, or nothing
+ *              came for --quiet seconds, or --grace seconds passed.
+ *              Reports deliveries expected vs received, the delivery
+ *              latency percentiles, how long the last delivery came after
+ *              the last send, and the CPU the server and this client used;
+ *              with --pid, which server process holds each connection (its
+ *              socket's inode in /proc/net/tcp, found among /proc/PID/fd;
+ *              needs the right to read the server's /proc/PID/fd, e.g.
+ *              root).
  *
  * Every message carries its send time (CLOCK_MONOTONIC ns): binary payloads
  * start with the 8-byte value, text payloads with its decimal digits padded
  * with 'x'.  Latencies go into a histogram with 1 us resolution below 1 s
- * (1 ms above).  Output: human-readable lines, then one line starting
- * "RESULT " with key=value pairs.  Every phase has a deadline, so a run
- * always ends by itself.
+ * (1 ms above).  A broadcast message sent before this run started (a
+ * server replaying its buffer to a new subscriber) is counted apart as
+ * stale, not as a delivery.  Output: human-readable lines, then one line
+ * starting "RESULT " with key=value pairs.  Every phase has a deadline, so
+ * a run always ends by itself.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -62,6 +74,10 @@ enum { MODE_IDLE, MODE_ECHO, MODE_BCAST };
 enum { C_NONE, C_CONNECTING, C_HANDSHAKE, C_OPEN, C_CLOSING, C_CLOSED };
 enum { R_ECHO, R_RECV, R_SEND };
 enum { PH_CONNECT, PH_RUN, PH_CLOSE };
+/* Why a broadcast's wait for deliveries ended, the worst last. */
+enum { END_COMPLETE, END_QUIET, END_GRACE, END_INTERRUPTED };
+static const char *end_names[] = { "complete", "quiet", "grace",
+                                   "interrupted" };
 
 static const char *mode_names[] = { "idle", "echo", "broadcast" };
 
@@ -71,7 +87,7 @@ static struct {
     int inflight;
     size_t size;
     double duration, warmup, rate, grace, connect_timeout, close_timeout;
-    double settle;
+    double settle, quiet;
     int threads;
     int binary;
     struct in_addr host;
@@ -88,10 +104,12 @@ static struct {
 
 /* The run's timeline, set by the main thread between barriers. */
 static struct {
+    uint64_t start;             /* this run's start: older messages are stale */
     uint64_t connect_deadline;
     uint64_t run_start, measure_start, measure_end, send_end, run_end;
     uint64_t close_deadline;
     int abort;
+    long bsent_final;           /* broadcast: messages sent, once all are */
 } tl;
 
 static pthread_barrier_t barrier;
@@ -117,6 +135,11 @@ static void die(const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     exit(1);
+}
+
+static double tv_s(const struct timeval *tv)
+{
+    return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
 }
 
 static uint64_t rnd(uint64_t *s)
@@ -318,6 +341,17 @@ struct worker {
     /* counters */
     long connected, failed, lost, proto_err, bad_msgs, unexpected;
     long pings, sent, msgs, recv_total, deliveries, self_rx, close_timeouts;
+    long stale;
+    /* broadcast: deliveries of the messages sent in the first and in the
+     * last second of sending, and their summed latency (ns): a server that
+     * keeps up has the same latency at the end, one that falls behind a
+     * growing one */
+    long n_first, n_last;
+    double ns_first, ns_last;
+    uint64_t last_rx_ns;        /* broadcast: this worker's last delivery */
+    uint64_t last_send_ns;      /* broadcast sender: the last send */
+    uint64_t end_ns;            /* when this worker's run phase ended */
+    int ended;                  /* broadcast: why it ended, END_* */
     /* latency */
     uint32_t *hist;
     uint64_t nsamples, max_ns;
@@ -589,6 +623,11 @@ static void deliver(struct worker *w, struct conn *c, int op, const char *d,
         note("unexpected message: type %d, %zu bytes", op, len);
         return;
     }
+    if (cfg.mode == MODE_BCAST && ts < tl.start) {
+        w->stale++;
+        note("stale message: sent before this run (replayed by the server)");
+        return;
+    }
     if (cfg.mode == MODE_ECHO) {
         if (len != cfg.size || op != (cfg.binary ? 0x2 : 0x1)) {
             w->bad_msgs++;
@@ -605,7 +644,16 @@ static void deliver(struct worker *w, struct conn *c, int op, const char *d,
     else {
         w->deliveries++;
         c->rx++;
+        w->last_rx_ns = now;
         record(w, now - ts);
+        if (ts < tl.measure_start + NS_PER_S) {
+            w->n_first++;
+            w->ns_first += (double)(now - ts);
+        }
+        else if (ts + NS_PER_S >= tl.send_end) {
+            w->n_last++;
+            w->ns_last += (double)(now - ts);
+        }
     }
 }
 
@@ -987,8 +1035,38 @@ static void phase_connect(struct worker *w)
     }
 }
 
+/* After the last send, a broadcast worker is done once each of its open
+ * receivers has every message sent (END_COMPLETE), or when nothing has
+ * arrived for --quiet seconds (END_QUIET: the rest is lost); --grace caps
+ * the wait.  Returns 1 when done, with w->ended set. */
+static int bcast_done(struct worker *w, uint64_t now)
+{
+    long total = __atomic_load_n(&tl.bsent_final, __ATOMIC_ACQUIRE), i;
+    uint64_t last = w->last_rx_ns > tl.send_end ? w->last_rx_ns
+                                                : tl.send_end;
+
+    if (total < 0)
+        return 0;
+    for (i = 0; i < w->n; i++) {
+        struct conn *c = &w->c[i];
+
+        if (c->role == R_RECV && c->state == C_OPEN && c->rx < total)
+            break;
+    }
+    if (i == w->n) {
+        w->ended = END_COMPLETE;
+        return 1;
+    }
+    if (now - last >= (uint64_t)(cfg.quiet * NS_PER_S)) {
+        w->ended = END_QUIET;
+        return 1;
+    }
+    return 0;
+}
+
 static void phase_run(struct worker *w)
 {
+    uint64_t next_check = tl.send_end;
     long i;
 
     w->phase = PH_RUN;
@@ -1007,8 +1085,10 @@ static void phase_run(struct worker *w)
     for (;;) {
         uint64_t now = now_ns(), until = tl.run_end;
 
-        if (interrupted || now >= tl.run_end)
+        if (interrupted || now >= tl.run_end) {
+            w->ended = interrupted ? END_INTERRUPTED : END_GRACE;
             break;
+        }
         if (w->sender) {
             struct conn *s = w->sender;
             int any = 0;
@@ -1017,6 +1097,7 @@ static void phase_run(struct worker *w)
                    && w->next_send < tl.send_end) {
                 send_msg(w, s);
                 w->bsent++;
+                w->last_send_ns = now;
                 w->next_send += w->period;
                 any = 1;
             }
@@ -1024,9 +1105,21 @@ static void phase_run(struct worker *w)
                 conn_flush(w, s);
             if (w->next_send < tl.send_end && w->next_send < until)
                 until = w->next_send;
+            if (now >= tl.send_end
+                && __atomic_load_n(&tl.bsent_final, __ATOMIC_ACQUIRE) < 0)
+                __atomic_store_n(&tl.bsent_final, w->bsent,
+                                 __ATOMIC_RELEASE);
         }
+        if (cfg.mode == MODE_BCAST && now >= next_check) {
+            if (bcast_done(w, now))
+                break;
+            next_check = now + NS_PER_S / 20;   /* every 50 ms */
+        }
+        if (cfg.mode == MODE_BCAST && next_check < until)
+            until = next_check;
         poll_once(w, until);
     }
+    w->end_ns = now_ns();
 }
 
 static void phase_close(struct worker *w)
@@ -1080,18 +1173,18 @@ static void *worker_main(void *arg)
 struct tree {
     long rss_kb, threads;
     int procs;
+    double cpu_s;               /* user + system time of the processes */
 };
 
-static void tree_stats(struct tree *t)
+/* The --pid processes and their descendants, into sel (at most max);
+ * returns how many. */
+static int tree_pids(pid_t *sel, int max)
 {
-    static pid_t pid[65536], ppid[65536], sel[65536];
+    static pid_t pid[65536], ppid[65536];
     int n = 0, ns = 0, i, j, grew;
     DIR *d;
     struct dirent *de;
 
-    memset(t, 0, sizeof *t);
-    if (!cfg.npids)
-        return;
     d = opendir("/proc");
     while (d && (de = readdir(d)) && n < 65536) {
         char path[300], buf[512], *rp;
@@ -1118,7 +1211,7 @@ static void tree_stats(struct tree *t)
     }
     if (d)
         closedir(d);
-    for (i = 0; i < cfg.npids; i++)
+    for (i = 0; i < cfg.npids && ns < max; i++)
         sel[ns++] = cfg.pids[i];
     do {                                /* add children until nothing new */
         grew = 0;
@@ -1130,17 +1223,40 @@ static void tree_stats(struct tree *t)
                 if (sel[j] == ppid[i])
                     parent = 1;
             }
-            if (parent && !have && ns < 65536) {
+            if (parent && !have && ns < max) {
                 sel[ns++] = pid[i];
                 grew = 1;
             }
         }
     } while (grew);
+    return ns;
+}
+
+static void tree_stats(struct tree *t)
+{
+    static pid_t sel[65536];
+    int ns, j;
+
+    memset(t, 0, sizeof *t);
+    if (!cfg.npids)
+        return;
+    ns = tree_pids(sel, 65536);
     for (j = 0; j < ns; j++) {
         char path[64], line[256];
         FILE *f;
         long v;
 
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)sel[j]);
+        if ((f = fopen(path, "r")) != NULL) {
+            unsigned long ut, st;
+            char *rp;
+
+            if (fgets(line, sizeof line, f) && (rp = strrchr(line, ')'))
+                && sscanf(rp + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u "
+                          "%*u %*u %lu %lu", &ut, &st) == 2)
+                t->cpu_s += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+            fclose(f);
+        }
         snprintf(path, sizeof path, "/proc/%d/status", (int)sel[j]);
         if (!(f = fopen(path, "r")))
             continue;
@@ -1153,6 +1269,163 @@ static void tree_stats(struct tree *t)
         }
         fclose(f);
     }
+}
+
+/* ---- which server process holds each connection (--pid) --------------- */
+
+struct endpoint {
+    uint64_t key;               /* client address << 16 | client port */
+    unsigned long inode;        /* the server side's socket, 0: not seen */
+    int sender;
+    int holder;                 /* index into the process list, -1: none */
+};
+
+struct holders {
+    int procs;                  /* processes holding at least one receiver */
+    long located, unlocated;    /* receivers whose process was (not) found */
+    long sender_peers;          /* receivers in the sender's process */
+    int sender_found;
+    char split[160];            /* receivers per process, most first: a/b */
+    char detail[300];           /* the same with the pids */
+};
+
+static int ep_by_key(const void *a, const void *b)
+{
+    const struct endpoint *x = a, *y = b;
+
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+static int ep_by_inode(const void *a, const void *b)
+{
+    const struct endpoint *x = a, *y = b;
+
+    return x->inode < y->inode ? -1 : x->inode > y->inode;
+}
+
+/* Find, for every open connection, the server process (among --pid and
+ * their descendants) holding its other end: the server side's socket inode
+ * from /proc/net/tcp (local address = the server's, remote = ours), then
+ * the process with an fd "socket:[inode]". */
+static void locate_holders(struct holders *h)
+{
+    static pid_t sel[65536];
+    static long count[65536];
+    struct endpoint *eps, probe;
+    long n = 0, cap = 0, k;
+    int i, np, sender_holder = -1;
+    FILE *f;
+    char line[512];
+
+    memset(h, 0, sizeof *h);
+    memset(&probe, 0, sizeof probe);
+    for (i = 0; i < cfg.threads; i++)
+        cap += workers[i].n;
+    eps = calloc((size_t)cap + 1, sizeof *eps);
+    if (!eps)
+        die("out of memory");
+    for (i = 0; i < cfg.threads; i++) {
+        for (k = 0; k < workers[i].n; k++) {
+            struct conn *c = &workers[i].c[k];
+            struct sockaddr_in sa;
+            socklen_t sl = sizeof sa;
+
+            if (c->state != C_OPEN || c->fd < 0
+                || getsockname(c->fd, (struct sockaddr *)&sa, &sl) < 0)
+                continue;
+            eps[n].key = (uint64_t)sa.sin_addr.s_addr << 16
+                       | ntohs(sa.sin_port);
+            eps[n].sender = c->role == R_SEND;
+            eps[n].holder = -1;
+            n++;
+        }
+    }
+    qsort(eps, (size_t)n, sizeof *eps, ep_by_key);
+    /* /proc/net/tcp prints addresses as the raw 32-bit value in hex, ports
+     * in host order; state 01 is ESTABLISHED. */
+    if ((f = fopen("/proc/net/tcp", "r")) != NULL) {
+        while (fgets(line, sizeof line, f)) {
+            unsigned int la, lp, ra, rp, st;
+            unsigned long ino;
+            struct endpoint *e;
+
+            if (sscanf(line, " %*d: %x:%x %x:%x %x %*x:%*x %*x:%*x %*x "
+                       "%*u %*u %lu", &la, &lp, &ra, &rp, &st, &ino) != 6
+                || st != 1 || la != cfg.host.s_addr
+                || lp != (unsigned int)cfg.port)
+                continue;
+            probe.key = (uint64_t)ra << 16 | rp;
+            e = bsearch(&probe, eps, (size_t)n, sizeof *eps, ep_by_key);
+            if (e)
+                e->inode = ino;
+        }
+        fclose(f);
+    }
+    qsort(eps, (size_t)n, sizeof *eps, ep_by_inode);
+    np = tree_pids(sel, 65536);
+    for (i = 0; i < np; i++) {
+        char dir[64], target[64];
+        DIR *d;
+        struct dirent *de;
+
+        count[i] = 0;
+        snprintf(dir, sizeof dir, "/proc/%d/fd", (int)sel[i]);
+        if (!(d = opendir(dir)))
+            continue;
+        while ((de = readdir(d)) != NULL) {
+            ssize_t l;
+            struct endpoint *e;
+
+            if (de->d_name[0] == '.')
+                continue;
+            l = readlinkat(dirfd(d), de->d_name, target, sizeof target - 1);
+            if (l <= 0)
+                continue;
+            target[l] = '\0';
+            if (sscanf(target, "socket:[%lu]", &probe.inode) != 1
+                || !probe.inode)
+                continue;
+            e = bsearch(&probe, eps, (size_t)n, sizeof *eps, ep_by_inode);
+            if (e && e->holder < 0)
+                e->holder = i;
+        }
+        closedir(d);
+    }
+    for (k = 0; k < n; k++) {
+        if (eps[k].sender) {
+            h->sender_found = eps[k].holder >= 0;
+            sender_holder = eps[k].holder;
+        }
+        else if (eps[k].holder >= 0) {
+            count[eps[k].holder]++;
+            h->located++;
+        }
+        else {
+            h->unlocated++;
+        }
+    }
+    if (sender_holder >= 0)
+        h->sender_peers = count[sender_holder];
+    for (;;) {                          /* processes, most receivers first */
+        int best = -1;
+        size_t l1 = strlen(h->split), l2 = strlen(h->detail);
+
+        for (i = 0; i < np; i++)
+            if (count[i] > 0 && (best < 0 || count[i] > count[best]))
+                best = i;
+        if (best < 0)
+            break;
+        snprintf(h->split + l1, sizeof h->split - l1, "%s%ld",
+                 h->procs ? "/" : "", count[best]);
+        snprintf(h->detail + l2, sizeof h->detail - l2, "%spid %d: %ld%s",
+                 h->procs ? ", " : "", (int)sel[best], count[best],
+                 best == sender_holder ? " (the sender's)" : "");
+        h->procs++;
+        count[best] = 0;
+    }
+    if (!h->procs)
+        snprintf(h->split, sizeof h->split, "-");
+    free(eps);
 }
 
 /* ---- options ------------------------------------------------------------ */
@@ -1171,7 +1444,12 @@ static void usage(FILE *f)
 "  -d, --duration S     measured seconds / hold time / sending time (10)\n"
 "  -w, --warmup S       echo: warm-up seconds before measuring (1)\n"
 "      --rate R         broadcast: messages per second sent (10)\n"
-"      --grace S        broadcast: wait after the last send (3)\n"
+"      --grace S        broadcast: wait at most S after the last send for\n"
+"                       what is still on its way (3); the wait ends when\n"
+"                       every receiver has every message, or after\n"
+"      --quiet S        seconds with no delivery (2)\n"
+"      --settle S       broadcast: wait between the last connect and the\n"
+"                       first send (0.5)\n"
 "  -t, --threads T      threads, each with its own epoll (1)\n"
 "      --src A[-B]      bind to source addresses A..B (or A,B,...) in turn\n"
 "      --pid P[,P...]   server pids (with their children) for RSS/threads\n"
@@ -1223,7 +1501,8 @@ static void parse_src(const char *arg)
 static void parse_args(int argc, char **argv)
 {
     enum { OPT_TEXT = 256, OPT_BINARY, OPT_RATE, OPT_GRACE, OPT_HOST, OPT_PORT, OPT_PATH,
-           OPT_SRC, OPT_PID, OPT_MAXHS, OPT_CTO, OPT_CLTO, OPT_MODE };
+           OPT_SRC, OPT_PID, OPT_MAXHS, OPT_CTO, OPT_CLTO, OPT_MODE,
+           OPT_SETTLE, OPT_QUIET };
     static const struct option opts[] = {
         { "conns", required_argument, NULL, 'c' },
         { "inflight", required_argument, NULL, 'k' },
@@ -1235,6 +1514,8 @@ static void parse_args(int argc, char **argv)
         { "binary", no_argument, NULL, OPT_BINARY },
         { "rate", required_argument, NULL, OPT_RATE },
         { "grace", required_argument, NULL, OPT_GRACE },
+        { "settle", required_argument, NULL, OPT_SETTLE },
+        { "quiet", required_argument, NULL, OPT_QUIET },
         { "host", required_argument, NULL, OPT_HOST },
         { "port", required_argument, NULL, OPT_PORT },
         { "path", required_argument, NULL, OPT_PATH },
@@ -1259,6 +1540,7 @@ static void parse_args(int argc, char **argv)
     cfg.rate = 10;
     cfg.grace = 3;
     cfg.settle = 0.5;
+    cfg.quiet = 2;
     cfg.connect_timeout = 60;
     cfg.close_timeout = 5;
     cfg.max_handshakes = 500;
@@ -1274,6 +1556,8 @@ static void parse_args(int argc, char **argv)
         case OPT_BINARY: cfg.binary = 1; break;
         case OPT_RATE: cfg.rate = num("--rate", optarg, 0.01, 1e6); break;
         case OPT_GRACE: cfg.grace = num("--grace", optarg, 0, 3600); break;
+        case OPT_SETTLE: cfg.settle = num("--settle", optarg, 0, 3600); break;
+        case OPT_QUIET: cfg.quiet = num("--quiet", optarg, 0.01, 3600); break;
         case OPT_HOST: host = optarg; break;
         case OPT_PORT: cfg.port = (int)num("--port", optarg, 1, 65535); break;
         case OPT_PATH: cfg.path = optarg; break;
@@ -1364,12 +1648,18 @@ static void cleanup(uint32_t *hist)
 int main(int argc, char **argv)
 {
     struct rlimit rl;
-    struct tree before, after, end;
+    struct tree before, after, end, run0;
+    struct rusage ru0, ru1;
     struct sigaction sa;
     uint64_t t0, t_conn, nsamples = 0, max_ns = 0, seed0;
     long connected = 0, failed = 0, lost = 0, proto = 0, bad = 0, still = 0;
     long sent = 0, msgs = 0, deliveries = 0, pings = 0, unexpected = 0;
-    long close_to = 0, per, extra, bsent = 0;
+    long close_to = 0, per, extra, bsent = 0, stale = 0, self_rx = 0;
+    long n_first = 0, n_last = 0;
+    double ns_first = 0, ns_last = 0;
+    uint64_t last_rx = 0, run_end = 0;
+    int ended = END_COMPLETE;
+    struct holders hold;
     double sum_ns = 0, conn_s, p50, p99, p999, maxms, mean;
     uint32_t *hist;
     int i, rc = 0;
@@ -1409,6 +1699,7 @@ int main(int argc, char **argv)
     printf(" duration=%gs src=%s\n", cfg.duration, srcdesc);
 
     tree_stats(&before);
+    memset(&hold, 0, sizeof hold);
 
     /* Workers: a share of the connections each; the broadcast sender is an
      * extra connection of worker 0, connected with the receivers. */
@@ -1455,6 +1746,8 @@ int main(int argc, char **argv)
     if (pthread_barrier_init(&barrier, NULL, (unsigned)cfg.threads + 1))
         die("pthread_barrier_init failed");
     t0 = now_ns();
+    tl.start = t0;
+    tl.bsent_final = -1;
     tl.connect_deadline = t0 + (uint64_t)(cfg.connect_timeout * NS_PER_S);
     for (i = 0; i < cfg.threads; i++)
         if (pthread_create(&workers[i].th, NULL, worker_main, &workers[i]))
@@ -1479,6 +1772,18 @@ int main(int argc, char **argv)
     tree_stats(&after);
     printf("connect: %ld connected, %ld failed in %.2f s (%.0f/s)\n",
            connected, failed, conn_s, conn_s > 0 ? connected / conn_s : 0.0);
+    if (cfg.mode == MODE_BCAST && cfg.npids && !tl.abort) {
+        uint64_t tloc = now_ns();
+
+        /* Before the timeline starts: this scan is not measured. */
+        locate_holders(&hold);
+        printf("server: receivers held by %d process(es): %s; the "
+               "sender's process holds %ld of them%s; not located %ld "
+               "(found in %.0f ms)\n", hold.procs, hold.detail,
+               hold.sender_peers, hold.sender_found ? ""
+               : " (the sender's process was not found)", hold.unlocated,
+               (double)(now_ns() - tloc) / 1e6);
+    }
     if (connected == 0) {
         fprintf(stderr, "wsbench: no connection could be opened\n");
         tl.abort = 1;
@@ -1505,8 +1810,17 @@ int main(int argc, char **argv)
                        = now + (uint64_t)(cfg.duration * NS_PER_S);
         }
     }
+    memset(&run0, 0, sizeof run0);
+    memset(&ru0, 0, sizeof ru0);
+    memset(&ru1, 0, sizeof ru1);
+    if (cfg.mode == MODE_BCAST) {       /* CPU use over the run, below */
+        tree_stats(&run0);
+        getrusage(RUSAGE_SELF, &ru0);
+    }
     pthread_barrier_wait(&barrier);     /* 2: run */
     pthread_barrier_wait(&barrier);     /* 3: run over */
+    if (cfg.mode == MODE_BCAST)
+        getrusage(RUSAGE_SELF, &ru1);
     for (i = 0; i < cfg.threads; i++)
         still += workers[i].open_now;
     if (cfg.mode == MODE_BCAST && workers[0].sender->state == C_OPEN)
@@ -1531,6 +1845,18 @@ int main(int argc, char **argv)
         unexpected += w->unexpected;
         close_to += w->close_timeouts;
         bsent += w->bsent;
+        stale += w->stale;
+        n_first += w->n_first;
+        n_last += w->n_last;
+        ns_first += w->ns_first;
+        ns_last += w->ns_last;
+        if (w->last_rx_ns > last_rx)
+            last_rx = w->last_rx_ns;
+        if (w->end_ns > run_end)
+            run_end = w->end_ns;
+        if (w->ended > ended)
+            ended = w->ended;
+        self_rx += w->self_rx;
         nsamples += w->nsamples;
         sum_ns += w->sum_ns;
         if (w->max_ns > max_ns)
@@ -1624,6 +1950,18 @@ int main(int argc, char **argv)
         long expected = bsent * connected;
         long errors = failed + lost + proto + bad, reached = 0, complete = 0;
         long k;
+        double run_s = (double)(run_end - tl.run_start) / NS_PER_S;
+        uint64_t last_send = workers[0].last_send_ns;
+        double drain_ms = last_rx > last_send && last_send
+            ? (double)(last_rx - last_send) / 1e6 : 0.0;
+
+        double client_cpu = run_s > 0 ? 100.0 * (tv_s(&ru1.ru_utime)
+            + tv_s(&ru1.ru_stime) - tv_s(&ru0.ru_utime)
+            - tv_s(&ru0.ru_stime)) / run_s : 0.0;
+        double server_cpu = run_s > 0 && cfg.npids
+            ? 100.0 * (end.cpu_s - run0.cpu_s) / run_s : -1.0;
+        double first_ms = n_first ? ns_first / (double)n_first / 1e6 : 0.0;
+        double last_ms = n_last ? ns_last / (double)n_last / 1e6 : 0.0;
 
         for (i = 0; i < cfg.threads; i++) {
             for (k = 0; k < workers[i].n; k++) {
@@ -1639,14 +1977,26 @@ int main(int argc, char **argv)
                "deliveries/s\n", bsent, connected, expected, deliveries,
                expected ? 100.0 * deliveries / expected : 0.0,
                deliveries / cfg.duration);
-        printf("receivers: %ld got at least one message, %ld got all %ld\n",
-               reached, complete, bsent);
+        printf("receivers: %ld got at least one message, %ld got all %ld; "
+               "the sender got %ld of its own; %ld stale messages\n",
+               reached, complete, bsent, self_rx, stale);
         if (cfg.npids)
             printf("server: %d processes, %ld threads, rss %ld KB\n",
                    end.procs, end.threads, end.rss_kb);
+        printf("cpu over the run (%.1f s, from the settle before the "
+               "first send to the end of the wait for deliveries): server "
+               "%.0f%%, this client %.0f%% (of one CPU)\n", run_s,
+               server_cpu, client_cpu);
         printf("latency ms: p50=%.3f p99=%.3f p99.9=%.3f max=%.3f "
                "mean=%.3f (%llu samples)\n", p50, p99, p999, maxms, mean,
                (unsigned long long)nsamples);
+        printf("mean latency of the messages sent in the first second: "
+               "%.3f ms, in the last second: %.3f ms\n", first_ms, last_ms);
+        printf("the last delivery came %.3f ms after the last send; the "
+               "wait for deliveries ended: %s\n", drain_ms,
+               ended == END_COMPLETE ? "every receiver had every message"
+               : ended == END_QUIET ? "nothing arrived for --quiet seconds"
+               : ended == END_GRACE ? "the --grace limit" : "interrupted");
         printf("errors: %ld (failed %ld, lost %ld, protocol %ld, bad "
                "messages %ld); receivers still open %ld\n",
                errors, failed, lost, proto, bad, still);
@@ -1655,11 +2005,18 @@ int main(int argc, char **argv)
                "expected=%ld received=%ld deliveries_per_s=%.1f "
                "p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f "
                "mean_ms=%.3f errors=%ld lost=%ld still_open=%ld "
-               "reached=%ld complete=%ld procs=%d\n",
+               "reached=%ld complete=%ld procs=%d self_rx=%ld stale=%ld "
+               "settle=%g holders=%d holder_split=%s sender_peers=%ld "
+               "unlocated=%ld server_cpu_pct=%.1f client_cpu_pct=%.1f "
+               "first_s_mean_ms=%.3f last_s_mean_ms=%.3f drain_ms=%.3f "
+               "wait_end=%s grace=%g quiet=%g\n",
                cfg.conns, connected, failed, cfg.rate, cfg.duration,
                cfg.size, bsent, expected, deliveries,
                deliveries / cfg.duration, p50, p99, p999, maxms, mean,
-               errors, lost, still, reached, complete, end.procs);
+               errors, lost, still, reached, complete, end.procs, self_rx,
+               stale, cfg.settle, hold.procs, hold.split, hold.sender_peers,
+               hold.unlocated, server_cpu, client_cpu, first_ms, last_ms,
+               drain_ms, end_names[ended], cfg.grace, cfg.quiet);
     }
     if (unexpected)
         printf("note: %ld unexpected messages received\n", unexpected);
