@@ -4,8 +4,13 @@
 #   make install         install into httpd's places (honours DESTDIR)
 #   make test            unit + integration tests (after ./build.sh deps)
 #   make start PORT=n    demo site in the background (default 8080);
-#                        TLS=1: https/wss with HTTP/2 (self-signed cert)
-#   make stop            stop it;  make run: the same in the foreground
+#                        TLS=1: https/wss with HTTP/2 (self-signed cert);
+#                        REDIS=redis://127.0.0.1:p: channels over Redis,
+#                        shared by every demo given the same REDIS
+#   make stop PORT=n     stop that one (no PORT: every demo)
+#   make run             the same as start, in the foreground
+#   (The demo on 8080 lives in build/demo, one on another port in
+#   build/demo-<port>, so demos on several ports can run at once.)
 #
 # APXS=/path/to/apxs selects another httpd.  Warnings are errors.
 
@@ -15,6 +20,7 @@ PYTHON  ?= /usr/bin/python3
 PORT    ?= 8080
 MPM     ?= event
 TLS     ?=
+REDIS   ?=
 
 BUILD   := build
 SRC     := mod_websocket
@@ -222,15 +228,24 @@ install: all
 	        $(DESTDIR)$(HTTPD_SYSCONFDIR)/conf.d/websocket.conf; \
 	fi
 
+# A ServerRoot per port: two demos with the same REDIS share channels.
+DEMO_DIR := $(if $(filter 8080,$(PORT)),$(BUILD)/demo,$(BUILD)/demo-$(PORT))
 DEMO := $(PYTHON) tools/serverroot.py --httpd $(HTTPD_BIN) \
-        --dir $(BUILD)/demo --port $(PORT) --mpm $(MPM) --demo \
-        $(if $(TLS),--tls)
+        --dir $(DEMO_DIR) --port $(PORT) --mpm $(MPM) --demo \
+        $(if $(TLS),--tls) $(if $(REDIS),--redis '$(REDIS)')
+# `make stop` without PORT=: every demo that may be running.
+STOP_DIRS := $(if $(filter command line,$(origin PORT)),$(DEMO_DIR),\
+               $(BUILD)/demo $(wildcard $(BUILD)/demo-*))
 
 start: all
 	$(DEMO) start
 
 stop:
-	$(PYTHON) tools/serverroot.py --dir $(BUILD)/demo stop
+	@for d in $(STOP_DIRS); do \
+	    [ -d $$d ] || [ $$d = $(BUILD)/demo ] || continue; \
+	    printf '%s: ' $$d; \
+	    $(PYTHON) tools/serverroot.py --dir $$d stop || exit 1; \
+	done
 
 run: all
 	$(DEMO) run

@@ -9,6 +9,8 @@ given that config file.
 
     serverroot.py --dir build/demo --port 8080 --demo start
     serverroot.py --dir build/demo stop
+    serverroot.py --dir build/demo-8081 --port 8081 --demo \
+        --redis redis://127.0.0.1:6379 start   # channels shared over Redis
 """
 import argparse
 import os
@@ -132,14 +134,16 @@ def raise_nofile():
 
 def generate(d, port, mpm="event", demo=False, extra="", listen_host=None,
              threads=25, servers=2, log_level="info", tls=False, module=None,
-             h2=False, async_factor=400, start_servers=1):
+             h2=False, async_factor=400, start_servers=1, channels=None):
     """Write d/conf/httpd.conf (and htdocs) and return the config path.
     start_servers: children of worker and event started at once and kept
     (1: the second one starts when the first is busy).
     module: the mod_websocket.so to load (default: the one in build/);
     h2: HTTP/2 (h2 over TLS, h2c in the clear) with WebSockets over it
     (RFC 8441, `H2WebSockets on`); async_factor: mpm_event's
-    AsyncRequestWorkerFactor (None: httpd's default)."""
+    AsyncRequestWorkerFactor (None: httpd's default); channels: the
+    WebSocketChannels value (e.g. "redis://127.0.0.1:6379 prefix=ws:"),
+    None for the default (embedded)."""
     raise_nofile()
     d = os.path.abspath(d)
     for sub in ("conf", "logs", "run", "htdocs"):
@@ -219,6 +223,11 @@ SSLSessionCache "shmcb:{d}/run/ssl_scache(512000)"
 Protocols {} http/1.1
 H2WebSockets on
 """.format("h2" if tls else "h2c")
+    if channels:
+        conf += """\
+# Channels shared with every server using the same Redis and prefix.
+WebSocketChannels {}
+""".format(channels)
     if demo:
         conf += DEMO_ENDPOINTS.format(build=BUILD)
     conf += extra
@@ -301,6 +310,16 @@ def stop(d, timeout=15.0):
     return 0
 
 
+def stop_command(d, port):
+    """What stops the server in d: `make stop` for the demo's places
+    (build/demo, build/demo-<port> for other ports)."""
+    if d == os.path.join(BUILD, "demo"):
+        return "make stop"
+    if d == os.path.join(BUILD, "demo-{}".format(port)):
+        return "make stop PORT={}".format(port)
+    return "{} --dir {} stop".format(sys.argv[0], d)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dir", required=True)
@@ -312,6 +331,10 @@ def main():
     ap.add_argument("--tls", action="store_true",
                     help="TLS (a self-signed certificate made on first "
                     "use), HTTP/2 and WebSockets over HTTP/2")
+    ap.add_argument("--redis", metavar="URL",
+                    help="channels over Redis (WebSocketChannels URL "
+                    "[options]): demos on other ports with the same URL "
+                    "share channels, chat rooms and history")
     ap.add_argument("action", choices=["config", "start", "stop", "run"])
     a = ap.parse_args()
     d = os.path.abspath(a.dir)
@@ -319,12 +342,13 @@ def main():
         return stop(d)
     pid = read_pid(d)
     if pid and alive(pid):
-        print("already running (pid {}); `make stop` first".format(pid))
+        print("already running (pid {}); `{}` first".format(
+            pid, stop_command(d, a.port)))
         return 1
     # The demo runs two children from the start, as Debian's apache2 does:
     # its channels and chat reach across them.
     conf = generate(d, a.port, mpm=a.mpm, demo=a.demo, tls=a.tls, h2=a.tls,
-                    start_servers=2 if a.demo else 1)
+                    start_servers=2 if a.demo else 1, channels=a.redis)
     httpd = httpd_bin(a.httpd)
     check = subprocess.run([httpd, "-t", "-f", conf], capture_output=True,
                            text=True)
@@ -342,14 +366,15 @@ def main():
             a.port, os.path.join(d, "logs", "error_log")))
         return 1
     scheme = "https" if a.tls else "http"
-    stop_cmd = "make stop" if d == os.path.join(BUILD, "demo") \
-        else "{} --dir {} stop".format(sys.argv[0], d)
+    stop_cmd = stop_command(d, a.port)
     ws = "wss" if a.tls else "ws"
     print("demo up: {2}://localhost:{0}/  (WebSocket: {3}://localhost:{0}"
           "/echo, /broadcast?channel=NAME, /chat{4}); publish: curl -d "
-          "hello {2}://localhost:{0}/publish/NAME; logs in {1}/logs; `{5}` "
-          "stops it".format(a.port, d, scheme, ws,
-                            "; also over HTTP/2" if a.tls else "", stop_cmd)
+          "hello {2}://localhost:{0}/publish/NAME;{6} logs in {1}/logs; "
+          "`{5}` stops it".format(
+              a.port, d, scheme, ws, "; also over HTTP/2" if a.tls else "",
+              stop_cmd, " channels over Redis ({}), shared with every demo "
+              "using it;".format(a.redis) if a.redis else "")
           if a.demo else
           "up: {2}://localhost:{0}/; logs in {1}/logs; `{5}` stops it".format(
               a.port, d, scheme, ws, "", stop_cmd))
