@@ -242,7 +242,6 @@ start: all
 
 stop:
 	@for d in $(STOP_DIRS); do \
-	    [ -d $$d ] || [ $$d = $(BUILD)/demo ] || continue; \
 	    printf '%s: ' $$d; \
 	    $(PYTHON) tools/serverroot.py --dir $$d stop || exit 1; \
 	done
