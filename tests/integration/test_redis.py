@@ -228,7 +228,8 @@ async def settle(servers, subs, channel, timeout=15):
     k = 0
     while True:
         k += 1
-        probes = ["probe {} {}".format(s.name, k) for s in servers]
+        probes = ["probe {} {} {}".format(i, s.name, k)
+                  for i, s in enumerate(servers)]
         for s, p in zip(servers, probes):
             await apublish(s, channel, p)
         try:
