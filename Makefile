@@ -43,13 +43,14 @@ MOD_SRCS := $(SRC)/mod_websocket.c $(SRC)/ws_addrlimit.c $(SRC)/ws_api.c \
             $(SRC)/ws_capacity.c $(SRC)/ws_channels.c $(SRC)/ws_child.c \
             $(SRC)/ws_config.c $(SRC)/ws_conn.c $(SRC)/ws_frame.c \
             $(SRC)/ws_handoff.c $(SRC)/ws_handshake.c $(SRC)/ws_hub.c \
-            $(SRC)/ws_hubproto.c $(SRC)/ws_hubstore.c $(SRC)/ws_ids.c \
+            $(SRC)/ws_hubproto.c $(SRC)/ws_hubredis.c $(SRC)/ws_hubstore.c \
+            $(SRC)/ws_ids.c $(SRC)/ws_redisconf.c \
             $(SRC)/ws_io.c $(SRC)/ws_location.c $(SRC)/ws_loop.c \
             $(SRC)/ws_mailbox.c $(SRC)/ws_outq.c $(SRC)/ws_plugin.c \
             $(SRC)/ws_publish.c $(SRC)/ws_registry.c $(SRC)/ws_session.c \
             $(SRC)/ws_slots.c $(SRC)/ws_snapshot.c $(SRC)/ws_stats.c \
             $(SRC)/ws_timers.c $(SRC)/ws_upgrade.c $(SRC)/ws_utf8.c
-MOD_LIBS := -ljansson
+MOD_LIBS := -ljansson -lhiredis
 MOD_HDRS := $(wildcard $(SRC)/*.h) $(INC)/ws_plugin_api.h
 MODULE   := $(BUILD)/modules/mod_websocket.so
 
@@ -65,7 +66,8 @@ TEST_HANDLERS := $(patsubst tests/handlers/%.c,$(BUILD)/test-handlers/%.so,\
 UNIT_SRCS  := $(SRC)/ws_frame.c $(SRC)/ws_utf8.c $(SRC)/ws_conn.c \
               $(SRC)/ws_handshake.c $(SRC)/ws_config.c $(SRC)/ws_mailbox.c \
               $(SRC)/ws_outq.c $(SRC)/ws_snapshot.c $(SRC)/ws_timers.c \
-              $(SRC)/ws_location.c $(SRC)/ws_hubproto.c $(SRC)/ws_hubstore.c
+              $(SRC)/ws_location.c $(SRC)/ws_hubproto.c $(SRC)/ws_hubstore.c \
+              $(SRC)/ws_redisconf.c
 UNIT_TESTS := $(wildcard tests/unit/*.c)
 UNIT_BIN   := $(BUILD)/tests/unit_tests
 UNIT_LIBS  := $(shell pkg-config --cflags --libs check apr-1 apr-util-1 \

@@ -12,14 +12,17 @@ set -eu
 cd "$(dirname "$0")"
 
 # Build: apxs (apache2-dev), APR, Check, OpenSSL, zlib, jansson (JSON:
-# HTTP publishing's answers, the chat handler).  Run: apache2-bin
+# HTTP publishing's answers, the chat handler), hiredis (channels over
+# Redis).  Run: apache2-bin
 # (httpd itself and its modules; no system service is started), media-types
 # (mime.types), apache2-utils (htpasswd).  Tests: Python websockets,
 # h2 (the HTTP/2 client for WebSockets over HTTP/2) and pytest, openssl
-# (test certificates), curl, clang and its libFuzzer runtime (make fuzz).
+# (test certificates), curl, clang and its libFuzzer runtime (make fuzz),
+# redis-server (the tests start their own on a free port; Debian's redis
+# service is not started).
 DEBS="apache2-bin apache2-dev apache2-utils media-types libapr1-dev
-libaprutil1-dev check pkg-config libssl-dev zlib1g-dev libjansson-dev python3
-python3-websockets python3-h2 python3-pytest openssl curl make gcc clang
+libaprutil1-dev check pkg-config libssl-dev zlib1g-dev libjansson-dev
+libhiredis-dev redis-server python3 python3-websockets python3-h2 python3-pytest openssl curl make gcc clang
 libclang-rt-14-dev"
 
 as_root() {
@@ -36,8 +39,19 @@ command -v npm >/dev/null 2>&1 || missing="$missing npm"
 if [ -n "$missing" ]; then
     echo "build.sh: installing Debian packages:$missing"
     as_root apt-get update -qq
+    # No package may start its system service (redis-server's would take
+    # port 6379): a policy-rc.d that refuses, for the install only.
+    policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\n# build.sh: no service starts during its apt-get\nexit 101\n' \
+            | as_root tee "$policy" >/dev/null
+        as_root chmod 755 "$policy"
+    fi
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        --no-install-recommends $missing >/dev/null
+        --no-install-recommends $missing >/dev/null || {
+        [ -z "$policy" ] || as_root rm -f "$policy"; exit 1; }
+    [ -z "$policy" ] || as_root rm -f "$policy"
 fi
 
 if [ ! -d tests/node/node_modules/ws ]; then

@@ -74,6 +74,8 @@ struct lsub {
     size_t label_len;
     ws_msgid_t since;
     unsigned int last;
+    ws_msgid_t after;           /* SUBACK's last id: messages up to it came
+                                 * in the replay (or before it) */
     lsub_t *prev, *next;        /* the channel's */
     lsub_t *snext;              /* the session's */
     lsub_t *hnext;              /* the table's hash by (channel, conn) */
@@ -959,7 +961,8 @@ static void on_deliver(const ws_hubmsg_t *m)
         ws_shared_t *sh = NULL;
         ws_msg_type_e type = ev.type;
 
-        if (!s->active || (m->exclude && s->conn == m->exclude)) {
+        if (!s->active || (m->exclude && s->conn == m->exclude)
+            || (is_msg && m->id <= s->after)) {
             continue;
         }
         if ((loc = formatter_of(s))) {
@@ -1095,6 +1098,7 @@ static void on_suback(const ws_hubmsg_t *m)
      * since) is not this one's. */
     if (s && !s->active && s->token == m->token) {
         s->active = 1;
+        s->after = m->id;
         ws = ws_session_ref(s->ws);
         loc = s->loc;
         apr_cpystrn(name, ch->name, sizeof(name));

@@ -11,6 +11,7 @@
 
 #include "ws_private.h"
 #include "ws_config.h"
+#include "ws_redisconf.h"
 #include "ws_addrlimit.h"
 #include "ws_handshake.h"
 #include "ws_location.h"
@@ -101,6 +102,7 @@ int ws_max_connections = WS_CAPACITY_AUTO;
 int ws_history_count = WS_DEFAULT_HISTORY_COUNT;
 apr_interval_time_t ws_history_age = WS_DEFAULT_HISTORY_AGE;
 apr_off_t ws_channel_memory = WS_DEFAULT_CHANNEL_MEMORY;
+const struct ws_redis_conf *ws_channel_redis;
 
 void ws_conf_reset_globals(void)
 {
@@ -110,6 +112,7 @@ void ws_conf_reset_globals(void)
     ws_history_count = WS_DEFAULT_HISTORY_COUNT;
     ws_history_age = WS_DEFAULT_HISTORY_AGE;
     ws_channel_memory = WS_DEFAULT_CHANNEL_MEMORY;
+    ws_channel_redis = NULL;
 }
 
 #define WS_GETTER(type, name, field, dflt) \
@@ -645,6 +648,38 @@ static const char *cmd_channel_memory(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+static const char *cmd_channels(cmd_parms *cmd, void *dconf, int argc,
+                                char *const argv[])
+{
+    ws_redis_conf_t *c;
+    const char *err = main_server_only(cmd);
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    if (argc < 1) {
+        return apr_psprintf(cmd->pool, "%s: embedded, redis://host[:port]"
+                            "[/db] or unix:///path/to/redis.sock",
+                            cmd->cmd->name);
+    }
+    if (!strcasecmp(argv[0], "embedded")) {
+        if (argc > 1) {
+            return apr_psprintf(cmd->pool, "%s embedded takes no options",
+                                cmd->cmd->name);
+        }
+        ws_channel_redis = NULL;
+        return NULL;
+    }
+    c = apr_palloc(cmd->pool, sizeof(*c));
+    if ((err = ws_redis_conf_parse(cmd->pool, argc, argv, c))) {
+        return apr_psprintf(cmd->pool, "%s %s: %s", cmd->cmd->name, argv[0],
+                            err);
+    }
+    ws_channel_redis = c;
+    return NULL;
+}
+
 /* Where a location's settings may be written: in <Location> and
  * <Directory>, and in the server config or a virtual host as the default
  * of every location there (inner sections override, see the merge). */
@@ -755,5 +790,11 @@ const command_rec ws_cmds[] = {
                   RSRC_CONF,
                   "Most bytes of channel history the server keeps in all "
                   "(default 64M); the oldest messages go first."),
+    AP_INIT_TAKE_ARGV("WebSocketChannels", cmd_channels, NULL, RSRC_CONF,
+                      "Where channels live: embedded (the default: this "
+                      "server's hub) or redis://[[user]:password@]host"
+                      "[:port][/db] | unix:///path [prefix=ws:] "
+                      "[timeout=2], shared by every httpd server using the "
+                      "same Redis and prefix."),
     { NULL }
 };

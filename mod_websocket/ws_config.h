@@ -98,6 +98,11 @@ extern apr_interval_time_t ws_history_age;
 /* WebSocketChannelMemory: bytes of channel history the server keeps. */
 extern apr_off_t ws_channel_memory;
 
+/* WebSocketChannels: NULL (embedded, the default) or the Redis server
+ * shared with other httpd servers (ws_hubredis.h). */
+struct ws_redis_conf;
+extern const struct ws_redis_conf *ws_channel_redis;
+
 void ws_conf_reset_globals(void);
 
 typedef struct {

@@ -46,6 +46,7 @@
 #include "ws_hub.h"
 #include "ws_config.h"
 #include "ws_hubproto.h"
+#include "ws_hubredis.h"
 #include "ws_hubstore.h"
 #include "ws_ids.h"
 
@@ -63,6 +64,8 @@ typedef struct {
     int version;                /* WS_HUB_PROTO_VERSION of the hub */
     pid_t parent;
     apr_size_t memory;          /* WebSocketChannelMemory at its start */
+    ws_redis_conf_t *redis;     /* WebSocketChannels redis://; NULL:
+                                 * embedded (in the process pool) */
 } hub_state_t;
 
 static hub_state_t *hub;
@@ -71,7 +74,7 @@ static server_rec *gen_server;
 static const char *socket_path; /* for children */
 
 static int hub_main(server_rec *s, const char *path, pid_t parent,
-                    apr_size_t memory);
+                    apr_size_t memory, const ws_redis_conf_t *redis);
 
 const char *ws_hub_socket_path(void)
 {
@@ -112,7 +115,8 @@ static apr_status_t spawn(server_rec *s)
         return rv;
     }
     if (pid == 0) {
-        _exit(hub_main(s, hub->path, hub->parent, hub->memory));
+        _exit(hub_main(s, hub->path, hub->parent, hub->memory,
+                       hub->redis));
     }
     hub->proc.pid = pid;
     hub->version = WS_HUB_PROTO_VERSION;
@@ -218,8 +222,18 @@ apr_status_t ws_hub_post_config(apr_pool_t *pconf, server_rec *s)
         hub->path = path;
     }
     hub->memory = (apr_size_t)ws_channel_memory;
+    if (!ws_channel_redis != !hub->redis
+        || (hub->redis && strcmp(hub->redis->canonical,
+                                 ws_channel_redis->canonical))) {
+        /* WebSocketChannels changed: a hub for the new backend.  (The
+         * copy stays in the process pool: once per change.) */
+        hub->redis = ws_channel_redis
+                     ? ws_redis_conf_copy(pproc, ws_channel_redis) : NULL;
+        hub->version = -1;
+    }
     if (hub->proc.pid > 0 && hub->version != WS_HUB_PROTO_VERSION) {
-        /* A module upgrade changed the protocol: start afresh. */
+        /* A module upgrade changed the protocol, or the backend changed:
+         * start afresh. */
         kill(hub->proc.pid, SIGTERM);
         waitpid(hub->proc.pid, NULL, 0);
         hub->proc.pid = 0;
@@ -273,8 +287,11 @@ static hconn_t **dirty;         /* written at the end of the round */
 static uint32_t ndirty;
 static ws_hubstore_t *store;
 static server_rec *hub_server;
+static ws_hubredis_t *redis;    /* WebSocketChannels redis://, or NULL */
 
 #define LISTENER ((uint32_t)-1)
+#define REDIS_CMD ((uint32_t)-2)
+#define REDIS_SUB ((uint32_t)-3)
 
 static void on_term(int sig)
 {
@@ -461,29 +478,19 @@ static void presence_event(ws_hubchan_t *ch, const ws_hubsub_t *sub,
     broadcast(ch, &m);
 }
 
-static void on_sub(hconn_t *hc, const ws_hubmsg_t *in)
+/* Answer SUB in from the store (embedded, or Redis unreachable); sub: a
+ * new subscription (its JOIN goes to the others), or NULL. */
+static void answer_sub(hconn_t *hc, const ws_hubmsg_t *in, ws_hubchan_t *ch,
+                       ws_hubsub_t *sub)
 {
-    ws_hubchan_t *ch = ws_hubstore_channel(store, in->key, in->key_len, 1);
-    ws_hubsub_t *sub;
     const ws_hubmsg_rec_t *rec;
     const ws_hubsub_t *mem;
     ws_hubbuf_t hist, members;
     ws_hubmsg_t m;
-    int exists, gap = 0, presence = (in->flags & WS_HUB_SUB_PRESENCE) != 0;
+    int gap = 0, presence = (in->flags & WS_HUB_SUB_PRESENCE) != 0;
     size_t bytes = 0;
     uint32_t n = 0;
 
-    if (!ch) {
-        return;
-    }
-    sub = ws_hubstore_subscribe(store, ch, in->conn, hc->target, presence,
-                                in->label, in->label_len, &exists);
-    if (!sub && !exists) {
-        return;
-    }
-    if (in->flags & WS_HUB_SUB_QUIET) {
-        return;
-    }
     ws_hubbuf_init(&hist);
     ws_hubbuf_init(&members);
     memset(&m, 0, sizeof(m));
@@ -551,12 +558,47 @@ static void on_sub(hconn_t *hc, const ws_hubmsg_t *in)
     }
 }
 
+static void on_sub(hconn_t *hc, const ws_hubmsg_t *in)
+{
+    ws_hubchan_t *ch = ws_hubstore_channel(store, in->key, in->key_len, 1);
+    ws_hubsub_t *sub;
+    int exists, presence = (in->flags & WS_HUB_SUB_PRESENCE) != 0;
+
+    if (!ch) {
+        return;
+    }
+    sub = ws_hubstore_subscribe(store, ch, in->conn, hc->target, presence,
+                                in->label, in->label_len, &exists);
+    if (!sub && !exists) {
+        return;
+    }
+    if (in->flags & WS_HUB_SUB_QUIET) {
+        if (redis) {
+            ws_hubredis_resync_soon(redis);     /* counts and presence */
+        }
+        return;
+    }
+    /* With Redis, a new subscription's replay, members and JOIN come from
+     * there (the answer: hub_joined). */
+    if (sub && redis && ws_hubredis_join(redis, in, hc->target) == 0) {
+        return;
+    }
+    answer_sub(hc, in, ch, sub);
+}
+
 /* End sub, telling the others if it was seen. */
 static void end_sub(ws_hubsub_t *sub)
 {
     ws_hubchan_t *ch = sub->chan;
+    size_t klen;
+    const uint8_t *key = ws_hubchan_key(ch, &klen);
 
-    if (sub->presence && ws_hubchan_subscribers(ch) > 1) {
+    if (redis && ws_hubredis_up(redis)) {
+        /* The count, presence and LEAVE are Redis's. */
+        ws_hubredis_leave(redis, key, klen, sub->conn, sub->presence,
+                          sub->label, sub->label_len);
+    }
+    else if (sub->presence && ws_hubchan_subscribers(ch) > 1) {
         presence_event(ch, sub, 3 /* WS_CHANNEL_LEAVE */,
                        ws_hubchan_subscribers(ch) - 1);
     }
@@ -573,7 +615,9 @@ static void on_unsub(const ws_hubmsg_t *in)
     }
 }
 
-static void on_pub(hconn_t *hc, const ws_hubmsg_t *in)
+/* Publish in to this server's subscribers (embedded, or Redis
+ * unreachable); answer it on hc if token. */
+static void publish_here(hconn_t *hc, const ws_hubmsg_t *in, uint64_t token)
 {
     ws_hubchan_t *ch = ws_hubstore_channel(store, in->key, in->key_len, 1);
     ws_hubmsg_t m;
@@ -597,16 +641,27 @@ static void on_pub(hconn_t *hc, const ws_hubmsg_t *in)
         m.data_len = in->data_len;
         broadcast(ch, &m);
     }
-    if (in->token) {
+    if (token && hc && hc->fd >= 0) {
         ws_hubmsg_t ack;
 
         memset(&ack, 0, sizeof(ack));
         ack.type = WS_HUB_PUBACK;
-        ack.token = in->token;
+        ack.token = token;
         ack.id = m.id;
         ack.subscribers = m.subscribers;
         send_msg(hc, &ack);
     }
+}
+
+static void on_pub(hconn_t *hc, const ws_hubmsg_t *in)
+{
+    if (redis) {
+        if (ws_hubredis_publish(redis, in, hc->target, in->token) == 0) {
+            return;             /* answered by hub_puback */
+        }
+        ws_hubredis_local_only(redis);
+    }
+    publish_here(hc, in, in->token);
 }
 
 static void on_sendto(const ws_hubmsg_t *in)
@@ -629,7 +684,7 @@ static void on_sendto(const ws_hubmsg_t *in)
     }
 }
 
-static void on_info(hconn_t *hc, const ws_hubmsg_t *in)
+static void info_here(hconn_t *hc, const ws_hubmsg_t *in)
 {
     ws_hubchan_t *ch = ws_hubstore_channel(store, in->key, in->key_len, 0);
     ws_hubmsg_t m;
@@ -646,6 +701,151 @@ static void on_info(hconn_t *hc, const ws_hubmsg_t *in)
     }
     send_msg(hc, &m);
 }
+
+static void on_info(hconn_t *hc, const ws_hubmsg_t *in)
+{
+    if (redis && ws_hubredis_info(redis, in->key, in->key_len, hc->target,
+                                  in->token) == 0) {
+        return;                 /* answered by hub_infoack */
+    }
+    info_here(hc, in);
+}
+
+/* --- what the Redis link calls (ws_hubredis_hooks_t) --- */
+
+/* The child connection of target, if it is still there. */
+static hconn_t *conn_of(uint32_t target)
+{
+    hconn_t *hc = target < nconns ? conns[target] : NULL;
+
+    return hc && hc->fd >= 0 && hc->hello ? hc : NULL;
+}
+
+static void hub_watch(int fd, uint32_t slot, uint32_t events)
+{
+    struct epoll_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.events = events;
+    ev.data.u32 = slot;
+    if (!events) {
+        epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+    }
+    else if (epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) != 0
+             && errno == ENOENT) {
+        epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+    }
+}
+
+static void hub_deliver(const ws_hubmsg_t *m)
+{
+    ws_hubchan_t *ch = ws_hubstore_channel(store, m->key, m->key_len, 0);
+
+    if (ch) {
+        broadcast(ch, m);
+    }
+}
+
+static void resync_one(ws_hubchan_t *ch, void *arg)
+{
+    size_t klen;
+    const uint8_t *key = ws_hubchan_key(ch, &klen);
+
+    (void)arg;
+    ws_hubredis_channel(redis, key, klen, ws_hubchan_subscribers(ch),
+                        ws_hubchan_presence(ch));
+}
+
+static void hub_resync(void)
+{
+    ws_hubstore_each_subscribed(store, resync_one, NULL);
+}
+
+static void hub_puback(uint32_t target, uint64_t token, uint64_t id,
+                       uint32_t subscribers)
+{
+    hconn_t *hc = conn_of(target);
+    ws_hubmsg_t ack;
+
+    if (hc) {
+        memset(&ack, 0, sizeof(ack));
+        ack.type = WS_HUB_PUBACK;
+        ack.token = token;
+        ack.id = id;
+        ack.subscribers = subscribers;
+        send_msg(hc, &ack);
+    }
+}
+
+static void hub_publish_local(const ws_hubmsg_t *pub, uint32_t target,
+                              uint64_t token)
+{
+    publish_here(conn_of(target), pub, token);
+}
+
+static void hub_joined(const ws_hubmsg_t *in, uint32_t target,
+                       const ws_hubredis_joined_t *j)
+{
+    hconn_t *hc = conn_of(target);
+    ws_hubchan_t *ch;
+    ws_hubmsg_t m;
+
+    if (!hc) {
+        return;
+    }
+    if (!j) {
+        /* Redis failed meanwhile: the store answers (if the subscription
+         * is still there). */
+        ch = ws_hubstore_channel(store, in->key, in->key_len, 0);
+        if (ch && ws_hubstore_find(store, ch, in->conn)) {
+            answer_sub(hc, in, ch, ws_hubstore_find(store, ch, in->conn));
+        }
+        return;
+    }
+    memset(&m, 0, sizeof(m));
+    m.type = WS_HUB_SUBACK;
+    m.token = in->token;
+    m.conn = in->conn;
+    m.key = in->key;
+    m.key_len = in->key_len;
+    m.id = j->last;
+    m.gap = (uint32_t)j->gap;
+    m.subscribers = j->subscribers;
+    m.count = j->count;
+    m.history = j->history.data;
+    m.history_len = j->history.len;
+    m.nmembers = j->nmembers;
+    m.members = j->members.data;
+    m.members_len = j->members.len;
+    send_msg(hc, &m);
+}
+
+static void hub_infoack(uint32_t target, uint64_t token, const uint8_t *key,
+                        size_t klen, const ws_hubmsg_t *ack)
+{
+    hconn_t *hc = conn_of(target);
+    ws_hubmsg_t in;
+
+    if (!hc) {
+        return;
+    }
+    if (ack) {
+        send_msg(hc, ack);
+        return;
+    }
+    /* Redis failed meanwhile: this server's facts. */
+    memset(&in, 0, sizeof(in));
+    in.type = WS_HUB_INFO;
+    in.token = token;
+    in.key = key;
+    in.key_len = klen;
+    info_here(hc, &in);
+}
+
+static const ws_hubredis_hooks_t redis_hooks = {
+    hub_watch, hub_deliver, hub_resync, hub_puback, hub_publish_local,
+    hub_joined, hub_infoack
+};
 
 static void on_hello(hconn_t *hc, const ws_hubmsg_t *in)
 {
@@ -913,7 +1113,7 @@ static int listen_on(const char *path)
 }
 
 static int hub_main(server_rec *s, const char *path, pid_t parent,
-                    apr_size_t memory)
+                    apr_size_t memory, const ws_redis_conf_t *redis_conf)
 {
     struct epoll_event ev, evs[256];
     struct rlimit rl;
@@ -962,17 +1162,26 @@ static int hub_main(server_rec *s, const char *path, pid_t parent,
     ev.events = EPOLLIN;
     ev.data.u32 = LISTENER;
     epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
+    if (redis_conf && !(redis = ws_hubredis_create(redis_conf, &redis_hooks,
+                                                   s, REDIS_CMD,
+                                                   REDIS_SUB))) {
+        return 1;
+    }
 
     while (!hub_stop) {
         apr_time_t now;
 
-        n = epoll_wait(epfd, evs, 256, 1000);
+        n = epoll_wait(epfd, evs, 256, redis ? 100 : 1000);
         for (i = 0; i < n; i++) {
             uint32_t t = evs[i].data.u32;
             hconn_t *hc;
 
             if (t == LISTENER) {
                 accept_conns(lfd);
+                continue;
+            }
+            if (t == REDIS_CMD || t == REDIS_SUB) {
+                ws_hubredis_event(redis, t, evs[i].events);
                 continue;
             }
             if (t >= nconns || !(hc = conns[t]) || hc->fd < 0) {
@@ -990,6 +1199,9 @@ static int hub_main(server_rec *s, const char *path, pid_t parent,
         if (now - last_expire >= apr_time_from_sec(1)) {
             ws_hubstore_expire(store, (uint64_t)now);
             last_expire = now;
+        }
+        if (redis) {
+            ws_hubredis_tick(redis, now);
         }
         end_round(now);
     }

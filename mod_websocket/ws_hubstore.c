@@ -412,6 +412,22 @@ void ws_hubstore_unsubscribe(ws_hubstore_t *st, ws_hubsub_t *s)
     chan_gc(st, ch);
 }
 
+void ws_hubstore_each_subscribed(ws_hubstore_t *st,
+                                 void (*fn)(ws_hubchan_t *ch, void *arg),
+                                 void *arg)
+{
+    size_t i;
+    ws_hubchan_t *ch;
+
+    for (i = 0; i < st->chans.size; i++) {
+        for (ch = st->chans.slots[i]; ch; ch = ch->hnext) {
+            if (ch->subscribers) {
+                fn(ch, arg);
+            }
+        }
+    }
+}
+
 ws_hubsub_t *ws_hubstore_target_first(ws_hubstore_t *st, uint32_t target)
 {
     return target < st->ntargets ? st->targets[target] : NULL;

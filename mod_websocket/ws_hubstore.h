@@ -132,6 +132,12 @@ const ws_hubmsg_rec_t *ws_hubstore_replay(ws_hubstore_t *st,
                                           uint32_t last, uint64_t now,
                                           int *gap);
 
+/* Call fn for every channel with subscribers here (fn must not subscribe,
+ * unsubscribe or publish). */
+void ws_hubstore_each_subscribed(ws_hubstore_t *st,
+                                 void (*fn)(ws_hubchan_t *ch, void *arg),
+                                 void *arg);
+
 /* Drop history older than each channel's age, and channels nothing keeps
  * any more; call now and then (once a second). */
 void ws_hubstore_expire(ws_hubstore_t *st, uint64_t now);

@@ -15,6 +15,7 @@ Suite *ws_snapshot_suite(void);
 Suite *ws_timers_suite(void);
 Suite *ws_hubproto_suite(void);
 Suite *ws_hubstore_suite(void);
+Suite *ws_redisconf_suite(void);
 
 int main(void)
 {
@@ -31,6 +32,7 @@ int main(void)
     srunner_add_suite(sr, ws_timers_suite());
     srunner_add_suite(sr, ws_hubproto_suite());
     srunner_add_suite(sr, ws_hubstore_suite());
+    srunner_add_suite(sr, ws_redisconf_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
