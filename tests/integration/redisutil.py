@@ -151,10 +151,18 @@ class RedisServer:
                              "within {}s: {}".format(self.port, timeout,
                                                      self._log_tail()))
 
+    def pause(self):
+        """SIGSTOP: connections stay open, nothing is answered."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self, timeout=10.0):
         """SIGTERM our redis-server (by PID), SIGKILL if it lingers."""
         if self.proc is None or self.proc.poll() is not None:
             return
+        self.proc.send_signal(signal.SIGCONT)       # if paused
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout)
