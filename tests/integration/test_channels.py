@@ -413,6 +413,14 @@ def test_http_publish_refusals(event2):
     assert answer["type"] == "binary"
     answer = publish(event2, "news", "a=1", "application/x-www-form-urlencoded")
     assert answer["type"] == "text"
+    # No body (curl -X POST without -d), and a body declared UTF-8 that is
+    # not: 400, each with its line.
+    assert http(event2, "POST", "/publish/news", b"")[0] == 400
+    assert event2.wait_log(r"WS00098.*body is empty")
+    assert http(event2, "POST", "/publish/news", b"\xff\xfe bad",
+                "text/plain; charset=utf-8")[0] == 400
+    assert event2.wait_log(r"WS00099.*declared UTF-8")
+    assert event2.wait_log(r"WS00091.*\(/publish/<channel>")
 
 
 # --- the handler API: ids, send_to, history, presence ---------------------------
