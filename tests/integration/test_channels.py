@@ -352,9 +352,14 @@ def test_include_sender_off_and_publishers_only(event2):
 
 
 def test_a_bad_channel_name_is_refused_with_400(event2):
-    for q in ("%01x", "x" * 300, "%zz", "%ff"):
-        r = wsutil.handshake_status(event2.port, "/b1?channel=" + q)
+    for q in ("channel=%01x", "channel=" + "x" * 300, "channel=%zz",
+              "channel=%ff", "channel=", "channel", "channel=a%00b"):
+        r = wsutil.handshake_status(event2.port, "/b1?" + q)
         assert r.status == 400, (q, r)
+    # Each says why at info.
+    assert event2.wait_log(r"refused: \?channel= is empty")
+    assert event2.wait_log(r"refused: a % not followed by two hex digits")
+    assert event2.wait_log(r"refused: %00 in the channel name")
 
 
 def test_a_large_binary_message_crosses_children_intact(event2):
