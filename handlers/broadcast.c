@@ -139,31 +139,41 @@ static int hexval(int c)
            : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-/* The value of `channel` in the query string, percent-decoded (malloc'd),
- * or NULL if absent; *bad = 1 if it is malformed. */
-static char *query_channel(const char *q, int *bad)
+/* The value of `channel` in the query string, percent-decoded ('+' is a
+ * space, as in forms; malloc'd), or NULL if absent or malformed (*bad:
+ * why, for the log).  The first `channel` counts. */
+static char *query_channel(const char *q, const char **bad)
 {
-    *bad = 0;
+    *bad = NULL;
     while (q && *q) {
         const char *end = strchr(q, '&');
         size_t n = end ? (size_t)(end - q) : strlen(q);
 
-        if (n > 8 && !strncmp(q, "channel=", 8)) {
-            char *out = malloc(n), *o = out;
+        if (n >= 7 && !strncmp(q, "channel", 7) && (n == 7 || q[7] == '=')) {
+            char *out, *o;
             size_t i;
 
-            if (!out) {
-                *bad = 1;
+            if (n <= 8) {
+                *bad = "?channel= is empty";
                 return NULL;
             }
-            for (i = 8; i < n; i++) {
+            if (!(out = malloc(n))) {
+                *bad = "out of memory";
+                return NULL;
+            }
+            for (i = 8, o = out; i < n; i++) {
                 if (q[i] == '%' && i + 2 < n
                     && hexval(q[i + 1]) >= 0 && hexval(q[i + 2]) >= 0) {
-                    *o++ = (char)(hexval(q[i + 1]) * 16 + hexval(q[i + 2]));
+                    *o = (char)(hexval(q[i + 1]) * 16 + hexval(q[i + 2]));
                     i += 2;
+                    if (!*o++) {
+                        *bad = "%00 in the channel name";
+                        free(out);
+                        return NULL;
+                    }
                 }
                 else if (q[i] == '%') {
-                    *bad = 1;
+                    *bad = "a % not followed by two hex digits";
                     free(out);
                     return NULL;
                 }
@@ -182,11 +192,16 @@ static char *query_channel(const char *q, int *bad)
 static int bc_open(ws_connection_t *conn)
 {
     bc_location_t *bl = ws->location_data(ws->location(conn));
-    int bad, rv;
+    const char *bad;
+    int rv;
     char *channel = query_channel(ws->query(conn), &bad);
 
-    if (!bl || bad) {
+    if (bad) {
+        ws->log(conn, WS_LOG_INFO, "refused: %s", bad);
         return 400;
+    }
+    if (!bl) {
+        return 503;
     }
     if (!channel && !(channel = strdup(bl->channel))) {
         return 503;

@@ -552,6 +552,20 @@ static int chat_message(ws_connection_t *conn, ws_msg_type_e type,
         send_error(conn, NULL, "binary message: send JSON text");
         return 0;
     }
+    /* Refused before parsing: a request holds at most max-text bytes of
+     * text and a room and a name (255 each), each escaped at worst 6 to a
+     * byte, and its keys.  Parsing runs on a shared event loop. */
+    if (len > 6 * (cl->max_text + 2 * 255) + 1024) {
+        send_error(conn, NULL, "message too long (at most %zu bytes)",
+                   6 * (cl->max_text + 2 * 255) + 1024);
+        return 0;
+    }
+    for (t = data; t < data + len && strchr(" \t\r\n", *t); t++) {
+    }
+    if (t == data + len || *t != '{') {
+        send_error(conn, NULL, "not a JSON object");
+        return 0;
+    }
     if (!(req = json_loadb(data, len, CHAT_JSON_IN, &err))) {
         send_error(conn, NULL, "not JSON: %s", err.text);
         return 0;

@@ -60,6 +60,9 @@ struct lchan {
     const char *name;           /* in key */
     lsub_t *subs;
     size_t nsubs;
+    ws_msgid_t last_id;         /* the newest message delivered here: the
+                                 * hub delivers in id order, so an older
+                                 * one is a repeat (a catch-up replay) */
 };
 
 struct lsub {
@@ -450,7 +453,8 @@ static void sub_msg(const lsub_t *s, ws_hubmsg_t *m)
                | (s->active ? WS_HUB_SUB_QUIET : 0);
     m->label = (const uint8_t *)s->label;
     m->label_len = s->label_len;
-    m->since = s->since;
+    /* A re-subscription asks for what this child missed meanwhile. */
+    m->since = s->active ? s->ch->last_id : s->since;
     m->last = s->last;
 }
 
@@ -956,6 +960,14 @@ static void on_deliver(const ws_hubmsg_t *m)
 
     pthread_mutex_lock(&chan_lock);
     ch = chan_find(m->key, m->key_len, h);
+    if (ch && is_msg) {
+        if (m->id <= ch->last_id) {
+            ch = NULL;          /* a repeat: delivered here already */
+        }
+        else {
+            ch->last_id = m->id;
+        }
+    }
     for (s = ch ? ch->subs : NULL; s; s = s->next) {
         ws_location_t *loc;
         ws_shared_t *sh = NULL;

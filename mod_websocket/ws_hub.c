@@ -558,6 +558,45 @@ static void answer_sub(hconn_t *hc, const ws_hubmsg_t *in, ws_hubchan_t *ch,
     }
 }
 
+/*
+ * A child subscribes again (it reconnected: this hub restarted, or cut it
+ * off): what it missed since its newest message of ch, from the history,
+ * once per child and channel (its first re-subscription).  So a message
+ * published while the children were reconnecting one after the other
+ * reaches them all; the child skips what it had.
+ */
+static void catch_up(hconn_t *hc, ws_hubchan_t *ch, uint64_t since)
+{
+    const ws_hubroute_t *routes;
+    const ws_hubmsg_rec_t *rec;
+    size_t n, i, klen;
+    ws_hubmsg_t m;
+    int gap;
+
+    routes = ws_hubchan_routes(ch, &n);
+    for (i = 0; i < n && routes[i].target != hc->target; i++) {
+    }
+    if (i == n || routes[i].count != 1) {
+        return;                 /* not its first */
+    }
+    memset(&m, 0, sizeof(m));
+    m.type = WS_HUB_DELIVER;
+    m.event = 1;                /* WS_CHANNEL_MESSAGE */
+    m.key = ws_hubchan_key(ch, &klen);
+    m.key_len = klen;
+    m.subscribers = ws_hubchan_subscribers(ch);
+    for (rec = ws_hubstore_replay(store, ch, since, 0, now_us(), &gap); rec;
+         rec = rec->next) {
+        m.id = rec->id;
+        m.time = rec->time;
+        m.msgtype = rec->msgtype;
+        m.conn = rec->conn;
+        m.data = rec->data;
+        m.data_len = rec->len;
+        send_msg(hc, &m);
+    }
+}
+
 static void on_sub(hconn_t *hc, const ws_hubmsg_t *in)
 {
     ws_hubchan_t *ch = ws_hubstore_channel(store, in->key, in->key_len, 1);
@@ -575,6 +614,9 @@ static void on_sub(hconn_t *hc, const ws_hubmsg_t *in)
     if (in->flags & WS_HUB_SUB_QUIET) {
         if (redis) {
             ws_hubredis_resync_soon(redis);     /* counts and presence */
+        }
+        else if (sub && in->since) {
+            catch_up(hc, ch, in->since);
         }
         return;
     }

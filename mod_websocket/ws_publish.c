@@ -143,7 +143,8 @@ int ws_publish_handle(request_rec *r, const ws_dir_conf_t *conf)
     apr_status_t rv;
     apr_size_t len = 0;
     char *data = NULL;
-    int status;
+    const char *ctype;
+    int status, utf8;
 
     ap_allow_methods(r, REPLACE_ALLOW, "GET", "POST", NULL);
     if (r->method_number != M_GET && r->method_number != M_POST) {
@@ -163,10 +164,13 @@ int ws_publish_handle(request_rec *r, const ws_dir_conf_t *conf)
     if (!ws_conf_name_valid(channel, clen)
         || !ws_utf8_valid((const uint8_t *)channel, clen)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00091)
-                      "websocket-publish: %s names no channel (%s<channel>, "
-                      "1 to %d bytes without control characters); "
-                      "answering 400", r->uri,
-                      conf->path ? conf->path : "/", WS_NAME_MAX);
+                      "websocket-publish: %s names no channel (%s%s<channel>"
+                      ", 1 to %d bytes of UTF-8 without control "
+                      "characters); answering 400", r->uri,
+                      conf->path ? conf->path : "",
+                      conf->path && *conf->path
+                      && conf->path[strlen(conf->path) - 1] == '/'
+                      ? "" : "/", WS_NAME_MAX);
         return HTTP_BAD_REQUEST;
     }
     if (r->method_number == M_GET) {
@@ -195,9 +199,22 @@ int ws_publish_handle(request_rec *r, const ws_dir_conf_t *conf)
         }
         return status;
     }
-    type = textual(apr_table_get(r->headers_in, "Content-Type"))
-           && ws_utf8_valid((const uint8_t *)data, len)
-           ? WS_MSG_TEXT : WS_MSG_BINARY;
+    if (len == 0) {
+        /* curl -X POST without -d: surely a mistake, not a message. */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00098)
+                      "websocket-publish %s: the body is empty; answering "
+                      "400", channel);
+        return HTTP_BAD_REQUEST;
+    }
+    ctype = apr_table_get(r->headers_in, "Content-Type");
+    utf8 = ws_utf8_valid((const uint8_t *)data, len);
+    if (!utf8 && ctype && ap_strcasestr(ctype, "charset=utf-8")) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00099)
+                      "websocket-publish %s: the body is declared UTF-8 "
+                      "(%s) but is not; answering 400", channel, ctype);
+        return HTTP_BAD_REQUEST;
+    }
+    type = textual(ctype) && utf8 ? WS_MSG_TEXT : WS_MSG_BINARY;
     rv = ws_channels_publish_wait(conf->ns, channel, clen, type, data, len,
                                   ws_conf_history_count(conf),
                                   ws_conf_history_age(conf), WS_PUBLISH_WAIT,

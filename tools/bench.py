@@ -76,6 +76,17 @@ BCAST_PATH = "/broadcast?channel=bench"
 BCAST_GRACE = 30
 BCAST_QUIET = 2
 BCAST_TARGETS = ["mod_websocket", "node ws", "nginx + nchan"]
+# Several servers: 1 publisher -> SEVERAL_RECEIVERS receivers split over two
+# httpd servers sharing channels through Redis (WebSocketChannels redis://),
+# against the embedded default (one server, its two children), rounds
+# alternating; the sender is on the first server.
+SEVERAL_RECEIVERS = 1000
+SEVERAL_RATE = 10
+SEVERAL_ROUNDS = 3
+SEVERAL_KEY = "broadcast across servers 1 to {} x {}/s".format(
+    SEVERAL_RECEIVERS, SEVERAL_RATE)
+SEVERAL_TARGETS = ["mod_websocket, embedded (one server, 2 children)",
+                   "mod_websocket, Redis (two servers x 2 children)"]
 NGINX_PACKAGES = ["nginx-light", "libnginx-mod-nchan"]
 NCHAN_MODULE = "ngx_nchan_module.so"
 NCHAN_MODULE_DIRS = ["/usr/lib/nginx/modules"]
@@ -715,6 +726,11 @@ def main():
                     "--quiet", str(BCAST_QUIET), "--src", IDLE_SRC,
                     "--pid", str(srv.pid)],
                     timeout=BCAST_SECONDS + BCAST_GRACE + 150)
+        # -- several servers: Redis against the embedded default ----------
+        if have_bcast:
+            for srv in servers:
+                srv.stop()
+            several_servers(b, a, snap, servers, bc)
     except Stop as e:
         print("bench: interrupted ({}); stopping the servers".format(e))
         b.failures.append("interrupted")
@@ -752,6 +768,9 @@ class BroadcastSetup:
         self.nginx_workers_desc = "-"
         self.errlogs = {}       # name -> its log file
         self.handlers = None    # the handlers' directory
+        self.several_note = ""  # why the several-servers rows did not run
+        self.several_redis = None   # (redis-server, port, Server)
+        self.several_ports = {}     # a, b, embedded -> (port, Server, conf)
 
 
 def start_node(b, a, script, port, log):
@@ -858,6 +877,97 @@ def bcast_servers(b, a, bc, servers, nofile, snap):
     for name in list(bc.skipped):
         print("bench: broadcast / {}: SKIPPED -- {}".format(
             name, bc.skipped[name]))
+
+
+def several_servers(b, a, snap, servers, bc):
+    """redis-server, two httpd servers on it and one embedded httpd (each
+    with the demo's two children, all pinned to the servers' CPU); runs
+    SEVERAL_ROUNDS alternating rounds of 1 -> SEVERAL_RECEIVERS."""
+    redis = shutil.which("redis-server")
+    if not redis:
+        bc.several_note = "redis-server missing (build.sh installs it)"
+        print("bench: several servers: SKIPPED -- " + bc.several_note)
+        return
+    taken = set()
+    rport = free_port()
+    taken.add(rport)
+    d = os.path.join(a.dir, "redis")
+    os.makedirs(d, exist_ok=True)
+    rs = Server("redis", b.server_pin + [
+        redis, "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
+        "--appendonly", "no", "--dir", d], os.path.join(a.dir, "redis.out"))
+    servers.append(rs)
+    if not serverroot.wait_port(rport, proc=rs.proc):
+        raise RuntimeError("redis-server did not start; see " + rs.log_path)
+    bc.several_redis = (redis, rport, rs)
+    ports = {}
+    for name in ("a", "b", "embedded"):
+        port = free_port(taken)
+        taken.add(port)
+        hd = os.path.join(a.dir, "httpd-several-" + name)
+        conf, _ = httpd_bcast_conf(hd, port, snap)
+        if name != "embedded":
+            with open(conf, "a") as f:
+                f.write("WebSocketChannels redis://127.0.0.1:{} "
+                        "prefix=bench:\n".format(rport))
+        for old in ("error_log", "access_log"):
+            if os.path.exists(os.path.join(hd, "logs", old)):
+                os.remove(os.path.join(hd, "logs", old))
+        check = subprocess.run([a.httpd, "-t", "-f", conf],
+                               capture_output=True, text=True)
+        if check.returncode != 0:
+            raise RuntimeError("httpd -t failed for {}:\n{}".format(
+                conf, check.stderr))
+        srv = Server("httpd (several {})".format(name), b.server_pin + [
+            a.httpd, "-f", conf, "-DFOREGROUND"],
+            os.path.join(a.dir, "httpd-several-{}.out".format(name)))
+        servers.append(srv)
+        if not serverroot.wait_port(port, proc=srv.proc):
+            raise RuntimeError("httpd (several {}) did not start".format(
+                name))
+        bc.errlogs["several " + name] = os.path.join(hd, "logs", "error_log")
+        ports[name] = (port, srv, conf)
+    time.sleep(2)           # children up, hubs connected to Redis
+    bc.several_ports = ports
+    print(SEVERAL_KEY)
+    for rnd in range(SEVERAL_ROUNDS):
+        order = list(SEVERAL_TARGETS) if rnd % 2 == 0 else \
+            list(reversed(SEVERAL_TARGETS))
+        for name in order:
+            if "Redis" in name:
+                port_args = ["--port", str(ports["a"][0]),
+                             "--port2", str(ports["b"][0])]
+            else:
+                port_args = ["--port", str(ports["embedded"][0])]
+            b.wsbench(SEVERAL_KEY, name, [
+                "broadcast", "--host", "127.0.0.1"] + port_args + [
+                "--path", BCAST_PATH, "-c", str(SEVERAL_RECEIVERS),
+                "--rate", str(SEVERAL_RATE), "-s", str(BCAST_SIZE),
+                "--text", "-d", str(BCAST_SECONDS), "--grace",
+                str(BCAST_GRACE), "--quiet", str(BCAST_QUIET), "--src",
+                IDLE_SRC], timeout=BCAST_SECONDS + BCAST_GRACE + 150)
+
+
+def several_row(name, runs):
+    """One several-servers row: medians over the rounds."""
+    exp = sum(r["expected"] for r in runs)
+    got = sum(r["received"] for r in runs)
+    notes = ["{} rounds, p50/p99 per round: {}".format(
+        len(runs), ", ".join("{:.1f}/{:.1f}".format(r["p50_ms"], r["p99_ms"])
+                             for r in runs)),
+             "deliveries {:.0f} of {:.0f} expected (**{:.1f}%**)".format(
+                 got, exp, 100.0 * got / exp if exp else 0.0)]
+    if any(r.get("stale") for r in runs):
+        notes.append("stale (replayed) messages not counted")
+    return ("| {} | {} | {:.0f} deliveries/s | - | {} | {} | {} | {} | {:.0f} "
+            "| {} |".format(
+                "broadcast 1 -> {} receivers, {} msg/s x {} B text, {} s"
+                .format(SEVERAL_RECEIVERS, SEVERAL_RATE, BCAST_SIZE,
+                        BCAST_SECONDS), name,
+                med(runs, "deliveries_per_s"), fmt(med(runs, "p50_ms")),
+                fmt(med(runs, "p99_ms")), fmt(med(runs, "p999_ms")),
+                fmt(med(runs, "max_ms")), sum(r["errors"] for r in runs),
+                "; ".join(notes)))
 
 
 def bcast_row(label, name, r, base):
@@ -1114,6 +1224,14 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
                 print("| {} | {} | not run | | | | | | | |".format(label,
                                                                   name))
 
+    for name in SEVERAL_TARGETS:
+        runs = b.results.get((SEVERAL_KEY, name), [])
+        if runs:
+            print(several_row(name, runs))
+        elif have_bcast:
+            print("| broadcast 1 -> {} receivers across servers | {} | not "
+                  "run | | | | | | | {} |".format(SEVERAL_RECEIVERS, name,
+                                                  bc.several_note))
     print()
     print("### Settings and commands")
     print()
@@ -1163,6 +1281,21 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
                                           ws_ver, shlex.join(node.argv),
                                           nport))
     bcast_settings(b, a, bc)
+    if bc.several_redis:
+        redis, rport, rs = bc.several_redis
+        print("- several servers (rows \"broadcast across servers\"): "
+              "redis-server {} ({}) on 127.0.0.1:{}, no persistence; two "
+              "httpd servers configured like the broadcast httpd (two "
+              "children each) plus `WebSocketChannels redis://127.0.0.1:{} "
+              "prefix=bench:`: {}; every other receiver connects to the "
+              "second server (wsbench --port2), the sender to the first; "
+              "the embedded row: a third httpd, the same config without "
+              "WebSocketChannels, all receivers on it; all of them pinned "
+              "to the servers' CPU; {} rounds, alternating".format(
+                  redis, version_of([redis, "--version"]), rport, rport,
+                  ", ".join("{} on port {} (config {})".format(k, v[0], v[2])
+                            for k, v in bc.several_ports.items()),
+                  SEVERAL_ROUNDS))
     print("- client: {} (one thread, epoll); echo: {} s measured after {} s "
           "warm-up, each connection keeps its messages in flight; "
           "broadcast: the receivers and the sender (one more connection, "

@@ -98,6 +98,8 @@ WebSocketLoadHandler chat "{build}/handlers/chat.so"
 # JSON chat: rooms, names, presence and history (handlers/chat.md).
 <Location "/chat">
     WebSocketHandler chat
+    # Chat requests are small (chat.md): refuse big ones at the frame.
+    WebSocketMaxMessageSize 64K
 </Location>
 # curl -d 'hello' http://localhost:PORT/publish/NAME: to /broadcast's NAME.
 <Location "/publish">

@@ -93,6 +93,7 @@ static struct {
     struct in_addr host;
     char hostname[64];
     int port;
+    int port2;                  /* broadcast: every other receiver's */
     const char *path;
     struct in_addr src[256];
     int nsrc;
@@ -885,6 +886,13 @@ static void conn_read(struct worker *w, struct conn *c)
 
 /* ---- connecting --------------------------------------------------------- */
 
+/* The port c connects to: with --port2, every other receiver there. */
+static int conn_port(const struct conn *c)
+{
+    return cfg.port2 && c->role != R_SEND && (c->gidx & 1) ? cfg.port2
+                                                            : cfg.port;
+}
+
 static void send_handshake(struct worker *w, struct conn *c)
 {
     static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -909,7 +917,7 @@ static void send_handshake(struct worker *w, struct conn *c)
                  "Sec-WebSocket-Key: %s\r\n"
                  "Sec-WebSocket-Version: 13\r\n"
                  "User-Agent: wsbench\r\n\r\n",
-                 cfg.path, cfg.hostname, cfg.port, k64);
+                 cfg.path, cfg.hostname, conn_port(c), k64);
     c->wb.len += (size_t)n;
     set_state(w, c, C_HANDSHAKE);
     conn_flush(w, c);
@@ -947,7 +955,7 @@ static void conn_start(struct worker *w, struct conn *c)
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_addr = cfg.host;
-    sa.sin_port = htons((uint16_t)cfg.port);
+    sa.sin_port = htons((uint16_t)conn_port(c));
     memset(&ev, 0, sizeof ev);
     ev.events = EPOLLIN | EPOLLOUT;
     ev.data.ptr = c;
@@ -1436,6 +1444,8 @@ static void usage(FILE *f)
 "usage: wsbench idle|echo|broadcast --port N [options]\n"
 "  --host ADDR          IPv4 address of the server (127.0.0.1)\n"
 "  --port N             its port (required)\n"
+"  --port2 N            broadcast: every other receiver connects to this\n"
+"                       port (a second server), the sender to --port\n"
 "  --path PATH          request path (/echo; /broadcast for broadcast)\n"
 "  -c, --conns N        connections (receivers for broadcast) (100)\n"
 "  -k, --inflight K     echo: messages in flight per connection (1)\n"
@@ -1500,7 +1510,7 @@ static void parse_src(const char *arg)
 
 static void parse_args(int argc, char **argv)
 {
-    enum { OPT_TEXT = 256, OPT_BINARY, OPT_RATE, OPT_GRACE, OPT_HOST, OPT_PORT, OPT_PATH,
+    enum { OPT_TEXT = 256, OPT_BINARY, OPT_RATE, OPT_GRACE, OPT_HOST, OPT_PORT, OPT_PORT2, OPT_PATH,
            OPT_SRC, OPT_PID, OPT_MAXHS, OPT_CTO, OPT_CLTO, OPT_MODE,
            OPT_SETTLE, OPT_QUIET };
     static const struct option opts[] = {
@@ -1518,6 +1528,7 @@ static void parse_args(int argc, char **argv)
         { "quiet", required_argument, NULL, OPT_QUIET },
         { "host", required_argument, NULL, OPT_HOST },
         { "port", required_argument, NULL, OPT_PORT },
+        { "port2", required_argument, NULL, OPT_PORT2 },
         { "path", required_argument, NULL, OPT_PATH },
         { "src", required_argument, NULL, OPT_SRC },
         { "pid", required_argument, NULL, OPT_PID },
@@ -1560,6 +1571,7 @@ static void parse_args(int argc, char **argv)
         case OPT_QUIET: cfg.quiet = num("--quiet", optarg, 0.01, 3600); break;
         case OPT_HOST: host = optarg; break;
         case OPT_PORT: cfg.port = (int)num("--port", optarg, 1, 65535); break;
+        case OPT_PORT2: cfg.port2 = (int)num("--port2", optarg, 1, 65535); break;
         case OPT_PATH: cfg.path = optarg; break;
         case OPT_SRC: cfg.src_arg = optarg; parse_src(optarg); break;
         case OPT_PID: {

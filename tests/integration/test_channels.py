@@ -352,9 +352,14 @@ def test_include_sender_off_and_publishers_only(event2):
 
 
 def test_a_bad_channel_name_is_refused_with_400(event2):
-    for q in ("%01x", "x" * 300, "%zz", "%ff"):
-        r = wsutil.handshake_status(event2.port, "/b1?channel=" + q)
+    for q in ("channel=%01x", "channel=" + "x" * 300, "channel=%zz",
+              "channel=%ff", "channel=", "channel", "channel=a%00b"):
+        r = wsutil.handshake_status(event2.port, "/b1?" + q)
         assert r.status == 400, (q, r)
+    # Each says why at info.
+    assert event2.wait_log(r"refused: \?channel= is empty")
+    assert event2.wait_log(r"refused: a % not followed by two hex digits")
+    assert event2.wait_log(r"refused: %00 in the channel name")
 
 
 def test_a_large_binary_message_crosses_children_intact(event2):
@@ -413,6 +418,14 @@ def test_http_publish_refusals(event2):
     assert answer["type"] == "binary"
     answer = publish(event2, "news", "a=1", "application/x-www-form-urlencoded")
     assert answer["type"] == "text"
+    # No body (curl -X POST without -d), and a body declared UTF-8 that is
+    # not: 400, each with its line.
+    assert http(event2, "POST", "/publish/news", b"")[0] == 400
+    assert event2.wait_log(r"WS00098.*body is empty")
+    assert http(event2, "POST", "/publish/news", b"\xff\xfe bad",
+                "text/plain; charset=utf-8")[0] == 400
+    assert event2.wait_log(r"WS00099.*declared UTF-8")
+    assert event2.wait_log(r"WS00091.*\(/publish/<channel>")
 
 
 # --- the handler API: ids, send_to, history, presence ---------------------------
@@ -672,6 +685,72 @@ def test_a_killed_hub_is_restarted_and_channels_carry_on(httpd_factory):
         assert new and new != old
         assert got == ["after"] * len(got)
         assert srv.wait_log(r"WS00084.*reachable again", 5)
+    finally:
+        stop_server(srv)
+
+
+def test_messages_published_while_the_hub_restarts_reach_every_child(
+        httpd_factory):
+    """Publishers in both children keep sending through a hub restart: the
+    children reconnect one after the other, and what one child's
+    subscribers got, the other's get too (the later child catches up from
+    the new hub's history), in order, never twice."""
+    expected = HUB_DIED + (r"WS00085", r"WS00084")
+    srv = httpd_factory("chan-hub-race", SITE, servers=2, start_servers=2,
+                        expected=expected)
+    try:
+        async def main():
+            conns, pids = await spread(srv, "/b1?channel=race", 6)
+            await asyncio.sleep(0.3)
+            by_child = {}
+            for ws, p in zip(conns, pids):
+                by_child.setdefault(p, []).append(ws)
+            publishers = [ws_list[0] for ws_list in by_child.values()]
+            stop = asyncio.Event()
+
+            async def publish_loop(k, ws):
+                i = 0
+                while not stop.is_set():
+                    await ws.send("p%d-%d" % (k, i))
+                    i += 1
+                    await asyncio.sleep(0.01)
+                return i
+
+            async def collect(ws):
+                got = []
+                try:
+                    while True:
+                        got.append(await asyncio.wait_for(ws.recv(), 3))
+                except asyncio.TimeoutError:
+                    pass
+                return got
+
+            sends = [asyncio.ensure_future(publish_loop(k, ws))
+                     for k, ws in enumerate(publishers)]
+            readers = [asyncio.ensure_future(collect(ws)) for ws in conns]
+            await asyncio.sleep(0.5)
+            os.kill(hub_pid(srv), signal.SIGKILL)
+            assert srv.wait_log(r"WS00078.*exited", 10)
+            await asyncio.sleep(2.0)
+            stop.set()
+            counts = await asyncio.gather(*sends)
+            got = await asyncio.gather(*readers)
+            await close_all(conns)
+            return counts, got
+
+        counts, got = wsutil.run(main(), 90)
+        reference = got[0]
+        for g in got:
+            assert len(g) == len(set(g)), "a message came twice"
+            assert g == reference, \
+                "subscribers disagree: {} vs {} messages; missing {}".format(
+                    len(g), len(reference),
+                    sorted(set(reference) - set(g))[:10])
+        for k, n in enumerate(counts):
+            mine = [m for m in reference if m.startswith("p%d-" % k)]
+            assert mine == sorted(mine, key=lambda m: int(m.split("-")[1]))
+            # Sent after the restart: the publisher's last ones arrive.
+            assert "p%d-%d" % (k, n - 1) in mine
     finally:
         stop_server(srv)
 

@@ -651,6 +651,10 @@ def test_errors_say_what_is_wrong(chat):
         out = {}
         for key, req in [
                 ("json", "nope"),
+                ("notobject", "42"),
+                ("broken", "{\"type\": "),
+                ("huge", {"type": "message", "room": room,
+                          "text": "x" * 5000}),
                 ("type", {"type": "dance"}),
                 ("name", {"type": "join", "room": room, "name": ""}),
                 ("notjoined", {"type": "message", "room": room,
@@ -670,7 +674,12 @@ def test_errors_say_what_is_wrong(chat):
         return out
 
     out = wsutil.run(main(), 30)
-    assert out["json"].startswith("not JSON")
+    assert out["json"] == "not a JSON object"
+    assert out["notobject"] == "not a JSON object"
+    assert out["broken"].startswith("not JSON")
+    # Refused before parsing: /chat-small's max-text 10 allows requests of
+    # 6 * (10 + 2 * 255) + 1024 bytes.
+    assert out["huge"] == "message too long (at most 4144 bytes)"
     assert "unknown type" in out["type"]
     assert out["name"].startswith("name:") and "32 bytes" in out["name"]
     assert out["notjoined"] == "not joined"
