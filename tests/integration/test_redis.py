@@ -785,6 +785,13 @@ async def outage_traffic(r, f1, f2, down, up):
                                  for g in got), 10,
                      "every member gets the last message of both servers")
     await asyncio.sleep(0.5)            # a duplicate would come now
+    # Redis came back empty (nothing persisted): presence and counts of
+    # both servers again, for a newcomer and a publisher.
+    late = await connect(f2, "/chat")
+    late_joined, _ = await join(late, room, "late")
+    recount = await asyncio.to_thread(publish, f1, room, "recount",
+                                      "/chat-publish")
+    await late.close()
     still_open = [ws.open for ws in members]
     for task in receivers:
         task.cancel()
@@ -792,6 +799,7 @@ async def outage_traffic(r, f1, f2, down, up):
     await close_all(members)
     return dict(room=room, home=home, got=got, odd=odd, closed=closed,
                 still_open=still_open, sent=dict(sent), mark=mark,
+                late_joined=late_joined, recount=recount,
                 during=during, t=t, pids=(pids1, pids2))
 
 
@@ -831,6 +839,13 @@ def check_outage(res, f1, f2, timeout):
             "member {} ({}): ids not increasing across the outage: " \
             "{}".format(i, h, [(x, y) for x, y in got
                                if y in _descents(ids)][:10])
+    n = len(res["home"])
+    want = sorted(["u%d" % i for i in range(n)] + ["late"])
+    assert sorted(res["late_joined"]["users"]) == want and \
+        res["late_joined"]["count"] == n + 1, \
+        "presence after Redis came back: {}".format(res["late_joined"])
+    assert res["recount"]["subscribers"] == n + 1, \
+        "subscribers after Redis came back: {}".format(res["recount"])
     # One line for the outage, one for the recovery, per server, at warn.
     for srv in (f1, f2):
         assert len(lines_of(srv, OUTAGE)) == 1, lines_of(srv, OUTAGE)
