@@ -161,13 +161,25 @@ static void maintenance(int reason, void *data, apr_wait_t status)
     }
 }
 
-/* httpd exits: the hub goes too (the parent only). */
+/* httpd exits: the hub goes too (the parent only).  A cleanup of each
+ * generation's pconf that acts only when httpd is exiting: not on the
+ * process pool, whose cleanups run after pconf's end unloaded this
+ * module. */
 static apr_status_t stop_hub(void *data)
 {
     int i;
 
     (void)data;
-    if (getpid() != hub->parent || hub->proc.pid <= 0) {
+    if (getpid() != hub->parent
+        || ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_EXITING) {
+        return APR_SUCCESS;
+    }
+    if (hub->proc.pid <= 0) {
+        /* It exited already (the MPM reaped it at shutdown); its socket
+         * stays, as the hub runs unprivileged: remove it here. */
+        if (hub->path) {
+            unlink(hub->path);
+        }
         return APR_SUCCESS;
     }
     kill(hub->proc.pid, SIGTERM);
@@ -199,14 +211,13 @@ apr_status_t ws_hub_post_config(apr_pool_t *pconf, server_rec *s)
     if (!hub) {
         hub = apr_pcalloc(pproc, sizeof(*hub));
         apr_pool_userdata_set(hub, HUB_KEY, apr_pool_cleanup_null, pproc);
-        apr_pool_cleanup_register(pproc, NULL, stop_hub,
-                                  apr_pool_cleanup_null);
     }
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return APR_SUCCESS;     /* the first, trial read: no processes */
     }
     /* The parent for good (httpd detached after the trial read). */
     hub->parent = getpid();
+    apr_pool_cleanup_register(pconf, NULL, stop_hub, apr_pool_cleanup_null);
     if (!hub->path) {
         path = ap_runtime_dir_relative(pproc, apr_psprintf(
                    pproc, "websocket-hub.%" APR_PID_T_FMT ".sock",
@@ -1017,6 +1028,7 @@ static void read_conn(hconn_t *hc)
 static void close_conn(hconn_t *hc, const char *why)
 {
     ws_hubsub_t *sub;
+    unsigned long ended = 0;
 
     if (hc->fd < 0) {
         return;
@@ -1032,6 +1044,14 @@ static void close_conn(hconn_t *hc, const char *why)
     /* Its connections are gone: their presence leaves. */
     while ((sub = ws_hubstore_target_first(store, hc->target))) {
         end_sub(sub);
+        ended++;
+    }
+    if (!why && hc->hello) {
+        /* A child exited (its end, a crash, a restart's old generation). */
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, hub_server, WSLOGNO(00100)
+                     "channel hub: child %u (pid %" APR_PID_T_FMT ") is "
+                     "gone; its %lu subscriptions ended", hc->child,
+                     hc->pid, ended);
     }
     while (hc->head) {
         item_t *it = hc->head;

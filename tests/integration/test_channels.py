@@ -633,8 +633,17 @@ def test_a_killed_child_loses_nothing_for_the_others(httpd_factory):
 
         leaves, killed = wsutil.run(main(), 90)
         assert leaves == killed
+        # The hub says which child went and what ended with it.
+        assert srv.wait_log(r"WS00100: channel hub: child \d+ \(pid \d+\) "
+                            r"is gone; its \d+ subscriptions ended", 10)
+        hub = hub_pid(srv)
     finally:
         stop_server(srv)
+    # httpd's stop ends the hub and removes its socket.
+    assert not os.path.exists("/proc/{}".format(hub)) or \
+        open("/proc/{}/stat".format(hub)).read().split()[2] == "Z"
+    run = os.path.join(srv.dir, "run")
+    assert not [f for f in os.listdir(run) if f.startswith("websocket-hub")]
 
 
 def hub_pid(srv):
