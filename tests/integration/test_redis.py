@@ -642,6 +642,8 @@ def test_password_and_db_from_the_url(httpd_factory):
             r.keys(db=0))
         for srv in (d1, d2):
             assert count_lines(srv, OUTAGE) == 0, lines_of(srv, OUTAGE)
+            assert "s3cret-pw" not in srv.read_log(), \
+                "the password is in {}'s error_log".format(srv.name)
     finally:
         for srv in (d1, d2):
             if srv:
