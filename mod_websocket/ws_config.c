@@ -590,9 +590,10 @@ static const char *cmd_namespace(cmd_parms *cmd, void *dconf,
 static const char *main_server_only(cmd_parms *cmd)
 {
     if (cmd->server->is_virtual) {
-        return apr_psprintf(cmd->pool, "%s: in the main server configuration "
-                            "or a <Location>, not in a <VirtualHost>",
-                            cmd->cmd->name);
+        return apr_psprintf(cmd->pool, "%s: in the main server configuration"
+                            "%s, not in a <VirtualHost>", cmd->cmd->name,
+                            (cmd->cmd->req_override & ACCESS_CONF)
+                            ? " or a <Location>" : " only");
     }
     return NULL;
 }

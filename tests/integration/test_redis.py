@@ -1044,4 +1044,4 @@ def test_channels_outside_the_main_server_config_are_refused():
 <Location "/x">
     WebSocketChannels redis://127.0.0.1:6379
 </Location>
-""", r"not allowed here|cannot occur")
+""", r"not allowed here|cannot occur|not allowed in <Location> context")
