@@ -280,6 +280,13 @@ class HttpdServer:
                             .format(self.proc.pid, timeout))
             self.proc.kill()
             self.proc.wait(10)
+        else:
+            # A clean stop exits 0; a signal here is a crash at exit (the
+            # parent's cleanups: pools, the hub, module unload).
+            if self.proc.returncode != 0:
+                problems.append("httpd {} exited with {} after SIGTERM"
+                                .format(self.proc.pid,
+                                        self.proc.returncode))
         # Children of ours that outlived their parent (should not happen).
         for pid in kids:
             deadline = time.time() + 5
