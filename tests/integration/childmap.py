@@ -54,3 +54,26 @@ def child_of(srv, client_port):
 def children(srv):
     """srv's child processes (the channel hub among them)."""
     return _children_of(srv.proc.pid)
+
+
+async def spread(srv, connect, path, n, children=2, limit=200):
+    """Open n connections to path with connect(srv, path), more if needed
+    (all kept open) until they sit in at least `children` processes;
+    returns (conns, pid of each).  mpm_event's children compete for each
+    accept and an idle one may win them all for a while: after every 20
+    that landed together, pause a little so another child gets a turn."""
+    import asyncio
+
+    conns, pids = [], []
+    while len(conns) < limit:
+        ws = await connect(srv, path)
+        conns.append(ws)
+        pids.append(child_of(srv, ws.local_address[1]))
+        if len(conns) >= n and len(set(pids)) >= children:
+            break
+        if len(conns) % 20 == 0:
+            await asyncio.sleep(0.2)
+    assert len(set(pids)) >= children, \
+        "all {} connections to {} landed in {}".format(
+            len(conns), getattr(srv, "name", srv), set(pids))
+    return conns, pids

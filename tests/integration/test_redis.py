@@ -139,20 +139,9 @@ async def connect(srv, path):
                                     close_timeout=5)
 
 
-async def spread(srv, path, n, children=2, limit=40):
-    """Open n connections to path, more if needed (all kept) until they
-    sit in at least `children` processes; returns (conns, pid of each)."""
-    conns, pids = [], []
-    while len(conns) < limit:
-        ws = await connect(srv, path)
-        conns.append(ws)
-        pids.append(childmap.child_of(srv, ws.local_address[1]))
-        if len(conns) >= n and len(set(pids)) >= children:
-            break
-    assert len(set(pids)) >= children, \
-        "all {} connections to {} landed in {}".format(len(conns), srv.name,
-                                                      set(pids))
-    return conns, pids
+async def spread(srv, path, n, children=2):
+    """n connections or more, in at least `children` processes."""
+    return await childmap.spread(srv, connect, path, n, children)
 
 
 async def recv_text(ws, timeout=10):
