@@ -764,27 +764,15 @@ def test_a_message_published_over_http_shows_from_null(chat):
 
 # --- across child processes --------------------------------------------------
 
-async def two_in_different_children(srv, limit=60):
+async def two_in_different_children(srv):
     """Open connections until two sit in different child processes;
     close the others.  Returns (a, b, pid_a, pid_b)."""
-    conns, pids = [], []
-    try:
-        while len(conns) < limit:
-            ws = await connect(srv)
-            pid = childmap.child_of(srv, ws.local_address[1])
-            assert pid is not None
-            conns.append(ws)
-            pids.append(pid)
-            if len(set(pids)) >= 2:
-                break
-        assert len(set(pids)) >= 2, \
-            "all {} connections landed in {}".format(len(conns), set(pids))
-    except BaseException:
-        await close_all(conns)
-        raise
+    conns, pids = await childmap.spread(srv, lambda s, _p: connect(s), None,
+                                        2)
     a, pa = conns[0], pids[0]
-    b, pb = conns[-1], pids[-1]
-    await close_all(conns[1:-1])
+    i = next(i for i, p in enumerate(pids) if p != pa)
+    b, pb = conns[i], pids[i]
+    await close_all([ws for j, ws in enumerate(conns) if j not in (0, i)])
     return a, b, pa, pb
 
 
