@@ -67,7 +67,7 @@ UNIT_SRCS  := $(SRC)/ws_frame.c $(SRC)/ws_utf8.c $(SRC)/ws_conn.c \
               $(SRC)/ws_handshake.c $(SRC)/ws_config.c $(SRC)/ws_mailbox.c \
               $(SRC)/ws_outq.c $(SRC)/ws_snapshot.c $(SRC)/ws_timers.c \
               $(SRC)/ws_location.c $(SRC)/ws_hubproto.c $(SRC)/ws_hubstore.c \
-              $(SRC)/ws_redisconf.c
+              $(SRC)/ws_redisconf.c $(SRC)/ws_pmd.c
 UNIT_TESTS := $(wildcard tests/unit/*.c)
 UNIT_BIN   := $(BUILD)/tests/unit_tests
 UNIT_LIBS  := $(shell pkg-config --cflags --libs check apr-1 apr-util-1 \

@@ -16,6 +16,7 @@ Suite *ws_timers_suite(void);
 Suite *ws_hubproto_suite(void);
 Suite *ws_hubstore_suite(void);
 Suite *ws_redisconf_suite(void);
+Suite *ws_pmd_suite(void);
 
 int main(void)
 {
@@ -33,6 +34,7 @@ int main(void)
     srunner_add_suite(sr, ws_hubproto_suite());
     srunner_add_suite(sr, ws_hubstore_suite());
     srunner_add_suite(sr, ws_redisconf_suite());
+    srunner_add_suite(sr, ws_pmd_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
