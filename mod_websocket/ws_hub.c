@@ -66,6 +66,8 @@ typedef struct {
     apr_size_t memory;          /* WebSocketChannelMemory at its start */
     ws_redis_conf_t *redis;     /* WebSocketChannels redis://; NULL:
                                  * embedded (in the process pool) */
+    char server_id[33];         /* this server's id in Redis, for every
+                                 * hub it starts */
 } hub_state_t;
 
 static hub_state_t *hub;
@@ -74,7 +76,8 @@ static server_rec *gen_server;
 static const char *socket_path; /* for children */
 
 static int hub_main(server_rec *s, const char *path, pid_t parent,
-                    apr_size_t memory, const ws_redis_conf_t *redis);
+                    apr_size_t memory, const ws_redis_conf_t *redis,
+                    const char *server_id);
 
 const char *ws_hub_socket_path(void)
 {
@@ -116,7 +119,7 @@ static apr_status_t spawn(server_rec *s)
     }
     if (pid == 0) {
         _exit(hub_main(s, hub->path, hub->parent, hub->memory,
-                       hub->redis));
+                       hub->redis, hub->server_id));
     }
     hub->proc.pid = pid;
     hub->version = WS_HUB_PROTO_VERSION;
@@ -149,10 +152,12 @@ static void maintenance(int reason, void *data, apr_wait_t status)
         }
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, gen_server, WSLOGNO(00078)
                      "the channel hub process exited (%s %d); restarting "
-                     "it: channel history is lost, the children subscribe "
-                     "again", WIFSIGNALED(status) ? "signal" : "status",
+                     "it: %s, the children subscribe again and catch up",
+                     WIFSIGNALED(status) ? "signal" : "status",
                      WIFSIGNALED(status) ? WTERMSIG(status)
-                                         : WEXITSTATUS(status));
+                                         : WEXITSTATUS(status),
+                     hub->redis ? "channel history is in Redis"
+                                : "the channel history kept so far is lost");
         spawn(gen_server);
         break;
     default:
@@ -209,8 +214,16 @@ apr_status_t ws_hub_post_config(apr_pool_t *pconf, server_rec *s)
     socket_path = NULL;
     apr_pool_userdata_get((void **)&hub, HUB_KEY, pproc);
     if (!hub) {
+        unsigned char rnd[16];
+        int i;
+
         hub = apr_pcalloc(pproc, sizeof(*hub));
         apr_pool_userdata_set(hub, HUB_KEY, apr_pool_cleanup_null, pproc);
+        if (apr_generate_random_bytes(rnd, sizeof(rnd)) == APR_SUCCESS) {
+            for (i = 0; i < 16; i++) {
+                apr_snprintf(hub->server_id + 2 * i, 3, "%02x", rnd[i]);
+            }
+        }
     }
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return APR_SUCCESS;     /* the first, trial read: no processes */
@@ -576,20 +589,24 @@ static void answer_sub(hconn_t *hc, const ws_hubmsg_t *in, ws_hubchan_t *ch,
  * published while the children were reconnecting one after the other
  * reaches them all; the child skips what it had.
  */
-static void catch_up(hconn_t *hc, ws_hubchan_t *ch, uint64_t since)
+static int first_of_child(ws_hubchan_t *ch, const hconn_t *hc)
 {
     const ws_hubroute_t *routes;
-    const ws_hubmsg_rec_t *rec;
-    size_t n, i, klen;
-    ws_hubmsg_t m;
-    int gap;
+    size_t n, i;
 
     routes = ws_hubchan_routes(ch, &n);
     for (i = 0; i < n && routes[i].target != hc->target; i++) {
     }
-    if (i == n || routes[i].count != 1) {
-        return;                 /* not its first */
-    }
+    return i < n && routes[i].count == 1;
+}
+
+static void catch_up(hconn_t *hc, ws_hubchan_t *ch, uint64_t since)
+{
+    const ws_hubmsg_rec_t *rec;
+    size_t klen;
+    ws_hubmsg_t m;
+    int gap;
+
     memset(&m, 0, sizeof(m));
     m.type = WS_HUB_DELIVER;
     m.event = 1;                /* WS_CHANNEL_MESSAGE */
@@ -626,8 +643,14 @@ static void on_sub(hconn_t *hc, const ws_hubmsg_t *in)
         if (redis) {
             ws_hubredis_resync_soon(redis);     /* counts and presence */
         }
-        else if (sub && in->since) {
-            catch_up(hc, ch, in->since);
+        if (sub && in->since && first_of_child(ch, hc)) {
+            if (redis) {
+                ws_hubredis_catch_up(redis, in->key, in->key_len, in->since,
+                                     hc->target);
+            }
+            else {
+                catch_up(hc, ch, in->since);
+            }
         }
         return;
     }
@@ -873,6 +896,37 @@ static void hub_joined(const ws_hubmsg_t *in, uint32_t target,
     send_msg(hc, &m);
 }
 
+/* What a re-subscribing child missed, from Redis's history. */
+static void hub_caught_up(uint32_t target, const uint8_t *key, size_t klen,
+                          const ws_hubredis_joined_t *j)
+{
+    hconn_t *hc = conn_of(target);
+    ws_hubchan_t *ch = ws_hubstore_channel(store, key, klen, 0);
+    size_t pos = 0;
+    ws_hubhist_t rec;
+    ws_hubmsg_t m;
+
+    if (!hc || !ch || !j) {
+        return;
+    }
+    memset(&m, 0, sizeof(m));
+    m.type = WS_HUB_DELIVER;
+    m.event = 1;                /* WS_CHANNEL_MESSAGE */
+    m.key = key;
+    m.key_len = klen;
+    m.subscribers = ws_hubchan_subscribers(ch);
+    while (ws_hubhist_next(j->history.data, j->history.len, &pos, &rec)
+           == 1) {
+        m.id = rec.id;
+        m.time = rec.time;
+        m.msgtype = rec.msgtype;
+        m.conn = rec.conn;
+        m.data = rec.data;
+        m.data_len = rec.data_len;
+        send_msg(hc, &m);
+    }
+}
+
 static void hub_infoack(uint32_t target, uint64_t token, const uint8_t *key,
                         size_t klen, const ws_hubmsg_t *ack)
 {
@@ -897,7 +951,7 @@ static void hub_infoack(uint32_t target, uint64_t token, const uint8_t *key,
 
 static const ws_hubredis_hooks_t redis_hooks = {
     hub_watch, hub_deliver, hub_resync, hub_puback, hub_publish_local,
-    hub_joined, hub_infoack
+    hub_joined, hub_caught_up, hub_infoack
 };
 
 static void on_hello(hconn_t *hc, const ws_hubmsg_t *in)
@@ -1175,7 +1229,8 @@ static int listen_on(const char *path)
 }
 
 static int hub_main(server_rec *s, const char *path, pid_t parent,
-                    apr_size_t memory, const ws_redis_conf_t *redis_conf)
+                    apr_size_t memory, const ws_redis_conf_t *redis_conf,
+                    const char *server_id)
 {
     struct epoll_event ev, evs[256];
     struct rlimit rl;
@@ -1225,8 +1280,8 @@ static int hub_main(server_rec *s, const char *path, pid_t parent,
     ev.data.u32 = LISTENER;
     epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
     if (redis_conf && !(redis = ws_hubredis_create(redis_conf, &redis_hooks,
-                                                   s, REDIS_CMD,
-                                                   REDIS_SUB))) {
+                                                   s, REDIS_CMD, REDIS_SUB,
+                                                   server_id))) {
         return 1;
     }
 

@@ -89,6 +89,7 @@ static const char lua_publish[] = LUA_SUBS
  * subscribers, {history}, {members}}. */
 static const char lua_join[] = LUA_SUBS
     "redis.call('HINCRBY', KEYS[3], ARGV[4], 1)\n"
+    "redis.call('PEXPIRE', KEYS[3], 60000)\n"
     "local f = redis.call('HMGET', KEYS[1], 'last', 'lost', 'age')\n"
     "local last = tonumber(f[1] or '0')\n"
     "local lost = tonumber(f[2] or '0')\n"
@@ -106,7 +107,7 @@ static const char lua_join[] = LUA_SUBS
     "local since, want = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
     "local out, gap = {}, 0\n"
     "if since > 0 then\n"
-    "  if since < lost then gap = 1 end\n"
+    "  if since < lost or since > last then gap = 1 end\n"
     "  for _, e in ipairs(kept) do\n"
     "    if tonumber(string.match(e, '^(%d+)')) > since then\n"
     "      out[#out + 1] = e\n"
@@ -171,6 +172,7 @@ static const char lua_info[] = LUA_SUBS
 static const char lua_resync[] = LUA_SUBS
     "if tonumber(ARGV[2]) > 0 then\n"
     "  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
+    "  redis.call('PEXPIRE', KEYS[1], 60000)\n"
     "else redis.call('HDEL', KEYS[1], ARGV[1]) end\n"
     "local mine = ARGV[1] .. '|'\n"
     "for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do\n"
@@ -184,15 +186,28 @@ static const char lua_resync[] = LUA_SUBS
     "if #ARGV >= 4 then redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[3])) end\n"
     "return 1\n";
 
-enum { S_PUBLISH, S_JOIN, S_LEAVE, S_INFO, S_RESYNC, S_COUNT };
+/* KEYS i h; ARGV since.  Returns {history after since}. */
+static const char lua_since[] = LUA_SUBS
+    "local age = tonumber(redis.call('HGET', KEYS[1], 'age') or '0')\n"
+    "local since, out = tonumber(ARGV[1]), {}\n"
+    "for _, e in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do\n"
+    "  local id, tm = string.match(e, '^(%d+)|(%d+)|')\n"
+    "  if tonumber(id) > since\n"
+    "     and not (age > 0 and tonumber(tm) + age < now) then\n"
+    "    out[#out + 1] = e\n"
+    "  end\n"
+    "end\n"
+    "return {0, 0, 0, out, {}}\n";
+
+enum { S_PUBLISH, S_JOIN, S_LEAVE, S_INFO, S_RESYNC, S_SINCE, S_COUNT };
 
 static const char *const scripts[S_COUNT] = {
-    lua_publish, lua_join, lua_leave, lua_info, lua_resync
+    lua_publish, lua_join, lua_leave, lua_info, lua_resync, lua_since
 };
 
 /* --- state --- */
 
-enum { K_PLAIN, K_SETUP, K_LOAD, K_PUBLISH, K_JOIN, K_INFO };
+enum { K_PLAIN, K_SETUP, K_LOAD, K_PUBLISH, K_JOIN, K_INFO, K_CATCHUP };
 
 typedef struct pub {
     struct pub *next;
@@ -221,11 +236,12 @@ typedef struct hold {
     qmsg_t *head, *tail;
 } hold_t;
 
-typedef struct {
+typedef struct join {
     ws_hubmsg_t m;              /* the SUB, pointing into buf */
     uint8_t *buf;
     uint32_t target;
     hold_t *hold;
+    struct join *next;          /* catch-ups waiting for Redis */
 } join_t;
 
 typedef struct {
@@ -272,6 +288,9 @@ struct ws_hubredis {
     /* outages */
     int in_outage;
     apr_time_t outage_since;
+    apr_time_t outage_hint;     /* when the unanswered command was sent */
+    char last_why[160];         /* the last reason logged at warn */
+    join_t *catchups;           /* waiting for Redis to be up */
     uint64_t local_only;
     char server[33];            /* this hub's id in Redis */
     char *pattern, *chan_prefix, *srv_prefix, *srv_key;
@@ -281,6 +300,8 @@ struct ws_hubredis {
 static void go_down(ws_hubredis_t *r, const char *why);
 static void pubs_trim(ws_hubredis_t *r);
 static void check_up(ws_hubredis_t *r);
+struct join;
+static void catchup_send(ws_hubredis_t *r, struct join *jn);
 
 /* --- hiredis on our epoll --- */
 
@@ -810,6 +831,23 @@ static void done_join(ws_hubredis_t *r, join_t *jn, redisReply *rep)
     free(jn);
 }
 
+static void done_catchup(ws_hubredis_t *r, join_t *jn, redisReply *rep)
+{
+    ws_hubredis_joined_t j;
+    int ok;
+
+    memset(&j, 0, sizeof(j));
+    ws_hubbuf_init(&j.history);
+    ws_hubbuf_init(&j.members);
+    parse_joined(rep, &j, &ok);
+    r->h.caught_up(jn->target, jn->m.key, jn->m.key_len, ok ? &j : NULL);
+    ws_hubbuf_free(&j.history);
+    ws_hubbuf_free(&j.members);
+    hold_release(r, jn->hold);
+    free(jn->buf);
+    free(jn);
+}
+
 static void done_info(ws_hubredis_t *r, info_t *in, redisReply *rep)
 {
     ws_hubmsg_t ack;
@@ -863,8 +901,15 @@ static void check_up(ws_hubredis_t *r)
                      r->conf.display, r->server);
     }
     r->local_only = 0;
+    r->last_why[0] = '\0';
     r->last_refresh = now;
     r->h.resync();
+    while (r->catchups && r->state == ST_UP) {
+        join_t *jn = r->catchups;
+
+        r->catchups = jn->next;
+        catchup_send(r, jn);
+    }
 }
 
 static void cmd_reply(redisAsyncContext *ac, void *reply, void *priv)
@@ -887,7 +932,10 @@ static void cmd_reply(redisAsyncContext *ac, void *reply, void *priv)
             || !strncmp(rep->str, "NOSCRIPT", 8))) {
         /* Wrong password, no such database, scripts flushed: start
          * over (the op, if any, fails to local delivery first). */
-        apr_snprintf(why, sizeof(why), "it answered: %s", rep->str);
+        apr_snprintf(why, sizeof(why), "it answered %s: %s",
+                     c->kind == K_SETUP ? "AUTH/SELECT"
+                     : c->kind == K_LOAD ? "SCRIPT LOAD" : "a script",
+                     rep->str);
         fatal = 1;
         rep = NULL;
     }
@@ -908,6 +956,9 @@ static void cmd_reply(redisAsyncContext *ac, void *reply, void *priv)
         break;
     case K_INFO:
         done_info(r, c->op, rep);
+        break;
+    case K_CATCHUP:
+        done_catchup(r, c->op, rep);
         break;
     default:
         break;
@@ -975,6 +1026,20 @@ static redisAsyncContext *open_one(ws_hubredis_t *r, evctx_t *e,
     return ac;
 }
 
+/* The subscription connection's AUTH: a refusal is the reason to log. */
+static void sub_auth_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    ws_hubredis_t *r = ac->data;
+    redisReply *rep = reply;
+    char why[256];
+
+    (void)priv;
+    if (rep && rep->type == REDIS_REPLY_ERROR && ac == r->sub) {
+        apr_snprintf(why, sizeof(why), "it answered AUTH: %s", rep->str);
+        go_down(r, why);
+    }
+}
+
 static int send_auth(ws_hubredis_t *r, redisAsyncContext *ac)
 {
     const char *argv[3];
@@ -997,8 +1062,8 @@ static int send_auth(ws_hubredis_t *r, redisAsyncContext *ac)
     if (ac == r->cmd) {
         return cmd_send(r, K_SETUP, NULL, n, argv, lens);
     }
-    return redisAsyncCommandArgv(ac, NULL, NULL, n, argv, lens) == REDIS_OK
-           ? 0 : -1;
+    return redisAsyncCommandArgv(ac, sub_auth_reply, NULL, n, argv, lens)
+           == REDIS_OK ? 0 : -1;
 }
 
 static void connect_now(ws_hubredis_t *r, apr_time_t now)
@@ -1062,11 +1127,20 @@ static void go_down(ws_hubredis_t *r, const char *why)
     }
     if (!r->in_outage) {
         r->in_outage = 1;
-        r->outage_since = now;
+        r->outage_since = r->outage_hint ? r->outage_hint : now;
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, r->s, WSLOGNO(00094)
                      "channels: Redis at %s unreachable (%s): channel "
                      "messages reach this server's subscribers only until "
                      "it is back", r->conf.display, why);
+        apr_cpystrn(r->last_why, why, sizeof(r->last_why));
+    }
+    else if (!strncmp(why, "it answered", 11)
+             && strncmp(why, r->last_why, sizeof(r->last_why) - 1)) {
+        /* Redis is back but refuses us (a new password...): say so. */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, r->s, WSLOGNO(00101)
+                     "channels: Redis at %s still unusable (%s)",
+                     r->conf.display, why);
+        apr_cpystrn(r->last_why, why, sizeof(r->last_why));
     }
     else {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, r->s,
@@ -1074,6 +1148,7 @@ static void go_down(ws_hubredis_t *r, const char *why)
                      r->conf.display, why);
     }
     r->state = ST_DOWN;
+    r->outage_hint = 0;
     r->cmd = NULL;
     r->sub = NULL;
     r->next_attempt = now + r->backoff;
@@ -1105,7 +1180,7 @@ static void go_down(ws_hubredis_t *r, const char *why)
 ws_hubredis_t *ws_hubredis_create(const ws_redis_conf_t *conf,
                                   const ws_hubredis_hooks_t *hooks,
                                   server_rec *s, uint32_t slot_cmd,
-                                  uint32_t slot_sub)
+                                  uint32_t slot_sub, const char *server_id)
 {
     ws_hubredis_t *r = calloc(1, sizeof(*r));
     unsigned char rnd[16];
@@ -1130,6 +1205,9 @@ ws_hubredis_t *ws_hubredis_create(const ws_redis_conf_t *conf,
     }
     for (i = 0; i < 16; i++) {
         snprintf(r->server + 2 * i, 3, "%02x", rnd[i]);
+    }
+    if (server_id && strlen(server_id) == 32) {
+        memcpy(r->server, server_id, 33);
     }
     plen = strlen(conf->prefix);
     r->chan_prefix = malloc(plen + 3);
@@ -1206,6 +1284,7 @@ void ws_hubredis_tick(ws_hubredis_t *r, apr_time_t now)
 
         apr_snprintf(why, sizeof(why), "no answer for %.1f s",
                      (double)(now - r->head->sent) / APR_USEC_PER_SEC);
+        r->outage_hint = r->head->sent;
         go_down(r, why);
         return;
     }
@@ -1276,6 +1355,70 @@ int ws_hubredis_publish(ws_hubredis_t *r, const ws_hubmsg_t *pub,
     return 0;
 }
 
+/* Hold key's live messages (one more reason to); NULL: no memory. */
+static hold_t *hold_take(ws_hubredis_t *r, const uint8_t *key, size_t klen)
+{
+    hold_t *h = hold_find(r, key, klen);
+
+    if (!h) {
+        if (!(h = calloc(1, sizeof(*h)))
+            || !(h->key = malloc(klen ? klen : 1))) {
+            free(h);
+            return NULL;
+        }
+        memcpy(h->key, key, klen);
+        h->klen = klen;
+        h->next = r->holds;
+        r->holds = h;
+    }
+    h->count++;
+    return h;
+}
+
+/* Run a catch-up now (Redis up). */
+static void catchup_send(ws_hubredis_t *r, join_t *jn)
+{
+    args_t a;
+
+    if (!(jn->hold = hold_take(r, jn->m.key, jn->m.key_len))) {
+        free(jn->buf);
+        free(jn);
+        return;
+    }
+    args_evalsha(&a, r, S_SINCE, 2);
+    arg_key(&a, r, 'i', jn->m.key, jn->m.key_len);
+    arg_key(&a, r, 'h', jn->m.key, jn->m.key_len);
+    arg_num(&a, jn->m.since);
+    if (args_send(r, &a, K_CATCHUP, jn) != 0) {
+        hold_release(r, jn->hold);
+        free(jn->buf);
+        free(jn);
+    }
+}
+
+void ws_hubredis_catch_up(ws_hubredis_t *r, const uint8_t *key, size_t klen,
+                          uint64_t since, uint32_t target)
+{
+    join_t *jn = calloc(1, sizeof(*jn));
+
+    if (!jn || !(jn->buf = malloc(klen ? klen : 1))) {
+        free(jn);
+        return;
+    }
+    memcpy(jn->buf, key, klen);
+    jn->m.key = jn->buf;
+    jn->m.key_len = klen;
+    jn->m.since = since;
+    jn->target = target;
+    if (r->state != ST_UP) {
+        /* The hub just started: when Redis answers. */
+        jn->next = r->catchups;
+        r->catchups = jn;
+        return;
+    }
+    catchup_send(r, jn);
+}
+
 int ws_hubredis_join(ws_hubredis_t *r, const ws_hubmsg_t *sub,
                      uint32_t target)
 {
@@ -1298,20 +1441,11 @@ int ws_hubredis_join(ws_hubredis_t *r, const ws_hubmsg_t *sub,
     jn->m.key = jn->buf;
     jn->m.label = jn->buf + sub->key_len;
     jn->target = target;
-    if (!(h = hold_find(r, sub->key, sub->key_len))) {
-        if (!(h = calloc(1, sizeof(*h)))
-            || !(h->key = malloc(sub->key_len ? sub->key_len : 1))) {
-            free(h);
-            free(jn->buf);
-            free(jn);
-            return -1;
-        }
-        memcpy(h->key, sub->key, sub->key_len);
-        h->klen = sub->key_len;
-        h->next = r->holds;
-        r->holds = h;
+    if (!(h = hold_take(r, sub->key, sub->key_len))) {
+        free(jn->buf);
+        free(jn);
+        return -1;
     }
-    h->count++;
     jn->hold = h;
     args_evalsha(&a, r, S_JOIN, 4);
     arg_key(&a, r, 'i', sub->key, sub->key_len);

@@ -83,17 +83,29 @@ typedef struct {
     /* A join's answer: j NULL if Redis failed (answer from the store). */
     void (*joined)(const ws_hubmsg_t *sub, uint32_t target,
                    const ws_hubredis_joined_t *j);
+    /* A catch-up's messages for target's child (j->history; j NULL:
+     * Redis failed, nothing to send). */
+    void (*caught_up)(uint32_t target, const uint8_t *key, size_t klen,
+                      const ws_hubredis_joined_t *j);
     /* An INFO's answer (ack NULL: Redis failed: answer from the store). */
     void (*infoack)(uint32_t target, uint64_t token, const uint8_t *key,
                     size_t klen, const ws_hubmsg_t *ack);
 } ws_hubredis_hooks_t;
 
 /* Start connecting (returns at once).  slot_cmd, slot_sub: the watch
- * slots of the two connections. */
+ * slots of the two connections; server_id: this server's id in Redis (32
+ * hex digits, kept by httpd's parent: a restarted hub takes over its
+ * predecessor's counts and presence). */
 ws_hubredis_t *ws_hubredis_create(const ws_redis_conf_t *conf,
                                   const ws_hubredis_hooks_t *hooks,
                                   server_rec *s, uint32_t slot_cmd,
-                                  uint32_t slot_sub);
+                                  uint32_t slot_sub, const char *server_id);
+
+/* A child subscribed again after this hub (re)started: what it missed of
+ * key since its newest message comes through hooks->caught_up (now, or
+ * once Redis answers), the channel's live messages held meanwhile. */
+void ws_hubredis_catch_up(ws_hubredis_t *r, const uint8_t *key, size_t klen,
+                          uint64_t since, uint32_t target);
 
 /* Readiness on a watched slot. */
 void ws_hubredis_event(ws_hubredis_t *r, uint32_t slot, uint32_t events);

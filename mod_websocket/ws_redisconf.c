@@ -28,7 +28,7 @@ const char *ws_redis_conf_parse(apr_pool_t *p, int argc, char *const argv[],
 {
     const char *url = argv[0], *rest, *at, *slash, *colon;
     const char *err;
-    int i;
+    int i, db_given = 0;
 
     memset(c, 0, sizeof(*c));
     c->port = 6379;
@@ -54,6 +54,7 @@ const char *ws_redis_conf_parse(apr_pool_t *p, int argc, char *const argv[],
             if (strncmp(q, "?db=", 4) || (err = parse_db(q + 4, &c->db))) {
                 return "after a unix:// path only ?db=N may follow";
             }
+            db_given = 1;
         }
         c->display = apr_pstrdup(p, url);
     }
@@ -91,6 +92,7 @@ const char *ws_redis_conf_parse(apr_pool_t *p, int argc, char *const argv[],
         if (slash && slash[1] && (err = parse_db(slash + 1, &c->db))) {
             return apr_psprintf(p, "%s (redis://host:port/DB)", err);
         }
+        db_given = slash && slash[1];
         if (hostport[0] == '[') {
             const char *close = strchr(hostport, ']');
 
@@ -124,7 +126,7 @@ const char *ws_redis_conf_parse(apr_pool_t *p, int argc, char *const argv[],
         }
         c->display = apr_psprintf(p, "redis://%s%s%s:%d/%d",
                                   c->user ? c->user : "",
-                                  c->password || c->user ? "@" : "",
+                                  c->password ? ":***@" : c->user ? "@" : "",
                                   strchr(c->host, ':') ? apr_psprintf(
                                       p, "[%s]", c->host) : c->host,
                                   c->port, c->db);
@@ -141,6 +143,10 @@ const char *ws_redis_conf_parse(apr_pool_t *p, int argc, char *const argv[],
             if (strchr(c->prefix, '|')) {
                 return "prefix= may not contain |";
             }
+            if (!*c->prefix) {
+                return "prefix= may not be empty (keys would mix with "
+                       "others' in a shared Redis)";
+            }
         }
         else if (!strncasecmp(a, "timeout=", 8)) {
             char *end;
@@ -152,9 +158,15 @@ const char *ws_redis_conf_parse(apr_pool_t *p, int argc, char *const argv[],
             c->timeout = (apr_interval_time_t)(v * APR_USEC_PER_SEC);
         }
         else if (!strncasecmp(a, "db=", 3)) {
-            if ((err = parse_db(a + 3, &c->db))) {
+            int db;
+
+            if ((err = parse_db(a + 3, &db))) {
                 return err;
             }
+            if (db_given && db != c->db) {
+                return "db= names another database than the URL";
+            }
+            c->db = db;
         }
         else {
             return apr_psprintf(p, "unknown option '%s' (prefix=, "

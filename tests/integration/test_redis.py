@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import threading
 import time
 import urllib.error
@@ -1034,3 +1035,109 @@ def test_channels_outside_the_main_server_config_are_refused():
     WebSocketChannels redis://127.0.0.1:6379
 </Location>
 """, r"not allowed here|cannot occur|not allowed in <Location> context")
+
+
+# --- a hub restart, and Redis that lost its data -----------------------------
+
+@pytest.mark.expect_log(r"WS00078", r"WS00085", r"WS00084")
+def test_a_killed_hub_catches_up_from_redis(httpd_factory):
+    """Server A's hub is killed while server B publishes every 20 ms: A's
+    subscribers (in both children) still get every message, in order,
+    once: the restarted hub fetches from Redis what its children missed."""
+    from test_channels import hub_pid
+
+    r = redisutil.RedisServer(redis_dir("hubkill")).start()
+    a = b = None
+    expected = (r"WS00078", r"WS00085", r"WS00084")
+    try:
+        a = start_server(httpd_factory, "redis-hubkill-a", r.url,
+                         expected=expected)
+        b = start_server(httpd_factory, "redis-hubkill-b", r.url)
+
+        async def main():
+            ch = fresh("hubkill")
+            subs, _ = await spread(a, "/broadcast?channel=" + ch, 2)
+            pub = await connect(b, "/broadcast?channel=" + ch)
+            await settle([a, b], subs + [pub], ch)
+            got = [[] for _ in subs]
+            stop = asyncio.Event()
+
+            async def reader(i, ws):
+                try:
+                    while True:
+                        m = await asyncio.wait_for(ws.recv(), 3)
+                        if m.startswith("b"):
+                            got[i].append(m)
+                except asyncio.TimeoutError:
+                    pass
+
+            async def publisher():
+                n = 0
+                while not stop.is_set():
+                    await pub.send("b%d" % n)
+                    n += 1
+                    await asyncio.sleep(0.02)
+                return n
+
+            readers = [asyncio.ensure_future(reader(i, ws))
+                       for i, ws in enumerate(subs)]
+            sender = asyncio.ensure_future(publisher())
+            await asyncio.sleep(0.5)
+            os.kill(hub_pid(a), signal.SIGKILL)
+            assert a.wait_log(r"WS00078.*exited", 10)
+            await asyncio.sleep(2.5)
+            stop.set()
+            n = await sender
+            await asyncio.gather(*readers)
+            await close_all(subs + [pub])
+            return n, got
+
+        n, got = wsutil.run(main(), 90)
+    finally:
+        for srv in (a, b):
+            if srv:
+                stop_server(srv)
+        r.stop()
+    want = ["b%d" % i for i in range(n)]
+    for seen in got:
+        assert seen == want, "missing {}, twice {}".format(
+            sorted(set(want) - set(seen), key=lambda m: int(m[1:]))[:10],
+            [m for m in set(seen) if seen.count(m) > 1][:10])
+
+
+@pytest.mark.expect_log(OUTAGE, BACK)
+def test_a_resume_after_redis_lost_its_data_says_gap(httpd_factory):
+    """Redis restarts empty (no persistence): a chat member resuming from
+    an id Redis no longer knows is told there is a gap."""
+    r = redisutil.RedisServer(redis_dir("lost")).start()
+    a = None
+    try:
+        a = start_server(httpd_factory, "redis-lost", r.url,
+                         expected=(OUTAGE, BACK))
+
+        async def main():
+            room = fresh("lost")
+            alice = await connect(a, "/chat")
+            await join(alice, room, "alice")
+            for i in range(3):
+                await say(alice, room, "m%d" % i)
+            said = [await crecv_until(alice, is_message(room, "m%d" % i))
+                    for i in range(3)]
+            await alice.close()
+            r.stop()
+            assert a.wait_log(OUTAGE_LINE, 10)
+            r.start()
+            assert a.wait_log(BACK_LINE, 15)
+            back = await connect(a, "/chat")
+            _, history = await join(back, room, "alice",
+                                    since=said[-1]["id"])
+            await back.close()
+            return history
+
+        history = wsutil.run(main(), 60)
+    finally:
+        if a:
+            stop_server(a)
+        r.stop()
+    assert history["gap"] is True
+    assert history["messages"] == []

@@ -106,6 +106,7 @@ START_TEST(bad_settings_are_refused_with_a_reason)
         "redis://h:70000", "redis://h/abc", "redis://[::1", "unix://rel",
         "unix:///s?x=1", "redis://h prefix=a|b", "redis://h timeout=0",
         "redis://h timeout=abc", "redis://h color=blue", "redis://h db=-1",
+        "redis://h prefix=", "redis://h/2 db=3",
     };
     ws_redis_conf_t c;
     size_t i;
