@@ -41,16 +41,18 @@ LDFLAGS_EXTRA ?=
 
 MOD_SRCS := $(SRC)/mod_websocket.c $(SRC)/ws_addrlimit.c $(SRC)/ws_api.c \
             $(SRC)/ws_capacity.c $(SRC)/ws_channels.c $(SRC)/ws_child.c \
-            $(SRC)/ws_config.c $(SRC)/ws_conn.c $(SRC)/ws_frame.c \
+            $(SRC)/ws_config.c $(SRC)/ws_conn.c $(SRC)/ws_deflate.c \
+            $(SRC)/ws_frame.c \
             $(SRC)/ws_handoff.c $(SRC)/ws_handshake.c $(SRC)/ws_hub.c \
             $(SRC)/ws_hubproto.c $(SRC)/ws_hubredis.c $(SRC)/ws_hubstore.c \
             $(SRC)/ws_ids.c $(SRC)/ws_redisconf.c \
             $(SRC)/ws_io.c $(SRC)/ws_location.c $(SRC)/ws_loop.c \
             $(SRC)/ws_mailbox.c $(SRC)/ws_outq.c $(SRC)/ws_plugin.c \
-            $(SRC)/ws_publish.c $(SRC)/ws_registry.c $(SRC)/ws_session.c \
+            $(SRC)/ws_pmd.c $(SRC)/ws_publish.c $(SRC)/ws_registry.c \
+            $(SRC)/ws_session.c \
             $(SRC)/ws_slots.c $(SRC)/ws_snapshot.c $(SRC)/ws_stats.c \
             $(SRC)/ws_timers.c $(SRC)/ws_upgrade.c $(SRC)/ws_utf8.c
-MOD_LIBS := -ljansson -lhiredis
+MOD_LIBS := -ljansson -lhiredis -lz
 MOD_HDRS := $(wildcard $(SRC)/*.h) $(INC)/ws_plugin_api.h
 MODULE   := $(BUILD)/modules/mod_websocket.so
 
@@ -64,6 +66,7 @@ TEST_HANDLERS := $(patsubst tests/handlers/%.c,$(BUILD)/test-handlers/%.so,\
 # Pure units: no httpd, only APR and Check (ws_config.c's few httpd calls
 # are stubbed in tests/unit/test_config.c).
 UNIT_SRCS  := $(SRC)/ws_frame.c $(SRC)/ws_utf8.c $(SRC)/ws_conn.c \
+              $(SRC)/ws_deflate.c \
               $(SRC)/ws_handshake.c $(SRC)/ws_config.c $(SRC)/ws_mailbox.c \
               $(SRC)/ws_outq.c $(SRC)/ws_snapshot.c $(SRC)/ws_timers.c \
               $(SRC)/ws_location.c $(SRC)/ws_hubproto.c $(SRC)/ws_hubstore.c \
@@ -71,7 +74,7 @@ UNIT_SRCS  := $(SRC)/ws_frame.c $(SRC)/ws_utf8.c $(SRC)/ws_conn.c \
 UNIT_TESTS := $(wildcard tests/unit/*.c)
 UNIT_BIN   := $(BUILD)/tests/unit_tests
 UNIT_LIBS  := $(shell pkg-config --cflags --libs check apr-1 apr-util-1 \
-                2>/dev/null)
+                2>/dev/null) -lz
 
 .PHONY: all module handlers test-handlers install test unit integration \
         start stop run clean format fuzz fuzz-smoke test-asan valgrind
@@ -141,10 +144,12 @@ FUZZERS      := $(BUILD)/fuzz/fuzz_frame $(BUILD)/fuzz/fuzz_handshake \
                 $(BUILD)/fuzz/fuzz_hub
 
 $(BUILD)/fuzz/fuzz_frame: tests/fuzz/fuzz_frame.c $(SRC)/ws_frame.c \
-                          $(SRC)/ws_utf8.c $(SRC)/ws_conn.c $(MOD_HDRS)
+                          $(SRC)/ws_utf8.c $(SRC)/ws_conn.c \
+                          $(SRC)/ws_deflate.c $(MOD_HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_frame.c \
-	    $(SRC)/ws_frame.c $(SRC)/ws_utf8.c $(SRC)/ws_conn.c
+	    $(SRC)/ws_frame.c $(SRC)/ws_utf8.c $(SRC)/ws_conn.c \
+	    $(SRC)/ws_deflate.c -lz -lpthread
 
 $(BUILD)/fuzz/fuzz_handshake: tests/fuzz/fuzz_handshake.c \
                               $(SRC)/ws_handshake.c $(MOD_HDRS)

@@ -41,6 +41,13 @@ void *ws_create_dir_conf(apr_pool_t *p, char *dir)
     conf->graceful = WS_UNSET;
     conf->history_count = WS_UNSET;
     conf->history_age = WS_UNSET;
+    conf->compress = WS_UNSET;
+    conf->compress_level = WS_UNSET;
+    conf->server_window = WS_UNSET;
+    conf->client_window = WS_UNSET;
+    conf->compress_mem = WS_UNSET;
+    conf->compress_min = WS_UNSET;
+    conf->takeover = WS_UNSET;
     return conf;
 }
 
@@ -70,6 +77,13 @@ void *ws_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     WS_MERGE(idle);
     WS_MERGE(close_timeout);
     WS_MERGE(graceful);
+    WS_MERGE(compress);
+    WS_MERGE(compress_level);
+    WS_MERGE(server_window);
+    WS_MERGE(client_window);
+    WS_MERGE(compress_mem);
+    WS_MERGE(compress_min);
+    WS_MERGE(takeover);
     if (base->options && add->options) {
         conf->options = apr_table_overlay(p, add->options, base->options);
     }
@@ -161,6 +175,26 @@ void ws_conf_settings(const ws_dir_conf_t *conf, ws_settings_t *out)
     out->idle = ws_conf_idle_timeout(conf);
     out->close_timeout = ws_conf_close_timeout(conf);
     out->graceful = ws_conf_graceful_timeout(conf);
+    out->compress = conf->compress == WS_UNSET ? WS_DEFAULT_COMPRESSION
+                                               : conf->compress;
+    out->compress_level = conf->compress_level == WS_UNSET
+                          ? WS_DEFAULT_COMPRESS_LEVEL : conf->compress_level;
+    out->compress_mem = conf->compress_mem == WS_UNSET
+                        ? WS_DEFAULT_COMPRESS_MEM : conf->compress_mem;
+    out->compress_min = (size_t)(conf->compress_min == WS_UNSET
+                                 ? WS_DEFAULT_COMPRESS_MIN
+                                 : conf->compress_min);
+    {
+        int t = conf->takeover == WS_UNSET ? WS_DEFAULT_TAKEOVER
+                                           : conf->takeover;
+
+        out->pmd.server_no_context_takeover = !(t & WS_TAKEOVER_SERVER);
+        out->pmd.client_no_context_takeover = !(t & WS_TAKEOVER_CLIENT);
+    }
+    out->pmd.server_max_window_bits = conf->server_window == WS_UNSET
+        ? WS_DEFAULT_SERVER_WINDOW : conf->server_window;
+    out->pmd.client_max_window_bits = conf->client_window == WS_UNSET
+        ? WS_DEFAULT_CLIENT_WINDOW : conf->client_window;
 }
 
 const char *ws_parse_size(apr_pool_t *p, const char *arg, apr_off_t *out)
@@ -339,6 +373,73 @@ static const char *cmd_per_address(cmd_parms *cmd, void *dconf,
         ws_addrlimit_wanted();      /* the shared table is needed */
     }
     return err;
+}
+
+static const char *cmd_compression(cmd_parms *cmd, void *dconf, int on)
+{
+    (void)cmd;
+    ((ws_dir_conf_t *)dconf)->compress = on;
+    return NULL;
+}
+
+/* A number in [lo, hi] into *out. */
+static const char *in_range(cmd_parms *cmd, const char *arg, int lo, int hi,
+                            int *out)
+{
+    char *end;
+    long n = strtol(arg, &end, 10);
+
+    if (*end || end == arg || n < lo || n > hi) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number from %d "
+                            "to %d", cmd->cmd->name, arg, lo, hi);
+    }
+    *out = (int)n;
+    return NULL;
+}
+
+/* zlib's level or memLevel, 1-9, at the offset in cmd->info. */
+static const char *cmd_zlib_level(cmd_parms *cmd, void *dconf,
+                                  const char *arg)
+{
+    return in_range(cmd, arg, 1, 9,
+                    (int *)((char *)dconf + (size_t)cmd->info));
+}
+
+/* Window bits: ours, and the most we ask a client for (9-15; zlib's
+ * deflate cannot keep to 8). */
+static const char *cmd_window(cmd_parms *cmd, void *dconf, const char *server,
+                              const char *client)
+{
+    ws_dir_conf_t *conf = dconf;
+    const char *err = in_range(cmd, server, 9, 15, &conf->server_window);
+
+    if (!err && client) {
+        err = in_range(cmd, client, 9, 15, &conf->client_window);
+    }
+    return err;
+}
+
+static const char *cmd_takeover(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ws_dir_conf_t *conf = dconf;
+
+    if (!strcasecmp(arg, "none")) {
+        conf->takeover = 0;
+    }
+    else if (!strcasecmp(arg, "client")) {
+        conf->takeover = WS_TAKEOVER_CLIENT;
+    }
+    else if (!strcasecmp(arg, "server")) {
+        conf->takeover = WS_TAKEOVER_SERVER;
+    }
+    else if (!strcasecmp(arg, "both")) {
+        conf->takeover = WS_TAKEOVER_SERVER | WS_TAKEOVER_CLIENT;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not none, client, "
+                            "server or both", cmd->cmd->name, arg);
+    }
+    return NULL;
 }
 
 static const char *cmd_overflow(cmd_parms *cmd, void *dconf, const char *arg)
@@ -738,6 +839,32 @@ const command_rec ws_cmds[] = {
                   WS_SETTING_CONF,
                   "Most WebSocket connections one client address may hold "
                   "open on this server (0: no limit); more get 503."),
+    AP_INIT_FLAG("WebSocketCompression", cmd_compression, NULL,
+                 WS_SETTING_CONF,
+                 "Answer clients' permessage-deflate offers (RFC 7692): On "
+                 "(the default) or Off."),
+    AP_INIT_TAKE1("WebSocketCompressionLevel", cmd_zlib_level,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, compress_level),
+                  WS_SETTING_CONF,
+                  "zlib compression level, 1 (fastest) to 9 (smallest); "
+                  "default 3."),
+    AP_INIT_TAKE1("WebSocketCompressionMemLevel", cmd_zlib_level,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, compress_mem),
+                  WS_SETTING_CONF,
+                  "zlib memLevel of the compressor, 1 to 9; default 8."),
+    AP_INIT_TAKE12("WebSocketCompressionWindowBits", cmd_window, NULL,
+                   WS_SETTING_CONF,
+                   "LZ77 window bits: the server's [the most asked of "
+                   "clients that let the server choose], 9 to 15; default "
+                   "15 12."),
+    AP_INIT_TAKE1("WebSocketCompressionMinSize", cmd_size,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, compress_min),
+                  WS_SETTING_CONF,
+                  "Messages shorter than this go uncompressed; default 64."),
+    AP_INIT_TAKE1("WebSocketCompressionContextTakeover", cmd_takeover, NULL,
+                  WS_SETTING_CONF,
+                  "Which side keeps its compression context between "
+                  "messages: client (the default), server, both or none."),
     AP_INIT_TAKE1("WebSocketQueueOverflow", cmd_overflow, NULL,
                   WS_SETTING_CONF,
                   "What a full output queue does: Close (1008, the "

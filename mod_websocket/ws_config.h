@@ -15,6 +15,7 @@
 #include "apr_tables.h"
 
 #include "ws_plugin.h"
+#include "ws_pmd.h"
 
 #define WS_UNSET (-1)
 
@@ -33,6 +34,16 @@
 #define WS_DEFAULT_HISTORY_COUNT 100
 #define WS_DEFAULT_HISTORY_AGE  apr_time_from_sec(3600)
 #define WS_DEFAULT_CHANNEL_MEMORY (64 * 1024 * 1024)
+/* permessage-deflate (RFC 7692): see README "WebSocketCompression". */
+#define WS_DEFAULT_COMPRESSION  1
+#define WS_DEFAULT_COMPRESS_LEVEL 3
+#define WS_DEFAULT_SERVER_WINDOW 15
+#define WS_DEFAULT_CLIENT_WINDOW 12
+#define WS_DEFAULT_COMPRESS_MEM 8
+#define WS_DEFAULT_COMPRESS_MIN 64
+#define WS_TAKEOVER_SERVER 1    /* WebSocketCompressionContextTakeover */
+#define WS_TAKEOVER_CLIENT 2
+#define WS_DEFAULT_TAKEOVER WS_TAKEOVER_CLIENT
 
 typedef enum {
     WS_PLAIN_REFUSE = 0,        /* non-upgrade requests get 426 */
@@ -74,6 +85,13 @@ typedef struct ws_dir_conf {
     apr_interval_time_t idle;   /* WS_UNSET or time; 0 = none */
     apr_interval_time_t close_timeout;
     apr_interval_time_t graceful;
+    int compress;               /* WS_UNSET, 0, 1 */
+    int compress_level;         /* WS_UNSET or 1-9 */
+    int server_window;          /* WS_UNSET or 9-15 */
+    int client_window;          /* WS_UNSET or 9-15 */
+    int compress_mem;           /* WS_UNSET or 1-9 */
+    apr_off_t compress_min;     /* WS_UNSET or bytes */
+    int takeover;               /* WS_UNSET or WS_TAKEOVER_* bits */
 } ws_dir_conf_t;
 
 /* Server-wide settings (server config only), back to their defaults at
@@ -152,6 +170,11 @@ typedef struct {
     apr_interval_time_t idle;
     apr_interval_time_t close_timeout;
     apr_interval_time_t graceful;
+    int compress;               /* offer permessage-deflate answers */
+    ws_pmd_policy_t pmd;
+    int compress_level;
+    int compress_mem;
+    size_t compress_min;
 } ws_settings_t;
 
 void ws_conf_settings(const ws_dir_conf_t *conf, ws_settings_t *out);

@@ -88,16 +88,22 @@ static void set_outcome(ws_conn_t *c, int code, const char *reason,
     c->close_reason[reason_len] = '\0';
 }
 
-static int emit(ws_conn_t *c, int opcode, const uint8_t *data, size_t len)
+static int emit_rsv(ws_conn_t *c, unsigned rsv, int opcode,
+                    const uint8_t *data, size_t len)
 {
     uint8_t hdr[WS_FRAME_MAX_HEADER];
-    size_t hlen = ws_frame_header_encode(hdr, 1, 0, opcode, len, NULL);
+    size_t hlen = ws_frame_header_encode(hdr, 1, rsv, opcode, len, NULL);
 
     if (c->ops->output(c->baton, hdr, hlen, data, len) != 0) {
         return WS_CONN_EOUTPUT;
     }
     c->bytes_out += len;
     return WS_CONN_OK;
+}
+
+static int emit(ws_conn_t *c, int opcode, const uint8_t *data, size_t len)
+{
+    return emit_rsv(c, 0, opcode, data, len);
 }
 
 /* Send a close frame carrying code (0: no status) and reason. */
@@ -233,6 +239,9 @@ static void data_header(ws_conn_t *c, size_t avail)
         c->msg_opcode = h->opcode;
         c->msg_len = 0;
         c->msg_frames = 0;
+        /* RFC 7692 section 6.1: RSV1 on the first frame only (the decoder
+         * refuses it elsewhere). */
+        c->msg_compressed = c->pmd && (h->rsv & WS_RSV1);
         ws_utf8_init(&c->utf8);
     }
     /* Section 10.4: fragments cost per frame; bound them per message. */
@@ -240,9 +249,14 @@ static void data_header(ws_conn_t *c, size_t avail)
         fail(c, WS_CLOSE_CODE_POLICY, "too many fragments in one message");
         return;
     }
-    if (c->max_message_size
+    if (c->max_message_size && !c->msg_compressed
         && h->length > c->max_message_size - c->msg_len) {
         fail(c, WS_CLOSE_CODE_TOO_BIG, "message too big");
+        return;
+    }
+    if (c->msg_compressed) {
+        /* Inflated as it comes (inflate_sink): its size is not known. */
+        c->direct = 0;
         return;
     }
     /* An unfragmented frame whose payload is all in this input is handed
@@ -253,8 +267,55 @@ static void data_header(ws_conn_t *c, size_t avail)
     }
 }
 
+/* Inflated bytes of the message: the limits apply to them (a small
+ * compressed message must not inflate past WebSocketMaxMessageSize), then
+ * UTF-8, then they are kept. */
+static int inflate_sink(void *arg, const uint8_t *data, size_t len)
+{
+    ws_conn_t *c = arg;
+
+    if (c->max_message_size && len > c->max_message_size - c->msg_len) {
+        fail(c, WS_CLOSE_CODE_TOO_BIG, "message too big (inflated)");
+        return -1;
+    }
+    if (c->msg_opcode == WS_OP_TEXT
+        && ws_utf8_feed(&c->utf8, data, len) == WS_UTF8_INVALID) {
+        fail(c, WS_CLOSE_CODE_INVALID_DATA, "invalid UTF-8 in text");
+        return -1;
+    }
+    if (grow_message(c, c->msg_len + len + 1) != 0) {
+        fail(c, WS_CLOSE_CODE_INTERNAL, "out of memory");
+        return -1;
+    }
+    memcpy(c->msg + c->msg_len, data, len);
+    c->msg_len += len;
+    return 0;
+}
+
+static int inflate_some(ws_conn_t *c, const uint8_t *data, size_t len,
+                        int last)
+{
+    int rv = ws_deflate_inflate(c->pmd, data, len, last, inflate_sink, c);
+
+    if (rv == WS_DEFLATE_BAD) {
+        fail(c, WS_CLOSE_CODE_INVALID_DATA, "invalid compressed data");
+    }
+    else if (rv == WS_DEFLATE_NOMEM) {
+        fail(c, WS_CLOSE_CODE_INTERNAL, "out of memory");
+    }
+    if (rv != WS_DEFLATE_OK) {
+        ws_deflate_inflate_abort(c->pmd);
+        return -1;
+    }
+    return 0;
+}
+
 static void data_payload(ws_conn_t *c, uint8_t *data, size_t len)
 {
+    if (c->msg_compressed) {
+        inflate_some(c, data, len, 0);
+        return;
+    }
     if (c->msg_opcode == WS_OP_TEXT
         && ws_utf8_feed(&c->utf8, data, len) == WS_UTF8_INVALID) {
         /* Section 8.1: fail as soon as the text cannot be valid. */
@@ -277,6 +338,17 @@ static void data_end(ws_conn_t *c)
 
     if (!c->frame.fin) {
         return;
+    }
+    if (c->msg_compressed) {
+        c->msg_compressed = 0;
+        if (inflate_some(c, NULL, 0, 1) != 0) {
+            c->msg_opcode = 0;
+            return;
+        }
+        if (!c->msg && grow_message(c, 1) != 0) {
+            fail(c, WS_CLOSE_CODE_INTERNAL, "out of memory");
+            return;
+        }
     }
     c->msg_opcode = 0;
     if (opcode == WS_OP_TEXT
@@ -380,11 +452,48 @@ int ws_conn_send(ws_conn_t *c, int opcode, const void *data, size_t len)
     if (c->state != WS_STATE_OPEN) {
         return WS_CONN_ECLOSED;
     }
+    if (c->pmd && (opcode == WS_OP_TEXT || opcode == WS_OP_BINARY)
+        && ws_deflate_wanted(c->pmd, len)) {
+        uint8_t *z;
+        size_t zlen;
+
+        if (ws_deflate_compress(c->pmd, data, len, &z, &zlen)
+            == WS_DEFLATE_OK) {
+            rv = emit_rsv(c, WS_RSV1, opcode, z, zlen);
+            free(z);
+            if (rv == WS_CONN_OK) {
+                c->msgs_out++;
+            }
+            return rv;
+        }
+        /* No memory to compress: it goes as it is. */
+    }
     rv = emit(c, opcode, data, len);
     if (rv == WS_CONN_OK) {
         c->msgs_out++;
     }
     return rv;
+}
+
+int ws_conn_send_deflated(ws_conn_t *c, int opcode, const void *data,
+                          size_t len)
+{
+    int rv;
+
+    if (c->state != WS_STATE_OPEN) {
+        return WS_CONN_ECLOSED;
+    }
+    rv = emit_rsv(c, WS_RSV1, opcode, data, len);
+    if (rv == WS_CONN_OK) {
+        c->msgs_out++;
+    }
+    return rv;
+}
+
+void ws_conn_set_deflate(ws_conn_t *c, ws_deflate_t *d)
+{
+    c->pmd = d;
+    c->dec.allowed_rsv = d ? WS_RSV1 : 0;
 }
 
 int ws_conn_ping(ws_conn_t *c, const void *data, size_t len)
@@ -439,6 +548,9 @@ void ws_conn_trim(ws_conn_t *c)
 {
     if (c->msg_opcode == 0 && c->msg) {
         ws_conn_cleanup(c);
+    }
+    if (c->msg_opcode == 0) {
+        ws_deflate_trim(c->pmd);
     }
 }
 

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ws_deflate.h"
 #include "ws_frame.h"
 #include "ws_utf8.h"
 
@@ -78,6 +79,9 @@ typedef struct {
     size_t msg_len;
     size_t msg_cap;
     int direct;                 /* current frame delivered from the input */
+    int msg_compressed;         /* RSV1 on its first frame (RFC 7692) */
+    ws_deflate_t *pmd;          /* permessage-deflate agreed (the caller's;
+                                 * NULL: none) */
     uint8_t *direct_data;
     uint8_t *delivering;        /* msg, while the message callback runs */
 
@@ -106,6 +110,16 @@ void ws_conn_init(ws_conn_t *c, const ws_conn_limits_t *limits,
 
 /* Free the message buffer. */
 void ws_conn_cleanup(ws_conn_t *c);
+
+/* permessage-deflate was agreed: RSV1 marks compressed messages both ways
+ * (RFC 7692 section 6).  d stays the caller's (it outlives the engine's
+ * use of it). */
+void ws_conn_set_deflate(ws_conn_t *c, ws_deflate_t *d);
+
+/* Send a data message whose payload is already compressed for this
+ * connection's settings (a broadcast's shared copy): RSV1 is set. */
+int ws_conn_send_deflated(ws_conn_t *c, int opcode, const void *data,
+                          size_t len);
 
 /*
  * Feed received bytes.  buf must have one writable byte after buf[len - 1]

@@ -19,6 +19,7 @@ ws_shared_t *ws_shared_create(const void *data, size_t len)
     }
     sh->refs = 1;
     sh->len = len;
+    sh->deflated = NULL;
     if (len) {
         memcpy(sh->data, data, len);
     }
@@ -35,6 +36,7 @@ ws_shared_t *ws_shared_ref(ws_shared_t *sh)
 void ws_shared_unref(ws_shared_t *sh)
 {
     if (sh && __atomic_sub_fetch(&sh->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        free(sh->deflated);
         free(sh);
     }
 }

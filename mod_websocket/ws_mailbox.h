@@ -25,6 +25,10 @@
 typedef struct ws_shared {
     uint32_t refs;              /* atomic */
     size_t len;
+    void *deflated;             /* atomic, set once: the payload compressed
+                                 * for one permessage-deflate setting
+                                 * (ws_session's: a malloc'd block, freed
+                                 * with the payload) */
     uint8_t data[1];            /* len bytes, then a NUL */
 } ws_shared_t;
 

@@ -53,6 +53,7 @@ struct ws_connection {
     ws_location_t *loc;         /* in pconf: lives as long as the child */
     ws_plugin_t *plugin;        /* in pconf: lives as long as the child */
     ws_settings_t set;          /* the location's settings, copied */
+    ws_deflate_t *pmd;          /* permessage-deflate agreed, or NULL */
     ws_snapshot_t *snap;        /* read-only after on_open */
     const char *protocol;       /* one of the snapshot's offers, or NULL */
     void *user_data;            /* the handler's */
@@ -250,6 +251,7 @@ void ws_session_unref(ws_session_t *ws)
         release_admission(ws);
         ws_mail_free_all(ws_mailbox_take(&ws->mail, NULL));
         ws_conn_cleanup(&ws->engine);
+        ws_deflate_destroy(ws->pmd);
         ws_snapshot_free(ws->snap);
         pthread_mutex_destroy(&ws->lock);
         free(ws);
@@ -434,6 +436,26 @@ void ws_session_attach(ws_session_t *ws, const ws_sink_ops_t *ops,
     ws->sink = sink;
     ws_timers_init(&ws->timers, now);
     ws_conn_init(&ws->engine, &limits, &engine_ops, ws);
+    ws_conn_set_deflate(&ws->engine, ws->pmd);
+}
+
+const char *ws_session_negotiate_deflate(ws_session_t *ws,
+                                         const char *offers, apr_pool_t *p)
+{
+    char resp[WS_PMD_RESPONSE_MAX];
+    ws_deflate_conf_t dc;
+
+    if (!ws->set.compress || !offers
+        || !ws_pmd_negotiate(offers, &ws->set.pmd, &dc.params, resp)) {
+        return NULL;
+    }
+    dc.level = ws->set.compress_level;
+    dc.mem_level = ws->set.compress_mem;
+    dc.min_size = ws->set.compress_min;
+    if (!(ws->pmd = ws_deflate_create(&dc))) {
+        return NULL;            /* no memory: answered without it */
+    }
+    return apr_pstrdup(p, resp);
 }
 
 int ws_session_run(ws_session_t *ws, ws_owner_t *owner, void *slot)
@@ -466,6 +488,64 @@ static void begin_close(ws_session_t *ws, int code, const char *reason,
     }
 }
 
+/* A shared payload compressed for this connection's settings: once for
+ * every connection with the same ones (server_no_context_takeover makes
+ * the bytes the same), kept with the payload. */
+typedef struct {
+    uint32_t key;               /* ws_deflate_key */
+    size_t len;
+    uint8_t data[1];
+} deflated_t;
+
+static const deflated_t *shared_deflated(ws_shared_t *sh, ws_deflate_t *d)
+{
+    uint32_t key = ws_deflate_key(d);
+    deflated_t *z = __atomic_load_n((deflated_t **)&sh->deflated,
+                                    __ATOMIC_ACQUIRE);
+    deflated_t *mine, *none = NULL;
+    uint8_t *out;
+    size_t olen;
+
+    if (!key || !ws_deflate_wanted(d, sh->len)) {
+        return NULL;
+    }
+    if (z) {
+        return z->key == key ? z : NULL;
+    }
+    if (ws_deflate_compress(d, sh->data, sh->len, &out, &olen)
+        != WS_DEFLATE_OK) {
+        return NULL;
+    }
+    mine = malloc(sizeof(*mine) + olen);
+    if (!mine) {
+        free(out);
+        return NULL;
+    }
+    mine->key = key;
+    mine->len = olen;
+    memcpy(mine->data, out, olen);
+    free(out);
+    if (!__atomic_compare_exchange_n((deflated_t **)&sh->deflated, &none,
+                                     mine, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        free(mine);             /* another thread was first */
+        return none->key == key ? none : NULL;
+    }
+    return mine;
+}
+
+/* Send mail m's message: a shared payload compressed once for all. */
+static int send_mail(ws_session_t *ws, ws_mail_t *m)
+{
+    const deflated_t *z;
+
+    if (m->shared && ws->pmd && (z = shared_deflated(m->shared, ws->pmd))) {
+        return ws_conn_send_deflated(&ws->engine, m->opcode, z->data,
+                                     z->len);
+    }
+    return ws_conn_send(&ws->engine, m->opcode, WS_MAIL_DATA(m), m->len);
+}
+
 void ws_session_take_mail(ws_session_t *ws, apr_time_t now)
 {
     ws_mail_t *m, *next;
@@ -487,8 +567,7 @@ void ws_session_take_mail(ws_session_t *ws, apr_time_t now)
             m->call(ws, m->arg);
             current_session = outer;
         }
-        else if (ws_conn_send(&ws->engine, m->opcode, WS_MAIL_DATA(m),
-                              m->len) == WS_CONN_OK) {
+        else if (send_mail(ws, m) == WS_CONN_OK) {
             ws_timers_message(&ws->timers, now);
             ws_stats_add(WS_STAT_MSGS_OUT, 1);
         }

@@ -144,6 +144,16 @@ int ws_session_open(ws_session_t *ws, request_rec *r,
 /* The agreed subprotocol, or NULL. */
 const char *ws_session_protocol(const ws_session_t *ws);
 
+/*
+ * The handshake (request's worker, before the 101): take a
+ * permessage-deflate offer of the request's Sec-WebSocket-Extensions
+ * (offers: every header's value, joined; NULL: none) if the location's
+ * WebSocketCompression settings allow one.  Returns the response's
+ * Sec-WebSocket-Extensions value (in p), or NULL: none agreed.
+ */
+const char *ws_session_negotiate_deflate(ws_session_t *ws,
+                                         const char *offers, apr_pool_t *p);
+
 /* What the session holds of the admission limits (ws_addrlimit's token,
  * ws_capacity's hold): released once when it ends. */
 void ws_session_hold_admission(ws_session_t *ws, int addr_token,

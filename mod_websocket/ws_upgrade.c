@@ -105,6 +105,7 @@ static void note_no_protocol(request_rec *r, const ws_session_t *ws)
 static int send_101(request_rec *r, ws_session_t *ws, const char *key)
 {
     const char *protocol = ws_session_protocol(ws);
+    const char *ext;
     char accept[WS_ACCEPT_LEN + 1];
 
     ws_handshake_accept(key, accept);
@@ -115,6 +116,12 @@ static int send_101(request_rec *r, ws_session_t *ws, const char *key)
                    apr_pstrdup(r->pool, accept));
     if (protocol) {
         apr_table_setn(r->headers_out, "Sec-WebSocket-Protocol", protocol);
+    }
+    /* httpd joined repeated headers with ", ": every offer is here. */
+    if ((ext = ws_session_negotiate_deflate(
+             ws, apr_table_get(r->headers_in, "Sec-WebSocket-Extensions"),
+             r->pool))) {
+        apr_table_setn(r->headers_out, "Sec-WebSocket-Extensions", ext);
     }
     r->status = HTTP_SWITCHING_PROTOCOLS;
     r->status_line = "101 Switching Protocols";

@@ -18,9 +18,11 @@ Pauses that only give the server time (5.19/5.20, the first pause of 6.4.x)
 are shortened to PAUSE; every deadline the server must meet keeps the suite's
 value (e.g. the 1 s after the invalid part of 6.4.x, 0.5 s in 6.5-6.23).
 """
+import os
 import socket
 import struct
 import time
+import zlib
 
 import pytest
 
@@ -1033,34 +1035,111 @@ def test_utf8_table_agrees_with_a_strict_decoder():
     assert valid[5:16] == [n in (2, 5, 7, 9, 11) for n in range(1, 12)]
 
 
-# 12.x / 13.x: the permessage-deflate offers of the fuzzing client.  With no
-# extension agreed, the suite marks every case UNIMPLEMENTED (not failed).
+# 12.x / 13.x: the permessage-deflate offers of the fuzzing client, with
+# what this server answers (the defaults: server_no_context_takeover, a
+# client window of at most 12 when the client lets us choose), and then the
+# cases' traffic in our rendering: messages of 16 B to 128 KB, text and
+# binary, compressed by the client as its offer says (a fresh compressor
+# per message with client_no_context_takeover), some in three fragments
+# (RSV1 on the first only), each echoed compressed and inflating to what
+# was sent.
 DEFLATE_OFFERS = [
     ("12.x+13.1", "permessage-deflate; client_no_context_takeover; "
-     "client_max_window_bits"),
+     "client_max_window_bits",
+     "permessage-deflate; server_no_context_takeover; "
+     "client_no_context_takeover; client_max_window_bits=12"),
     ("13.2", "permessage-deflate; client_no_context_takeover; "
-     "client_max_window_bits; server_no_context_takeover"),
+     "client_max_window_bits; server_no_context_takeover",
+     "permessage-deflate; server_no_context_takeover; "
+     "client_no_context_takeover; client_max_window_bits=12"),
     ("13.3", "permessage-deflate; client_no_context_takeover; "
-     "client_max_window_bits; server_max_window_bits=9"),
+     "client_max_window_bits; server_max_window_bits=9",
+     "permessage-deflate; server_no_context_takeover; "
+     "client_no_context_takeover; server_max_window_bits=9; "
+     "client_max_window_bits=12"),
     ("13.7", "permessage-deflate; client_no_context_takeover; "
      "client_max_window_bits; server_no_context_takeover; "
      "server_max_window_bits=9, permessage-deflate; "
      "client_no_context_takeover; client_max_window_bits; "
      "server_no_context_takeover, permessage-deflate; "
-     "client_no_context_takeover; client_max_window_bits"),
+     "client_no_context_takeover; client_max_window_bits",
+     "permessage-deflate; server_no_context_takeover; "
+     "client_no_context_takeover; server_max_window_bits=9; "
+     "client_max_window_bits=12"),
+    ("client-takeover", "permessage-deflate; client_max_window_bits",
+     "permessage-deflate; server_no_context_takeover; "
+     "client_max_window_bits=12"),
 ]
 
+DEFLATE_SIZES = [16, 64, 256, 1024, 4096, 16384, 65536, 131072]
+TAIL = b"\x00\x00\xff\xff"
 
-@pytest.mark.parametrize("offer", [o for _, o in DEFLATE_OFFERS],
-                         ids=[i for i, _ in DEFLATE_OFFERS])
-def test_deflate_offer_is_declined_so_12_and_13_are_unimplemented(server,
-                                                                  offer):
-    """The offer is declined (no Sec-WebSocket-Extensions); the client's
-    close 1000 is then answered and TCP closed, as those cases do."""
+
+def deflate_text(n, i):
+    """Compressible, varied text of n bytes (JSON-like, as 12.x's)."""
+    words = ["alpha", "beta", "gamma", "delta", "{\"k\":", str(i), "}"]
+    out, j, size = [], 0, 0
+    while size < n:
+        w = words[(j * 7 + i) % len(words)]
+        out.append(w)
+        size += len(w) + 1
+        j += 1
+    return (" ".join(out))[:n].encode()
+
+
+@pytest.mark.parametrize("offer,answer", [(o, a) for _, o, a in
+                                          DEFLATE_OFFERS],
+                         ids=[i for i, _, _ in DEFLATE_OFFERS])
+def test_deflate_offers_are_agreed_and_every_message_round_trips(server,
+                                                                 offer,
+                                                                 answer):
     headers = dict(CLIENT_HEADERS, **{"Sec-WebSocket-Extensions": offer})
+    client_no_takeover = "client_no_context_takeover" in answer
     with RawWebSocket(server.port, "/echo", headers=headers) as ws:
         assert ws.response.status == 101
-        assert ws.response.header_all("Sec-WebSocket-Extensions") == []
+        assert ws.response.header_all("Sec-WebSocket-Extensions") == \
+            [answer]
+        comp = zlib.compressobj(6, zlib.DEFLATED, -12)
+        k = 0
+        for n in DEFLATE_SIZES:
+            for opcode in (OP_TEXT, OP_BINARY):
+                for rep in range(3):
+                    k += 1
+                    msg = deflate_text(n, k) if opcode == OP_TEXT \
+                        else os.urandom(n // 2) + deflate_text(n - n // 2, k)
+                    if client_no_takeover:
+                        comp = zlib.compressobj(6, zlib.DEFLATED, -12)
+                    z = comp.compress(msg) + comp.flush(zlib.Z_SYNC_FLUSH)
+                    assert z.endswith(TAIL)
+                    z = z[:-4]
+                    if rep == 2 and len(z) >= 3:
+                        third = len(z) // 3
+                        ws.send_frame(opcode, z[:third], fin=False, rsv=4)
+                        ws.send_frame(OP_CONT, z[third:2 * third],
+                                      fin=False)
+                        ws.send_frame(OP_CONT, z[2 * third:])
+                    else:
+                        ws.send_frame(opcode, z, rsv=4)
+                    got_op, data, compressed = b"", b"", None
+                    while True:
+                        fin, rsv, op, payload = ws.recv_frame()
+                        if compressed is None:
+                            compressed = bool(rsv & 4)
+                            got_op = op
+                        else:
+                            assert op == OP_CONT and rsv == 0
+                        data += payload
+                        if fin:
+                            break
+                    assert got_op == opcode
+                    # Messages under WebSocketCompressionMinSize (64) go
+                    # as they are; the rest compressed, each on its own
+                    # (server_no_context_takeover).
+                    assert compressed == (n >= 64), (n, compressed)
+                    if compressed:
+                        d = zlib.decompressobj(-15)
+                        data = d.decompress(data + TAIL)
+                    assert data == msg, (n, opcode, rep)
         ws.send_frame(OP_CLOSE, close_payload(1000))
         assert ws.expect_close() == (1000, b"")
         ws.expect_eof(timeout=DROP_TIMEOUT)
