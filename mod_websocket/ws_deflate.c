@@ -13,6 +13,9 @@ struct ws_deflate {
     ws_deflate_conf_t conf;
     z_stream inf;
     int inf_live;               /* inflateInit2 done */
+    int inf_ended;              /* this message's stream had its final
+                                 * block (BFINAL, section 7.2.3.3): only
+                                 * our tail may follow */
     z_stream def;               /* with server context takeover only */
     int def_live;
 };
@@ -85,12 +88,13 @@ static int inf_run(ws_deflate_t *d, const uint8_t *in, size_t len,
             return WS_DEFLATE_SINK;
         }
         if (zr == Z_STREAM_END) {
-            /* A final block (BFINAL): the stream ends; anything after it
-             * is not deflate. */
-            if (d->inf.avail_in) {
+            /* A final block (BFINAL): the message's data ends here;
+             * anything after it but our tail is not deflate. */
+            d->inf_ended = 1;
+            inflateReset(&d->inf);
+            if (d->inf.avail_in && in != tail) {
                 return WS_DEFLATE_BAD;
             }
-            inflateReset(&d->inf);
             break;
         }
         if (zr == Z_BUF_ERROR && got == 0) {
@@ -108,16 +112,23 @@ int ws_deflate_inflate(ws_deflate_t *d, const uint8_t *in, size_t len,
     if ((rv = inf_start(d)) != WS_DEFLATE_OK) {
         return rv;
     }
+    if (len && d->inf_ended) {
+        return WS_DEFLATE_BAD;  /* data after the final block */
+    }
     if (len && (rv = inf_run(d, in, len, sink, arg)) != WS_DEFLATE_OK) {
         return rv;
     }
     if (!last) {
         return WS_DEFLATE_OK;
     }
-    /* Section 7.2.2: append 0x00 0x00 0xff 0xff and inflate it. */
-    if ((rv = inf_run(d, tail, sizeof(tail), sink, arg)) != WS_DEFLATE_OK) {
+    /* Section 7.2.2: append 0x00 0x00 0xff 0xff and inflate it (not
+     * after a final block: the stream is over). */
+    if (!d->inf_ended
+        && (rv = inf_run(d, tail, sizeof(tail), sink, arg))
+           != WS_DEFLATE_OK) {
         return rv;
     }
+    d->inf_ended = 0;
     if (d->conf.params.client_no_context_takeover) {
         /* The next message starts afresh: nothing to keep. */
         inflateEnd(&d->inf);
@@ -131,6 +142,9 @@ void ws_deflate_inflate_abort(ws_deflate_t *d)
     if (d && d->inf_live) {
         inflateEnd(&d->inf);
         d->inf_live = 0;
+    }
+    if (d) {
+        d->inf_ended = 0;
     }
 }
 

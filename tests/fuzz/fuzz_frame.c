@@ -6,7 +6,9 @@
  * Checks beyond "no crash" (ASan/UBSan find those): the engine's outcome
  * does not depend on how the input is split, every close frame it sends
  * carries a code valid on the wire, and the incremental UTF-8 validator
- * agrees with the one-shot one.
+ * agrees with the one-shot one.  When the first byte's high bit is set,
+ * permessage-deflate is agreed: RSV1 messages go through the inflater, and
+ * its output is held to the message limit and UTF-8 like any other.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -61,15 +63,30 @@ static int on_output(void *baton, const uint8_t *hdr, size_t hlen,
 static const ws_conn_ops_t ops = { on_message, on_output, NULL, NULL };
 
 /* Run the engine over data cut into pieces of the given sizes. */
-static void run(const uint8_t *data, size_t size, size_t piece, rec_t *r,
-                ws_state_e *state, int *code)
+static void run(const uint8_t *data, size_t size, size_t piece, int deflate,
+                rec_t *r, ws_state_e *state, int *code)
 {
     ws_conn_limits_t lim = { 1 << 20, 1 << 19, 64 };
+    ws_deflate_t *d = NULL;
     ws_conn_t c;
     size_t off = 0;
 
     memset(r, 0, sizeof(*r));
     ws_conn_init(&c, &lim, &ops, r);
+    if (deflate) {
+        ws_deflate_conf_t dc;
+
+        memset(&dc, 0, sizeof(dc));
+        dc.params.server_no_context_takeover = 1;
+        dc.params.client_no_context_takeover = deflate & 2;
+        dc.params.server_max_window_bits = 15;
+        dc.params.client_max_window_bits = 9 + (deflate & 1) * 6;
+        dc.level = 1;
+        dc.mem_level = 8;
+        dc.min_size = 16;
+        d = ws_deflate_create(&dc);
+        ws_conn_set_deflate(&c, d);
+    }
     while (off < size) {
         size_t n = size - off < piece ? size - off : piece;
         uint8_t *buf = malloc(n + 1);
@@ -82,6 +99,7 @@ static void run(const uint8_t *data, size_t size, size_t piece, rec_t *r,
     *state = c.state;
     *code = c.close_code;
     ws_conn_cleanup(&c);
+    ws_deflate_destroy(d);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -91,13 +109,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int c1, c2;
     ws_utf8_t v;
     size_t i;
-    int inc;
+    int inc, deflate;
 
     if (size < 1) {
         return 0;
     }
-    run(data + 1, size - 1, size, &whole, &s1, &c1);
-    run(data + 1, size - 1, (size_t)(data[0] % 7) + 1, &split, &s2, &c2);
+    deflate = data[0] & 0x80 ? 1 | (data[0] & 0x40 ? 2 : 0) : 0;
+    run(data + 1, size - 1, size, deflate, &whole, &s1, &c1);
+    run(data + 1, size - 1, (size_t)(data[0] % 7) + 1, deflate, &split, &s2,
+        &c2);
     if (s1 != s2 || c1 != c2 || whole.msgs != split.msgs
         || whole.msg_bytes != split.msg_bytes) {
         abort();                /* the outcome depends on the split */

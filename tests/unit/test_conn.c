@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <check.h>
+#include <zlib.h>
 
 #include "ws_conn.h"
 
@@ -105,6 +106,7 @@ static int sent_frame(const rec_t *r, size_t index, uint8_t *payload,
     memcpy(copy, r->out, r->out_len);
     ws_frame_decoder_init(&d);
     d.require_mask = 0;
+    d.allowed_rsv = WS_RSV1;    /* compressed frames (RFC 7692) */
     *plen = 0;
     for (;;) {
         ws_frame_result_e res = ws_frame_decode(&d, copy + off,
@@ -696,6 +698,200 @@ START_TEST(large_fragmented_binary_is_reassembled)
 }
 END_TEST
 
+/* --- permessage-deflate (RFC 7692) --- */
+
+/* Raw deflate of data with a sync flush, the tail removed (what a client
+ * sends). */
+static size_t client_deflate(const void *data, size_t len, uint8_t *out,
+                             size_t cap)
+{
+    z_stream z;
+    size_t n;
+
+    memset(&z, 0, sizeof(z));
+    ck_assert_int_eq(deflateInit2(&z, 6, Z_DEFLATED, -12, 8,
+                                  Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = (Bytef *)(uintptr_t)data;
+    z.avail_in = (uInt)len;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    ck_assert_int_eq(deflate(&z, Z_SYNC_FLUSH), Z_OK);
+    n = cap - z.avail_out;
+    deflateEnd(&z);
+    ck_assert_uint_ge(n, 4);
+    ck_assert(memcmp(out + n - 4, "\x00\x00\xff\xff", 4) == 0);
+    return n - 4;
+}
+
+static ws_deflate_t *pmd_for_tests(int client_no_takeover)
+{
+    ws_deflate_conf_t dc;
+
+    memset(&dc, 0, sizeof(dc));
+    dc.params.server_no_context_takeover = 1;
+    dc.params.client_no_context_takeover = client_no_takeover;
+    dc.params.server_max_window_bits = 15;
+    dc.params.client_max_window_bits = 12;
+    dc.level = 3;
+    dc.mem_level = 8;
+    dc.min_size = 16;
+    return ws_deflate_create(&dc);
+}
+
+START_TEST(a_compressed_message_inflates_whatever_the_split)
+{
+    static char text[3000];
+    uint8_t z[4000], in[4100];
+    size_t zlen, len, split, i;
+
+    for (i = 0; i < sizeof(text); i++) {
+        text[i] = "abcdefgh {}:,"[i % 13 * (i % 7) % 13];
+    }
+    zlen = client_deflate(text, sizeof(text), z, sizeof(z));
+    len = client_frame(in, 1, WS_RSV1, WS_OP_TEXT, z, zlen);
+    for (split = 0; split <= len; split++) {
+        ws_deflate_t *d = pmd_for_tests(0);
+        ws_conn_t c;
+        rec_t r;
+
+        start(&c, &r, 0);
+        ws_conn_set_deflate(&c, d);
+        feed_split(&c, in, len, split);
+        ck_assert_int_eq(r.nmsg, 1);
+        ck_assert_int_eq(r.last_op, WS_OP_TEXT);
+        ck_assert_uint_eq(r.last_len, sizeof(text));
+        ck_assert(memcmp(r.last, text, sizeof(text)) == 0);
+        ck_assert(r.last_nul);
+        ws_conn_cleanup(&c);
+        ws_deflate_destroy(d);
+    }
+}
+END_TEST
+
+START_TEST(a_compressed_message_in_fragments_inflates)
+{
+    static const char text[] = "fragmented and compressed, "
+                               "fragmented and compressed, "
+                               "fragmented and compressed";
+    uint8_t z[400], in[600];
+    size_t zlen, len = 0, cut;
+
+    zlen = client_deflate(text, sizeof(text) - 1, z, sizeof(z));
+    for (cut = 1; cut + 1 < zlen; cut++) {
+        ws_deflate_t *d = pmd_for_tests(1);
+        ws_conn_t c;
+        rec_t r;
+
+        /* RSV1 on the first frame only (section 6.1). */
+        len = client_frame(in, 0, WS_RSV1, WS_OP_TEXT, z, cut);
+        len += client_frame(in + len, 0, 0, WS_OP_CONT, z + cut, 1);
+        len += client_frame(in + len, 1, 0, WS_OP_CONT, z + cut + 1,
+                            zlen - cut - 1);
+        start(&c, &r, 0);
+        ws_conn_set_deflate(&c, d);
+        ws_conn_feed(&c, in, len);
+        ck_assert_int_eq(r.nmsg, 1);
+        ck_assert_uint_eq(r.last_len, sizeof(text) - 1);
+        ck_assert(memcmp(r.last, text, sizeof(text) - 1) == 0);
+        ws_conn_cleanup(&c);
+        ws_deflate_destroy(d);
+    }
+}
+END_TEST
+
+START_TEST(a_small_message_inflating_past_the_limit_is_1009)
+{
+    static uint8_t zeros[200000];
+    uint8_t z[2000], in[2100];
+    size_t zlen, len;
+    ws_deflate_t *d = pmd_for_tests(0);
+    ws_conn_t c;
+    rec_t r;
+
+    zlen = client_deflate(zeros, sizeof(zeros), z, sizeof(z));
+    ck_assert_uint_lt(zlen, 1000);  /* a few hundred bytes on the wire */
+    len = client_frame(in, 1, WS_RSV1, WS_OP_BINARY, z, zlen);
+    start(&c, &r, 65536);
+    ws_conn_set_deflate(&c, d);
+    ws_conn_feed(&c, in, len);
+    ck_assert_int_eq(r.nmsg, 0);
+    ck_assert_int_eq(r.violation, WS_CLOSE_CODE_TOO_BIG);
+    ck_assert_int_eq(sent_close_code(&r, 0), WS_CLOSE_CODE_TOO_BIG);
+    /* The buffer never grew much past the limit. */
+    ck_assert_uint_le(c.msg_cap, 2 * 65536 + WS_DEFLATE_CHUNK);
+    ws_conn_cleanup(&c);
+    ws_deflate_destroy(d);
+}
+END_TEST
+
+START_TEST(bad_compressed_data_is_1007_and_rsv1_without_it_is_1002)
+{
+    static const uint8_t junk[] = { 0xff, 0xff, 0xff, 0x00, 0x13 };
+    uint8_t in[64];
+    size_t len = client_frame(in, 1, WS_RSV1, WS_OP_BINARY, junk,
+                              sizeof(junk));
+    ws_deflate_t *d = pmd_for_tests(0);
+    ws_conn_t c;
+    rec_t r;
+
+    start(&c, &r, 0);
+    ws_conn_set_deflate(&c, d);
+    ws_conn_feed(&c, in, len);
+    ck_assert_int_eq(r.nmsg, 0);
+    ck_assert_int_eq(r.violation, WS_CLOSE_CODE_INVALID_DATA);
+    ws_conn_cleanup(&c);
+    ws_deflate_destroy(d);
+    /* Not agreed: RSV1 is a protocol error. */
+    len = client_frame(in, 1, WS_RSV1, WS_OP_BINARY, junk, sizeof(junk));
+    start(&c, &r, 0);
+    ws_conn_feed(&c, in, len);
+    ck_assert_int_eq(r.violation, WS_CLOSE_CODE_PROTOCOL);
+    ws_conn_cleanup(&c);
+}
+END_TEST
+
+START_TEST(sent_messages_are_compressed_above_the_minimum)
+{
+    static char text[1000];
+    uint8_t payload[2000], plain[2000];
+    size_t plen, i;
+    z_stream z;
+    ws_deflate_t *d = pmd_for_tests(0);
+    ws_conn_t c;
+    rec_t r;
+
+    for (i = 0; i < sizeof(text); i++) {
+        text[i] = "json {\"a\": 1} "[i % 15];
+    }
+    start(&c, &r, 0);
+    ws_conn_set_deflate(&c, d);
+    ck_assert_int_eq(ws_conn_send(&c, WS_OP_TEXT, "tiny", 4), WS_CONN_OK);
+    ck_assert_int_eq(ws_conn_send(&c, WS_OP_TEXT, text, sizeof(text)),
+                     WS_CONN_OK);
+    /* The small one went as it is (RSV1 clear): byte 0 is 0x81. */
+    ck_assert_int_eq(r.out[0], 0x81);
+    ck_assert_int_eq(sent_frame(&r, 0, payload, &plen), WS_OP_TEXT);
+    ck_assert_uint_eq(plen, 4);
+    /* The big one: RSV1 set, smaller, and it inflates back. */
+    ck_assert_int_eq(r.out[6], 0xc1);
+    ck_assert_int_eq(sent_frame(&r, 1, payload, &plen), WS_OP_TEXT);
+    ck_assert_uint_lt(plen, sizeof(text) / 4);
+    memcpy(payload + plen, "\x00\x00\xff\xff", 4);
+    memset(&z, 0, sizeof(z));
+    ck_assert_int_eq(inflateInit2(&z, -15), Z_OK);
+    z.next_in = payload;
+    z.avail_in = (uInt)(plen + 4);
+    z.next_out = plain;
+    z.avail_out = sizeof(plain);
+    ck_assert_int_eq(inflate(&z, Z_SYNC_FLUSH), Z_OK);
+    ck_assert_uint_eq(sizeof(plain) - z.avail_out, sizeof(text));
+    ck_assert(memcmp(plain, text, sizeof(text)) == 0);
+    inflateEnd(&z);
+    ws_conn_cleanup(&c);
+    ws_deflate_destroy(d);
+}
+END_TEST
+
 Suite *ws_conn_suite(void)
 {
     Suite *s = suite_create("ws_conn");
@@ -727,6 +923,12 @@ Suite *ws_conn_suite(void)
     tcase_add_test(tc, abort_reports_its_code_unless_a_close_was_exchanged);
     tcase_add_test(tc, pong_is_reported);
     tcase_add_test(tc, large_fragmented_binary_is_reassembled);
+    tcase_add_test(tc, a_compressed_message_inflates_whatever_the_split);
+    tcase_add_test(tc, a_compressed_message_in_fragments_inflates);
+    tcase_add_test(tc, a_small_message_inflating_past_the_limit_is_1009);
+    tcase_add_test(tc,
+                   bad_compressed_data_is_1007_and_rsv1_without_it_is_1002);
+    tcase_add_test(tc, sent_messages_are_compressed_above_the_minimum);
     suite_add_tcase(s, tc);
     return s;
 }
