@@ -6,7 +6,9 @@
 // Scenarios (each prints one JSON object on stdout and exits 0, or prints
 // the error on stderr and exits 1):
 //   echo       send args.messages ([{type: "text"|"binary", text|size}]),
-//              check each comes back identical and with its type
+//              check each comes back identical and with its type; with
+//              args.deflate, permessage-deflate is offered (the agreed
+//              extensions are reported)
 //   close      close with args.code / args.reason (none if absent); report
 //              what the server's close frame said
 //   protocol   offer args.protocols; report the agreed subprotocol
@@ -29,7 +31,8 @@ setTimeout(() => fail('timeout after ' + TIMEOUT_MS + ' ms'), TIMEOUT_MS)
 
 function open(protocols) {
   const ws = new WebSocket(spec.url, protocols || [], {
-    perMessageDeflate: false,
+    // args.deflate: offer permessage-deflate (and compress every message)
+    perMessageDeflate: spec.deflate ? { threshold: 0 } : false,
     maxPayload: 0, // no limit
   });
   ws.on('error', (e) => fail('ws error: ' + e.message));
@@ -70,7 +73,7 @@ function scenarioEcho() {
   });
   ws.on('close', (code, reason) => {
     console.log(JSON.stringify({ results, code,
-      reason: reason.toString() }));
+      reason: reason.toString(), extensions: ws.extensions }));
     process.exit(0);
   });
 }
