@@ -33,6 +33,8 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include "apr_file_info.h"
+#include "apr_file_io.h"
 #include "apr_strings.h"
 #include "apr_thread_proc.h"
 #include "ap_listen.h"
@@ -203,6 +205,38 @@ static apr_status_t stop_hub(void *data)
     return APR_SUCCESS;
 }
 
+/* Sockets of hubs whose httpd was killed (-9: no cleanup ran) in our
+ * runtime directory: websocket-hub.<pid>.sock with no such process. */
+static void remove_stale_sockets(apr_pool_t *p, const char *ours)
+{
+    const char *slash = strrchr(ours, '/');
+    const char *dir = slash ? apr_pstrmemdup(p, ours, (apr_size_t)(slash
+                                                                  - ours))
+                            : ".";
+    apr_dir_t *d;
+    apr_finfo_t fi;
+
+    if (apr_dir_open(&d, dir, p) != APR_SUCCESS) {
+        return;
+    }
+    while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS) {
+        char *end;
+        long pid;
+
+        if (strncmp(fi.name, "websocket-hub.", 14)) {
+            continue;
+        }
+        pid = strtol(fi.name + 14, &end, 10);
+        if (pid <= 0 || strcmp(end, ".sock")
+            || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
+            if (pid > 0 && !strcmp(end, ".sock")) {
+                apr_file_remove(apr_pstrcat(p, dir, "/", fi.name, NULL), p);
+            }
+        }
+    }
+    apr_dir_close(d);
+}
+
 apr_status_t ws_hub_post_config(apr_pool_t *pconf, server_rec *s)
 {
     apr_pool_t *pproc = s->process->pool;
@@ -244,6 +278,7 @@ apr_status_t ws_hub_post_config(apr_pool_t *pconf, server_rec *s)
             return APR_ENAMETOOLONG;
         }
         hub->path = path;
+        remove_stale_sockets(pproc, path);
     }
     hub->memory = (apr_size_t)ws_channel_memory;
     if (!ws_channel_redis != !hub->redis

@@ -792,3 +792,38 @@ def test_graceful_restart_old_and_new_generations_share_channels(
         assert got_old2 == "from the new generation"
     finally:
         stop_server(srv)
+
+
+def test_a_dead_httpds_hub_socket_is_removed_at_start(httpd_factory):
+    """httpd killed with -9 runs no cleanup: its hub's socket stays in
+    DefaultRuntimeDir.  The next start removes sockets whose httpd is
+    gone, and keeps others."""
+    import subprocess
+
+    d = os.path.join(conftest_testroot(), "chan-stale")
+    run = os.path.join(d, "run")
+    if os.path.isdir(d):
+        import shutil
+        shutil.rmtree(d)
+    os.makedirs(run)
+    dead = subprocess.Popen(["true"])
+    dead.wait()                             # a pid nobody has now
+    stale = os.path.join(run, "websocket-hub.%d.sock" % dead.pid)
+    alive = os.path.join(run, "websocket-hub.%d.sock" % os.getpid())
+    other = os.path.join(run, "websocket-hub.notes.txt")
+    for f in (stale, alive, other):
+        open(f, "w").close()
+    srv = httpd_factory("chan-stale", SITE, keep_dir=True)
+    try:
+        assert not os.path.exists(stale)
+        assert os.path.exists(alive) and os.path.exists(other)
+    finally:
+        stop_server(srv)
+        for f in (alive, other):
+            if os.path.exists(f):
+                os.remove(f)
+
+
+def conftest_testroot():
+    from conftest import TESTROOT
+    return TESTROOT
