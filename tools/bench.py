@@ -1531,7 +1531,12 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
         print("  - idle with compression: for each row a fresh httpd, the "
               "echo httpd's config and port, started as `{}` and stopped "
               "after; each connection sends one {} B message once open and "
-              "gets it back, then stays idle".format(
+              "gets it back, then stays idle; with compression on the RSS "
+              "also holds the worker threads' compressors (one per thread "
+              "that compressed an echo, up to ThreadsPerChild, about 260 KB "
+              "each at window 15 and memLevel 8; not per connection: the "
+              "difference on/off is an upper bound of one inflater's "
+              "cost)".format(
                   shlex.join(b.zidle_argv), Z_IDLE_SIZE))
     bcast_settings(b, a, bc)
     if bc.several_redis:
