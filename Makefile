@@ -271,7 +271,7 @@ WSBENCH := $(BUILD)/tools/wsbench
 
 $(WSBENCH): tools/wsbench.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c99 -O2 -Wall -Wextra -Werror -o $@ tools/wsbench.c -lpthread
+	$(CC) -std=c99 -O2 -Wall -Wextra -Werror -o $@ tools/wsbench.c -lpthread -lz
 
 .PHONY: bench
 bench: all $(WSBENCH)

@@ -12,11 +12,21 @@ In one run it
     are two CPUs or more);
   * runs 3 rounds of echo (100 x 1 x 32 B, 100 x 8 x 32 B, 1000 x 1 x 32 B
     text; connections x messages in flight x size), alternating the targets;
+    in each round also 100 x 1 x 1 KB JSON-like text with the client
+    offering permessage-deflate as browsers do (wsbench --json --deflate),
+    against httpd's /echo (compression on, the default) and /echo-plain
+    (WebSocketCompression Off: the same offer declined), and Node's ws with
+    perMessageDeflate on (a second node-echo.js, --deflate) and off, with
+    the server's CPU use and the bytes on the wire;
   * holds 10,000 idle connections (source addresses 127.0.0.1-4) against
     httpd, then against Node, for the server's RSS per connection and
     thread count;
   * broadcasts to 1,000 receivers on that one-child httpd (the row earlier
     runs had), then stops both servers;
+  * holds 10,000 idle connections that each sent one 1 KB JSON-like
+    message and got it back, on a freshly started httpd (same config) with
+    compression on (/echo, permessage-deflate agreed: the server holds each
+    connection's inflater) and then on another with it off (/echo-plain);
   * starts the broadcast servers: httpd with two children (the demo's
     event settings), tools/node-broadcast.js (one process) and nginx +
     Nchan (Debian's packages, installed if missing without starting
@@ -61,6 +71,25 @@ ECHO_CASES = [(100, 1, 32), (100, 8, 32), (1000, 1, 32)]
 IDLE_CONNS = 10000
 IDLE_SECONDS = 10
 IDLE_SRC = "127.0.0.1-127.0.0.4"
+# Compression (permessage-deflate, RFC 7692): (connections, messages in
+# flight, bytes) of JSON-like text (wsbench --json), the client offering
+# "permessage-deflate; client_max_window_bits" (wsbench --deflate, as
+# browsers offer), echoed by each target of Z_TARGETS in every echo round.
+Z_CASES = [(100, 1, 1024)]
+# (row name, server, path): mod_websocket on /echo (WebSocketCompression On,
+# the default) and /echo-plain (Off: the same offer is declined); Node's ws
+# with perMessageDeflate on (node-echo.js --deflate, set like mod_websocket's
+# defaults) and off (the plain node-echo.js).
+Z_TARGETS = [("mod_websocket, compression on", "httpd", "/echo"),
+             ("mod_websocket, compression off", "httpd", "/echo-plain"),
+             ("node ws, compression on", "node-deflate", "/echo"),
+             ("node ws, compression off", "node", "/echo")]
+# Idle with compression: IDLE_CONNS connections that each sent one Z_IDLE_SIZE
+# B JSON-like message (wsbench --idle-msg --json --deflate), on a fresh httpd
+# each: (row name, path).
+Z_IDLE_SIZE = 1024
+Z_IDLE_TARGETS = [("mod_websocket, compression on", "/echo"),
+                  ("mod_websocket, compression off", "/echo-plain")]
 BCAST_RECEIVERS = 1000
 BCAST_RATE = 10
 BCAST_SIZE = 32
@@ -98,6 +127,10 @@ AsyncRequestWorkerFactor 400
 WebSocketLoadHandler echo "{handlers}/echo.so"
 <Location /echo>
     WebSocketHandler echo
+</Location>
+<Location /echo-plain>
+    WebSocketHandler echo
+    WebSocketCompression Off
 </Location>
 """
 HTTPD_BCAST = """\
@@ -317,6 +350,9 @@ class Bench:
         os.makedirs(self.logdir, exist_ok=True)
         self.nrun = 0
         self.snap = None
+        self.zport = None       # node-echo.js --deflate's port
+        self.znode = None       # and its Server
+        self.zidle_argv = None  # how the idle-with-compression httpd ran
 
     def wsbench(self, key, target, argv, timeout):
         cmd = self.client_pin + [self.args.wsbench] + argv
@@ -357,11 +393,22 @@ class Bench:
                        "  max {:.3f} ms  errors {:.0f}").format(
                 res["msgs_per_s"], res["p50_ms"], res["p99_ms"],
                 res["p999_ms"], res["max_ms"], res["errors"])
+            if "deflate" in res:
+                summary += ("  cpu server {:.0f}% ({:.1f} us/msg) client "
+                            "{:.0f}%  deflate {:.0f}/{:.0f}  wire/payload "
+                            "to server {:.0f}% back {:.0f}%").format(
+                    res["server_cpu_pct"], res["server_cpu_us_per_msg"],
+                    res["client_cpu_pct"], res["pmd_conns"],
+                    res["connected"], 100 * res["tx_ratio"],
+                    100 * res["rx_ratio"])
         elif res["mode"] == "idle":
             summary = ("connected {:.0f} failed {:.0f} still_open {:.0f}  "
                        "RSS {:+.2f} KB/conn  threads {:.0f}").format(
                 res["connected"], res["failed"], res["still_open"],
                 res.get("rss_per_conn_kb", 0), res.get("threads", 0))
+            if "deflate" in res:
+                summary += "  echoed {:.0f}  deflate {:.0f}/{:.0f}".format(
+                    res["idle_echoed"], res["pmd_conns"], res["connected"])
         elif res["mode"] == "broadcast":
             summary = ("sent {:.0f}  received {:.0f}/{:.0f}  reached {:.0f}  "
                        "p50 {:.3f}  p99 {:.3f}  max {:.3f} ms  errors {:.0f}"
@@ -638,6 +685,11 @@ def main():
             node = start_node(b, a, "node-echo.js", nport,
                               os.path.join(a.dir, "node.out"))
             servers.append(node)
+            b.zport = free_port({hport, nport})
+            b.znode = start_node(b, a, "node-echo.js", b.zport,
+                                 os.path.join(a.dir, "node-deflate.out"),
+                                 ["--deflate"])
+            servers.append(b.znode)
         else:
             print("bench: NOTE: {} is missing (npm install --prefix "
                   "tests/node ws@8); Node runs skipped".format(WS_MODULE))
@@ -666,6 +718,26 @@ def main():
                         "--path", "/echo", "-c", str(c), "-k", str(k),
                         "-s", str(s), "--text", "-d", str(ECHO_SECONDS),
                         "-w", str(ECHO_WARMUP)],
+                        timeout=ECHO_SECONDS + ECHO_WARMUP + 90)
+            zservers = {"httpd": (hport, httpd), "node": (nport, node),
+                        "node-deflate": (b.zport, b.znode)}
+            ztargets = Z_TARGETS if rnd % 2 else list(reversed(Z_TARGETS))
+            for c, k, s in Z_CASES:
+                key = zkey(c, k, s)
+                for name, which, path in ztargets:
+                    port, srv = zservers[which]
+                    if srv is None:
+                        continue
+                    if not srv.alive():
+                        b.failures.append("{} / {}: server is gone".format(
+                            key, name))
+                        continue
+                    b.wsbench(key, name, [
+                        "echo", "--host", "127.0.0.1", "--port", str(port),
+                        "--path", path, "-c", str(c), "-k", str(k),
+                        "-s", str(s), "--json", "--deflate",
+                        "-d", str(ECHO_SECONDS), "-w", str(ECHO_WARMUP),
+                        "--pid", str(srv.pid)],
                         timeout=ECHO_SECONDS + ECHO_WARMUP + 90)
 
         # -- idle: 10,000 connections held --------------------------------
@@ -699,6 +771,11 @@ def main():
         else:
             print("broadcast: SKIPPED -- build/handlers/broadcast.so does "
                   "not exist (yet)")
+
+        # -- idle with compression: a fresh httpd for each row --------------
+        for srv in servers:
+            srv.stop()
+        zidle(b, a, conf, hport, errlog, servers)
 
         # -- broadcast: the three servers side by side ---------------------
         for srv in servers:
@@ -773,9 +850,43 @@ class BroadcastSetup:
         self.several_ports = {}     # a, b, embedded -> (port, Server, conf)
 
 
-def start_node(b, a, script, port, log):
-    """Start tools/<script> on port; wait for its "listening"."""
-    argv = b.server_pin + [a.node, os.path.join(TOOLS, script), str(port)]
+def zkey(c, k, s):
+    return "echo json {}x{}x{} deflate".format(c, k, s)
+
+
+def zidle(b, a, conf, hport, errlog, servers):
+    """The idle rows with compression: for each of Z_IDLE_TARGETS a fresh
+    httpd (the echo httpd's config and port) holding IDLE_CONNS connections
+    that each sent one JSON-like message (offering permessage-deflate) and
+    got it back; stopped after."""
+    print("idle {} connections, one {} B message each, compression on/off "
+          "(a fresh httpd each)".format(IDLE_CONNS, Z_IDLE_SIZE))
+    for name, path in Z_IDLE_TARGETS:
+        srv = Server("httpd (idle, {})".format(name), b.server_pin + [
+            a.httpd, "-f", conf, "-DFOREGROUND"],
+            os.path.join(a.dir, "httpd-zidle.out"))
+        servers.append(srv)
+        if not serverroot.wait_port(hport, proc=srv.proc):
+            b.failures.append("idle / {}: httpd did not start; see {}".format(
+                name, errlog))
+            srv.stop()
+            continue
+        time.sleep(1)           # the child starts its threads
+        b.zidle_argv = srv.argv
+        b.wsbench("idle json deflate", name, [
+            "idle", "--host", "127.0.0.1", "--port", str(hport),
+            "--path", path, "-c", str(IDLE_CONNS), "-d", str(IDLE_SECONDS),
+            "--src", IDLE_SRC, "--idle-msg", "-s", str(Z_IDLE_SIZE),
+            "--json", "--deflate", "--pid", str(srv.pid)],
+            timeout=IDLE_SECONDS + 150)
+        srv.stop()
+
+
+def start_node(b, a, script, port, log, extra=()):
+    """Start tools/<script> on port (extra: more arguments); wait for its
+    "listening"."""
+    argv = b.server_pin + [a.node, os.path.join(TOOLS, script), str(port)] \
+        + list(extra)
     node = Server("node", argv, log)
     deadline = time.time() + 15
     while time.time() < deadline and node.alive():
@@ -1125,6 +1236,115 @@ def ws_version():
         return "?"
 
 
+def zrows(b, c, k, s):
+    """The compression echo rows of one Z_CASES case: medians of the
+    rounds; notes: the server's CPU, what was agreed, the bytes on the
+    wire, and on/off ratios."""
+    key = zkey(c, k, s)
+    label = ("echo {} conns x {} in flight x {} B JSON-like text, client "
+             "offers permessage-deflate".format(c, k, s))
+    meds = {}
+    for name, which, path in Z_TARGETS:
+        runs = b.results.get((key, name), [])
+        if not runs:
+            print("| {} | {} | not run | | | | | | | {} |".format(
+                label, name, "no node (tests/node/node_modules/ws)"
+                if which.startswith("node") and b.znode is None else ""))
+            continue
+        m = {x: med(runs, x) for x in (
+            "msgs_per_s", "server_cpu_pct", "server_cpu_us_per_msg",
+            "client_cpu_pct", "p50_ms", "p99_ms")}
+        meds[name] = m
+        conns = sum(r["connected"] for r in runs)
+        agreed = sum(r["pmd_conns"] for r in runs)
+        ext = runs[0].get("ext", "-")
+        notes = ["{} rounds: {} msgs/s".format(len(runs), "/".join(
+            "{:.0f}".format(r["msgs_per_s"]) for r in runs)),
+            "server CPU **{:.0f}%** of one CPU, **{:.1f} us per message** "
+            "(over the run, warm-up included); client CPU {:.0f}%{}".format(
+                m["server_cpu_pct"], m["server_cpu_us_per_msg"],
+                m["client_cpu_pct"], " (**the client was the limit**)"
+                if m["client_cpu_pct"] >= 90 else "")]
+        if agreed:
+            tx_p = sum(r["tx_payload"] for r in runs)
+            tx_w = sum(r["tx_wire"] for r in runs)
+            rx_p = sum(r["rx_payload"] for r in runs)
+            rx_w = sum(r["rx_wire"] for r in runs)
+            rsv1 = sum(r["rx_rsv1"] for r in runs)
+            rxm = sum(r["rx_msgs"] for r in runs)
+            notes.append("permessage-deflate agreed on {:.0f} of {:.0f} "
+                         "connections (`{}`)".format(
+                             agreed, conns, str(ext).replace(";", "; ")))
+            notes.append("frame payload bytes / message bytes: client to "
+                         "server {:.1f}%, server to client **{:.1f}%** "
+                         "({:.0f} of {:.0f} echoes compressed)".format(
+                             100.0 * tx_w / tx_p if tx_p else 0,
+                             100.0 * rx_w / rx_p if rx_p else 0, rsv1, rxm))
+        else:
+            notes.append("permessage-deflate declined on all {:.0f} "
+                         "connections (sent uncompressed)".format(conns))
+        if name.endswith("compression off"):
+            on = meds.get(name.replace("compression off", "compression on"))
+            if on and m["msgs_per_s"] and m["server_cpu_us_per_msg"] > 0:
+                notes.append("on/off: msgs/s {:.2f}, server CPU per message "
+                             "{:.2f}, p50 {:.2f}".format(
+                                 on["msgs_per_s"] / m["msgs_per_s"],
+                                 on["server_cpu_us_per_msg"] /
+                                 m["server_cpu_us_per_msg"],
+                                 on["p50_ms"] / m["p50_ms"]
+                                 if m["p50_ms"] else float("nan")))
+        if name == "node ws, compression on":
+            mw = meds.get("mod_websocket, compression on")
+            if mw and m["msgs_per_s"]:
+                notes.append("mod_websocket/node = {:.2f}".format(
+                    mw["msgs_per_s"] / m["msgs_per_s"]))
+        print("| {} | {} | {:.0f} | {:.3f} | {} | {} | {} | {} | {:.0f} | {} "
+              "|".format(label, name, m["msgs_per_s"], med(runs, "mb_per_s"),
+                         fmt(m["p50_ms"]), fmt(m["p99_ms"]),
+                         fmt(med(runs, "p999_ms")), fmt(med(runs, "max_ms")),
+                         sum(r["errors"] for r in runs), "; ".join(notes)))
+
+
+def zidle_rows(b):
+    """The idle rows with compression (Z_IDLE_TARGETS), one run each."""
+    label = "idle {} conns held {} s, each sent one {} B JSON-like " \
+        "message (offering permessage-deflate), fresh httpd".format(
+            IDLE_CONNS, IDLE_SECONDS, Z_IDLE_SIZE)
+    per = {}
+    for name, path in Z_IDLE_TARGETS:
+        runs = b.results.get(("idle json deflate", name), [])
+        if not runs:
+            print("| {} | {} | not run | | | | | | | |".format(label, name))
+            continue
+        r = runs[0]
+        per[name] = r["rss_per_conn_kb"]
+        notes = ("connected {:.0f}, failed {:.0f}, still open {:.0f}, "
+                 "echoed {:.0f}; permessage-deflate agreed on {:.0f}{}; "
+                 "server RSS {:.1f} MB -> {:.1f} MB after connecting "
+                 "({:.2f} KB/conn) -> {:.1f} MB idle = **{:.2f} KB per idle "
+                 "conn**; threads {:.0f} -> {:.0f} in {:.0f} process(es); "
+                 "connect {:.1f} s").format(
+                     r["connected"], r["failed"], r["still_open"],
+                     r["idle_echoed"], r["pmd_conns"],
+                     " (`{}`; the messages {:.1f}% of their size on the wire "
+                     "to the server, {:.1f}% back)".format(
+                         str(r.get("ext", "-")).replace(";", "; "),
+                         100 * r["tx_ratio"], 100 * r["rx_ratio"])
+                     if r["pmd_conns"] else "",
+                     r["rss_before_kb"] / 1024.0, r["rss_after_kb"] / 1024.0,
+                     r.get("rss_per_conn_connect_kb", 0),
+                     r["rss_end_kb"] / 1024.0, r["rss_per_conn_kb"],
+                     r["threads_before"], r["threads"], r["procs"],
+                     r["connect_s"])
+        if name.endswith("compression off"):
+            on = per.get(name.replace("compression off", "compression on"))
+            if on is not None:
+                notes += "; compression on costs {:+.2f} KB per idle " \
+                    "conn".format(on - r["rss_per_conn_kb"])
+        print("| {} | {} | - | - | - | - | - | - | {:.0f} | {} |".format(
+            label, name, r["errors"], notes))
+
+
 def med(runs, key):
     vals = [r[key] for r in runs if key in r]
     return statistics.median(vals) if vals else float("nan")
@@ -1182,6 +1402,8 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
                       sum(r["errors"] for r in runs), len(runs),
                       "/".join("{:.0f}".format(r["msgs_per_s"])
                                for r in runs), rel))
+    for c, k, s in Z_CASES:
+        zrows(b, c, k, s)
     for name in names:
         runs = b.results.get(("idle", name), [])
         label = "idle {} conns held {} s".format(IDLE_CONNS, IDLE_SECONDS)
@@ -1201,6 +1423,7 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
                   r["rss_end_kb"] / 1024.0, r["rss_per_conn_kb"],
                   r["threads_before"], r["threads"], r["procs"],
                   r["connect_s"]))
+    zidle_rows(b)
     for receivers, rate in BCAST_CASES:
         key = bcast_key(receivers, rate)
         label = "broadcast 1 -> {} receivers, {} msg/s x {} B text, " \
@@ -1280,6 +1503,41 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
               "`{}` (127.0.0.1:{})".format(version_of([a.node, "--version"]),
                                           ws_ver, shlex.join(node.argv),
                                           nport))
+    print("- compression rows (permessage-deflate, RFC 7692): wsbench "
+          "--json --deflate: {} B JSON-like text messages (a batch of "
+          "records, 64 variants with the same keys, the send time in the "
+          "first field), the client offering `permessage-deflate; "
+          "client_max_window_bits` as browsers do (no "
+          "client_no_context_takeover: it keeps its compressor's context "
+          "per connection, zlib's default level, so the server keeps an "
+          "inflater per connection) and inflating what comes back with "
+          "RSV1; every echo checked byte for byte; \"compression on\" = "
+          "/echo (WebSocketCompression On, the default), \"off\" = "
+          "/echo-plain (WebSocketCompression Off: the same offer "
+          "declined); server CPU = user + system time of the server's "
+          "processes over the run (warm-up included), per message = that "
+          "time / messages echoed in the run; wire/payload = frame payload "
+          "bytes / message bytes, as wsbench counted them".format(
+              ", ".join(str(z[2]) for z in Z_CASES)))
+    if b.znode:
+        print("  - node ws, compression on: a second tools/node-echo.js "
+              "with --deflate (perMessageDeflate threshold 64, level 3, "
+              "memLevel 8, serverNoContextTakeover, clientMaxWindowBits 12: "
+              "mod_websocket's defaults; ws runs zlib in libuv's thread "
+              "pool), started as: `{}` (127.0.0.1:{}); \"off\": the plain "
+              "node-echo.js above".format(shlex.join(b.znode.argv),
+                                          b.zport))
+    if b.zidle_argv:
+        print("  - idle with compression: for each row a fresh httpd, the "
+              "echo httpd's config and port, started as `{}` and stopped "
+              "after; each connection sends one {} B message once open and "
+              "gets it back, then stays idle; with compression on the RSS "
+              "also holds the worker threads' compressors (one per thread "
+              "that compressed an echo, up to ThreadsPerChild, about 260 KB "
+              "each at window 15 and memLevel 8; not per connection: the "
+              "difference on/off is an upper bound of one inflater's "
+              "cost)".format(
+                  shlex.join(b.zidle_argv), Z_IDLE_SIZE))
     bcast_settings(b, a, bc)
     if bc.several_redis:
         redis, rport, rs = bc.several_redis

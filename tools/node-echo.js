@@ -4,7 +4,13 @@
 // per-message deflate, each message sent back with its own type (text stays
 // text, binary stays binary).
 //
-//     node tools/node-echo.js PORT [HOST]     (HOST defaults to 127.0.0.1)
+//     node tools/node-echo.js PORT [HOST] [--deflate]
+//                                          (HOST defaults to 127.0.0.1)
+//
+// --deflate: permessage-deflate on, set like mod_websocket's defaults
+// (WebSocketCompression On): messages under 64 bytes go uncompressed, zlib
+// level 3 and memLevel 8, server_no_context_takeover, a client that lets
+// the server choose is asked for client_max_window_bits=12.
 //
 // Prints "listening" on stdout once it accepts connections; SIGTERM or
 // SIGINT stops it.
@@ -14,17 +20,25 @@ const path = require('path');
 const { WebSocketServer } = require(path.join(
   __dirname, '..', 'tests', 'node', 'node_modules', 'ws'));
 
-const port = Number.parseInt(process.argv[2], 10);
-const host = process.argv[3] || '127.0.0.1';
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  process.stderr.write('usage: node tools/node-echo.js PORT [HOST]\n');
+const args = process.argv.slice(2).filter((a) => a !== '--deflate');
+const deflate = args.length !== process.argv.length - 2;
+const port = Number.parseInt(args[0], 10);
+const host = args[1] || '127.0.0.1';
+if (!Number.isInteger(port) || port < 0 || port > 65535 || args.length > 2) {
+  process.stderr.write(
+    'usage: node tools/node-echo.js PORT [HOST] [--deflate]\n');
   process.exit(2);
 }
 
 const wss = new WebSocketServer({
   host,
   port,
-  perMessageDeflate: false,
+  perMessageDeflate: deflate ? {
+    threshold: 64,
+    serverNoContextTakeover: true,
+    clientMaxWindowBits: 12,
+    zlibDeflateOptions: { level: 3, memLevel: 8 },
+  } : false,
   clientTracking: false,
   maxPayload: 64 * 1024 * 1024,
 });

@@ -1,17 +1,19 @@
 /*
  * wsbench.c -- a WebSocket client load tool for mod_websocket's benchmarks.
  *
- * One file, C99 + POSIX/Linux (epoll), no dependencies beyond libc:
+ * One file, C99 + POSIX/Linux (epoll), libc and zlib (for --deflate):
  *
  *     cc -std=c99 -O2 -Wall -Wextra -Werror -o build/tools/wsbench \
- *         tools/wsbench.c -lpthread
+ *         tools/wsbench.c -lpthread -lz
  *
  * Modes (wsbench MODE [options]; `wsbench -h` lists the options):
  *
  *   idle       open -c N connections, hold them -d seconds, report how many
  *              are still open; with --pid, the server's RSS (VmRSS summed
  *              over the process tree) before and after, per connection, and
- *              its thread count.
+ *              its thread count.  With --idle-msg each connection sends one
+ *              message once open (e.g. so that the server's inflater
+ *              exists) and expects it back.
  *   echo       -c N connections, each keeping -k K messages of -s S bytes in
  *              flight for -d seconds after -w seconds of warm-up; reports
  *              messages/s, payload MB/s and round-trip latency percentiles.
@@ -31,7 +33,24 @@
  *
  * Every message carries its send time (CLOCK_MONOTONIC ns): binary payloads
  * start with the 8-byte value, text payloads with its decimal digits padded
- * with 'x'.  Latencies go into a histogram with 1 us resolution below 1 s
+ * with 'x', --json payloads ({"ts":"<20 digits>", then records, one of 64
+ * variants picked by the send time) with its 20 digits; an echo is checked
+ * byte for byte against what was sent.
+ *
+ * --deflate (echo, idle, broadcast) offers permessage-deflate (RFC 7692) as
+ * browsers do, "permessage-deflate; client_max_window_bits" (no
+ * client_no_context_takeover; --deflate-offer sends another offer).  When
+ * the server agrees, messages go out compressed (zlib raw deflate with the
+ * agreed client_max_window_bits, Z_SYNC_FLUSH, the 00 00 ff ff tail
+ * stripped, RSV1 set), each connection keeping its compressor's context
+ * unless the answer has client_no_context_takeover (the idle mode compresses
+ * each message afresh, valid either way, and keeps no compressor per
+ * connection); RSV1 messages are inflated (the tail appended), with one
+ * inflater reset per message when the answer has server_no_context_takeover,
+ * else one per connection.  A server that declines is counted, not an
+ * error.  The bytes of payload and of frame payloads on the wire are
+ * reported both ways.  In echo and broadcast runs with --pid, the server's
+ * CPU use over the run (warm-up included) is reported too.  Latencies go into a histogram with 1 us resolution below 1 s
  * (1 ms above).  A broadcast message sent before this run started (a
  * server replaying its buffer to a new subscriber) is counted apart as
  * stale, not as a delivery.  Output: human-readable lines, then one line
@@ -61,6 +80,7 @@
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define NS_PER_S 1000000000ULL
 #define SCRATCH (64 * 1024)
@@ -90,6 +110,11 @@ static struct {
     double settle, quiet;
     int threads;
     int binary;
+    int json;                   /* --json: JSON-like text payloads */
+    int deflate;                /* --deflate: offer permessage-deflate */
+    const char *deflate_offer;  /* the offer sent (--deflate-offer) */
+    int deflate_level;
+    int idle_msg;               /* idle: one message per connection */
     struct in_addr host;
     char hostname[64];
     int port;
@@ -319,10 +344,16 @@ struct conn {
     int fd;
     unsigned char state, role, out_armed, close_sent, close_rcvd;
     unsigned char in_frag, frag_op;
+    /* permessage-deflate, as the server's answer agreed it: on, the
+     * server resets its compressor per message, we must reset ours, the
+     * window bits we compress with; in_rsv1: the message being
+     * reassembled is compressed */
+    unsigned char pmd, pmd_snct, pmd_cnct, pmd_cbits, in_rsv1;
     int outstanding;
     long rx;                    /* broadcast: deliveries to this receiver */
     long gidx;                  /* global index: picks the source address */
     struct buf rb, wb, msg;
+    z_stream *def, *inf;        /* this connection's, when it keeps context */
     char accept[29];
 };
 
@@ -338,7 +369,18 @@ struct worker {
     int phase;
     uint64_t rng;
     char *scratch;
-    char *payload;
+    char *payload;              /* variant 0 */
+    char **variants;            /* --json: NVARIANTS payloads */
+    int nvariants;
+    /* permessage-deflate: compressors that start afresh for each message
+     * (one per window size), the inflater of the messages of servers that
+     * reset theirs, and the output buffers of both */
+    z_stream *sdef[16], *sinf;
+    struct buf zout, zin;
+    long pmd_conns, pmd_declined, idle_echoed;
+    uint64_t tx_plain, tx_wire, rx_plain, rx_wire;
+    long rx_msgs, rx_rsv1, tx_rsv1;
+    char ext_answer[160];       /* the first Sec-WebSocket-Extensions */
     /* counters */
     long connected, failed, lost, proto_err, bad_msgs, unexpected;
     long pings, sent, msgs, recv_total, deliveries, self_rx, close_timeouts;
@@ -384,6 +426,18 @@ static void set_state(struct worker *w, struct conn *c, int st)
     c->state = (unsigned char)st;
 }
 
+static void zfree(z_stream **z, int deflater)
+{
+    if (*z) {
+        if (deflater)
+            deflateEnd(*z);
+        else
+            inflateEnd(*z);
+        free(*z);
+        *z = NULL;
+    }
+}
+
 static void conn_drop(struct worker *w, struct conn *c)
 {
     if (c->fd >= 0) {
@@ -395,6 +449,8 @@ static void conn_drop(struct worker *w, struct conn *c)
     buf_free(&c->rb);
     buf_free(&c->wb);
     buf_free(&c->msg);
+    zfree(&c->def, 1);
+    zfree(&c->inf, 0);
 }
 
 /* The connection ended, or failed to start, without us asking for it. */
@@ -461,9 +517,10 @@ static int conn_flush(struct worker *w, struct conn *c)
     return 0;
 }
 
-/* Append one masked client frame (FIN set) to the connection's output. */
-static void ws_frame(struct worker *w, struct conn *c, int op,
-                     const void *data, size_t len)
+/* Append one masked client frame (FIN set, RSV1 with rsv1) to the
+ * connection's output. */
+static void ws_frame_rsv(struct worker *w, struct conn *c, int op, int rsv1,
+                         const void *data, size_t len)
 {
     unsigned char *h, *p, mk[4];
     const unsigned char *s = data;
@@ -472,7 +529,7 @@ static void ws_frame(struct worker *w, struct conn *c, int op,
 
     buf_reserve(&c->wb, len + 14);
     h = (unsigned char *)c->wb.p + c->wb.len;
-    h[0] = (unsigned char)(0x80 | op);
+    h[0] = (unsigned char)(0x80 | (rsv1 ? 0x40 : 0) | op);
     if (len < 126) {
         h[1] = (unsigned char)(0x80 | len);
     }
@@ -498,6 +555,12 @@ static void ws_frame(struct worker *w, struct conn *c, int op,
     c->wb.len += hl + len;
 }
 
+static void ws_frame(struct worker *w, struct conn *c, int op,
+                     const void *data, size_t len)
+{
+    ws_frame_rsv(w, c, op, 0, data, len);
+}
+
 static void ws_close(struct worker *w, struct conn *c, int code)
 {
     unsigned char b[2];
@@ -510,32 +573,242 @@ static void ws_close(struct worker *w, struct conn *c, int code)
 
 /* ---- payloads and latency --------------------------------------------- */
 
+/* --json payloads: {"ts":"<20 digits>", then a batch of records with the
+ * same keys and varying values, up to -s bytes exactly.  NVARIANTS
+ * different ones (the same in every worker and run: a fixed seed); a
+ * message carries variant (send time % NVARIANTS), so an echo can be
+ * checked byte for byte and a compressor that keeps its context sees
+ * similar, not identical, messages. */
+#define NVARIANTS 64
+#define JSON_HEAD 29            /* {"ts":"01234567890123456789", */
+
+static const char *json_users[] = { "alice", "bob", "carol", "dave", "erin",
+    "frank", "grace", "heidi", "ivan", "judy", "mallory", "olivia" };
+static const char *json_events[] = { "update", "create", "delete", "view",
+    "click", "login", "logout", "purchase" };
+static const char *json_tags[] = { "red", "green", "blue", "new", "sale",
+    "featured", "archived", "mobile", "desktop", "beta" };
+#define NELEM(a) (sizeof (a) / sizeof *(a))
+
+static size_t json_fill(char *out, size_t size, uint64_t *r)
+{
+    static const char tail[] = "],\"pad\":\"\"}";
+    size_t n, tl = sizeof tail - 1;
+    char rec[256];
+    int first = 1;
+
+    n = (size_t)snprintf(out, size + 1, "{\"ts\":\"%020llu\",\"type\":\"batch\","
+                         "\"seq\":%u,\"items\":[", 0ULL,
+                         (unsigned)(rnd(r) % 100000));
+    if (n + tl > size)
+        return n + tl;          /* too small: the caller says so */
+    for (;;) {
+        int l = snprintf(rec, sizeof rec, "%s{\"id\":%u,\"user\":\"%s\","
+            "\"event\":\"%s\",\"at\":%llu,\"price\":%u.%02u,\"qty\":%u,"
+            "\"tags\":[\"%s\",\"%s\"],\"ok\":%s}", first ? "" : ",",
+            (unsigned)(rnd(r) % 100000),
+            json_users[rnd(r) % NELEM(json_users)],
+            json_events[rnd(r) % NELEM(json_events)],
+            1700000000000ULL + rnd(r) % 100000000ULL,
+            (unsigned)(rnd(r) % 1000), (unsigned)(rnd(r) % 100),
+            (unsigned)(rnd(r) % 20 + 1),
+            json_tags[rnd(r) % NELEM(json_tags)],
+            json_tags[rnd(r) % NELEM(json_tags)],
+            rnd(r) & 1 ? "true" : "false");
+        if (n + (size_t)l + tl > size)
+            break;
+        memcpy(out + n, rec, (size_t)l);
+        n += (size_t)l;
+        first = 0;
+    }
+    memcpy(out + n, tail, 9);               /* ],"pad":" */
+    n += 9;
+    while (n < size - 2)                    /* the rest: letters */
+        out[n++] = (char)('a' + rnd(r) % 26);
+    memcpy(out + n, "\"}", 2);
+    return size;
+}
+
 static void payload_init(struct worker *w)
 {
     size_t i;
+    int v;
 
-    w->payload = malloc(cfg.size + 1);
-    if (!w->payload)
+    w->nvariants = cfg.json ? NVARIANTS : 1;
+    w->variants = calloc((size_t)w->nvariants, sizeof *w->variants);
+    if (!w->variants)
         die("out of memory");
-    for (i = 0; i < cfg.size; i++)
-        w->payload[i] = cfg.binary ? (char)(0x41 + i % 26) : 'x';
+    for (v = 0; v < w->nvariants; v++) {
+        char *p = malloc(cfg.size + 1);
+        if (!p)
+            die("out of memory");
+        if (cfg.json) {
+            uint64_t r = 0x9E3779B97F4A7C15ULL * (uint64_t)(v + 1);
+            if (json_fill(p, cfg.size, &r) != cfg.size)
+                die("--json needs a larger -s");
+        }
+        else {
+            for (i = 0; i < cfg.size; i++)
+                p[i] = cfg.binary ? (char)(0x41 + i % 26) : 'x';
+        }
+        w->variants[v] = p;
+    }
+    w->payload = w->variants[0];
+}
+
+/* Where the timestamp ends: the rest of a message is its variant's. */
+static size_t payload_head(void)
+{
+    return cfg.json ? JSON_HEAD : cfg.binary ? 8 : 20;
+}
+
+/* ---- permessage-deflate (RFC 7692) ------------------------------------ */
+
+/* The compressor for c's next message: its own when it may keep its
+ * context (echo and broadcast: as a browser does), else one of the
+ * worker's, reset (always valid: a message compressed afresh inflates
+ * with or without the receiver's context; the idle mode sends one message
+ * per connection and keeps no compressor per connection). */
+static z_stream *deflater(struct worker *w, struct conn *c)
+{
+    int own = !c->pmd_cnct && cfg.mode != MODE_IDLE;
+    z_stream **zp = own ? &c->def : &w->sdef[c->pmd_cbits];
+
+    if (!*zp) {
+        z_stream *z = calloc(1, sizeof *z);
+        if (!z || deflateInit2(z, cfg.deflate_level, Z_DEFLATED,
+                               -(int)c->pmd_cbits, 8, Z_DEFAULT_STRATEGY)
+                  != Z_OK)
+            die("deflateInit2 failed");
+        *zp = z;
+    }
+    else if (!own) {
+        deflateReset(*zp);
+    }
+    return *zp;
+}
+
+/* Compress len bytes of data as one message into w->zout (without the
+ * final 00 00 ff ff); returns its length. */
+static size_t compress_msg(struct worker *w, struct conn *c, const char *data,
+                           size_t len)
+{
+    z_stream *z = deflater(w, c);
+    size_t out;
+
+    w->zout.off = w->zout.len = 0;
+    buf_reserve(&w->zout, len + len / 8 + 64);
+    z->next_in = (Bytef *)data;
+    z->avail_in = (uInt)len;
+    for (;;) {
+        z->next_out = (Bytef *)w->zout.p + w->zout.len;
+        z->avail_out = (uInt)(w->zout.cap - w->zout.len);
+        if (deflate(z, Z_SYNC_FLUSH) != Z_OK)
+            die("deflate failed");
+        w->zout.len = w->zout.cap - z->avail_out;
+        if (z->avail_out > 0)
+            break;
+        buf_reserve(&w->zout, w->zout.cap);
+    }
+    out = w->zout.len;
+    if (out < 4 || memcmp(w->zout.p + out - 4, "\0\0\377\377", 4))
+        die("deflate: no sync flush marker");
+    return out - 4;
+}
+
+/* Inflate one compressed message (data, len) into w->zin; returns 0, or -1
+ * with *why set. */
+static int inflate_msg(struct worker *w, struct conn *c, const char *data,
+                       size_t len, const char **why)
+{
+    static const unsigned char tailb[4] = { 0, 0, 0xff, 0xff };
+    z_stream **zp = c->pmd_snct ? &w->sinf : &c->inf;
+    z_stream *z;
+    int pass, rc;
+
+    if (!*zp) {
+        z = calloc(1, sizeof *z);
+        if (!z || inflateInit2(z, -15) != Z_OK)
+            die("inflateInit2 failed");
+        *zp = z;
+    }
+    else if (c->pmd_snct) {
+        inflateReset(*zp);
+    }
+    z = *zp;
+    w->zin.off = w->zin.len = 0;
+    buf_reserve(&w->zin, len * 4 + 256);
+    for (pass = 0; pass < 2; pass++) {
+        z->next_in = pass ? (Bytef *)tailb : (Bytef *)data;
+        z->avail_in = pass ? 4 : (uInt)len;
+        for (;;) {
+            z->next_out = (Bytef *)w->zin.p + w->zin.len;
+            z->avail_out = (uInt)(w->zin.cap - w->zin.len);
+            rc = inflate(z, Z_SYNC_FLUSH);
+            w->zin.len = w->zin.cap - z->avail_out;
+            if (rc == Z_STREAM_END) {       /* a final block: start over */
+                inflateReset(z);
+                if (z->avail_in && pass == 0) {
+                    *why = "data after a final deflate block";
+                    return -1;
+                }
+                break;
+            }
+            if (rc != Z_OK && rc != Z_BUF_ERROR) {
+                *why = "inflate failed (corrupt deflate data)";
+                return -1;
+            }
+            if (w->zin.len > MAX_FRAME) {
+                *why = "inflated message too large";
+                return -1;
+            }
+            if (z->avail_out > 0 && z->avail_in == 0)
+                break;
+            if (z->avail_out == 0)
+                buf_reserve(&w->zin, w->zin.cap);
+            else if (rc == Z_BUF_ERROR) {
+                *why = "inflate made no progress";
+                return -1;
+            }
+        }
+        if (rc == Z_STREAM_END)
+            break;
+    }
+    return 0;
 }
 
 /* Send one timestamped message on c (appended; the caller flushes). */
 static void send_msg(struct worker *w, struct conn *c)
 {
     uint64_t ts = now_ns();
+    char *p = w->variants[ts % (uint64_t)w->nvariants];
+    int op = cfg.binary ? 0x2 : 0x1;
 
     if (cfg.binary) {
-        memcpy(w->payload, &ts, 8);
+        memcpy(p, &ts, 8);
+    }
+    else if (cfg.json) {
+        char d[24];
+        snprintf(d, sizeof d, "%020llu", (unsigned long long)ts);
+        memcpy(p + 7, d, 20);
     }
     else {
         char d[24];
         int n = snprintf(d, sizeof d, "%llu", (unsigned long long)ts);
-        memcpy(w->payload, d, (size_t)n);
-        memset(w->payload + n, 'x', 20 - (size_t)n);
+        memcpy(p, d, (size_t)n);
+        memset(p + n, 'x', 20 - (size_t)n);
     }
-    ws_frame(w, c, cfg.binary ? 0x2 : 0x1, w->payload, cfg.size);
+    w->tx_plain += cfg.size;
+    if (c->pmd) {
+        size_t zl = compress_msg(w, c, p, cfg.size);
+        ws_frame_rsv(w, c, op, 1, w->zout.p, zl);
+        w->tx_wire += zl;
+        w->tx_rsv1++;
+    }
+    else {
+        ws_frame(w, c, op, p, cfg.size);
+        w->tx_wire += cfg.size;
+    }
     c->outstanding++;
     w->sent++;
 }
@@ -552,6 +825,10 @@ static int payload_ts(int op, const char *d, size_t len, uint64_t *ts)
         uint64_t v = 0;
         size_t i;
 
+        if (len >= 7 && !memcmp(d, "{\"ts\":\"", 7)) {
+            d += 7;
+            len -= 7;
+        }
         for (i = 0; i < len && i < 20 && isdigit((unsigned char)d[i]); i++)
             v = v * 10 + (uint64_t)(d[i] - '0');
         if (i == 0)
@@ -559,6 +836,17 @@ static int payload_ts(int op, const char *d, size_t len, uint64_t *ts)
         *ts = v;
         return 1;
     }
+}
+
+/* Is (d, len), sent at ts, what we sent? */
+static int payload_same(struct worker *w, int op, const char *d, size_t len,
+                        uint64_t ts)
+{
+    size_t h = payload_head();
+    const char *p = w->variants[ts % (uint64_t)w->nvariants];
+
+    return len == cfg.size && op == (cfg.binary ? 0x2 : 0x1)
+        && !memcmp(d + h, p + h, len - h);
 }
 
 static void record(struct worker *w, uint64_t lat_ns)
@@ -614,7 +902,7 @@ static void deliver(struct worker *w, struct conn *c, int op, const char *d,
         w->self_rx++;
         return;
     }
-    if (cfg.mode == MODE_IDLE) {
+    if (cfg.mode == MODE_IDLE && !(cfg.idle_msg && c->outstanding > 0)) {
         w->unexpected++;
         return;
     }
@@ -629,10 +917,23 @@ static void deliver(struct worker *w, struct conn *c, int op, const char *d,
         note("stale message: sent before this run (replayed by the server)");
         return;
     }
+    if (cfg.mode == MODE_IDLE) {        /* --idle-msg: its echo */
+        if (!payload_same(w, op, d, len, ts)) {
+            w->bad_msgs++;
+            note("echo differs: type %d, %zu bytes", op, len);
+        }
+        c->outstanding--;
+        w->idle_echoed++;
+        return;
+    }
     if (cfg.mode == MODE_ECHO) {
         if (len != cfg.size || op != (cfg.binary ? 0x2 : 0x1)) {
             w->bad_msgs++;
             note("echo differs: type %d, %zu bytes", op, len);
+        }
+        else if (!payload_same(w, op, d, len, ts)) {
+            w->bad_msgs++;
+            note("echo differs: same type and size, other bytes");
         }
         c->outstanding--;
         if (now >= tl.measure_start && now < tl.measure_end) {
@@ -685,10 +986,85 @@ static void control(struct worker *w, struct conn *c, int op, const char *d,
     /* pong (0xA): nothing to do */
 }
 
+/* The server's Sec-WebSocket-Extensions (v, ve): sets c's permessage-
+ * deflate settings; returns NULL, or what is wrong with it. */
+static const char *parse_extensions(struct worker *w, struct conn *c,
+                                    const char *v, const char *ve)
+{
+    char tmp[256], *tok, *save = NULL;
+    int n = 0;
+
+    if (!w->ext_answer[0])
+        snprintf(w->ext_answer, sizeof w->ext_answer, "%.*s", (int)(ve - v),
+                 v);
+    if (!cfg.deflate)
+        return NULL;            /* not asked for: ignored, as it always was */
+    if ((size_t)(ve - v) >= sizeof tmp)
+        return "Sec-WebSocket-Extensions too long";
+    if (memchr(v, ',', (size_t)(ve - v)))
+        return "more than one extension agreed";
+    memcpy(tmp, v, (size_t)(ve - v));
+    tmp[ve - v] = '\0';
+    c->pmd_cbits = 15;
+    for (tok = strtok_r(tmp, ";", &save); tok;
+         tok = strtok_r(NULL, ";", &save), n++) {
+        char *k = tok, *val, *e;
+
+        while (*k == ' ' || *k == '\t')
+            k++;
+        e = k + strlen(k);
+        while (e > k && (e[-1] == ' ' || e[-1] == '\t'))
+            *--e = '\0';
+        if (n == 0) {
+            if (strcasecmp(k, "permessage-deflate"))
+                return "an extension that was not offered";
+            continue;
+        }
+        if ((val = strchr(k, '=')) != NULL) {
+            char *ke = val;
+            *val++ = '\0';
+            while (ke > k && (ke[-1] == ' ' || ke[-1] == '\t'))
+                *--ke = '\0';
+            while (*val == ' ' || *val == '\t')
+                val++;
+            if (*val == '"' && strlen(val) >= 2 && val[strlen(val) - 1] == '"') {
+                val[strlen(val) - 1] = '\0';
+                val++;
+            }
+        }
+        if (!strcasecmp(k, "server_no_context_takeover") && !val) {
+            c->pmd_snct = 1;
+        }
+        else if (!strcasecmp(k, "client_no_context_takeover") && !val) {
+            c->pmd_cnct = 1;
+        }
+        else if (!strcasecmp(k, "server_max_window_bits") && val) {
+            int b = atoi(val);
+            if (b < 8 || b > 15 || strspn(val, "0123456789") != strlen(val))
+                return "bad server_max_window_bits";
+        }
+        else if (!strcasecmp(k, "client_max_window_bits") && val) {
+            int b = atoi(val);
+            if (b < 8 || b > 15 || strspn(val, "0123456789") != strlen(val))
+                return "bad client_max_window_bits";
+            /* zlib cannot write raw deflate with a 256-byte window */
+            if (b == 8)
+                return "client_max_window_bits=8 (zlib cannot)";
+            c->pmd_cbits = (unsigned char)b;
+        }
+        else {
+            return "a permessage-deflate parameter that is not allowed";
+        }
+    }
+    c->pmd = 1;
+    return NULL;
+}
+
 static int parse_handshake(struct worker *w, struct conn *c, char *s,
                            size_t avail, size_t *used)
 {
     char *end = memmem(s, avail, "\r\n\r\n", 4), *line, *eol;
+    const char *ext_err = NULL;
     int ok = 0;
 
     if (!end) {
@@ -717,16 +1093,61 @@ static int parse_handshake(struct worker *w, struct conn *c, char *s,
                 ve--;
             ok = (ve - v == 28 && !memcmp(v, c->accept, 28));
         }
+        else if (ll > 25
+                 && !strncasecmp(line, "Sec-WebSocket-Extensions:", 25)) {
+            char *v = line + 25, *ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            if (c->pmd)
+                ext_err = "two Sec-WebSocket-Extensions headers";
+            else if (!ext_err)
+                ext_err = parse_extensions(w, c, v, ve);
+        }
         line = eol + 2;
     }
     if (!ok) {
         conn_lost(w, c, "handshake: bad or missing Sec-WebSocket-Accept");
         return -1;
     }
+    if (ext_err) {
+        conn_lost(w, c, "handshake: Sec-WebSocket-Extensions: %s", ext_err);
+        return -1;
+    }
     *used = (size_t)(end + 4 - s);
     set_state(w, c, C_OPEN);
     w->connected++;
+    if (c->pmd)
+        w->pmd_conns++;
+    else if (cfg.deflate)
+        w->pmd_declined++;
+    if (cfg.mode == MODE_IDLE && cfg.idle_msg)
+        send_msg(w, c);                 /* conn_read flushes it */
     return 1;
+}
+
+/* A whole data message arrived (compressed with rsv1): inflate it, count
+ * it, deliver it; -1 if c was dropped for it. */
+static int data_msg(struct worker *w, struct conn *c, int op, int rsv1,
+                    const char *d, size_t len)
+{
+    w->rx_msgs++;
+    w->rx_wire += len;
+    if (rsv1) {
+        const char *why = NULL;
+
+        w->rx_rsv1++;
+        if (inflate_msg(w, c, d, len, &why) < 0) {
+            proto_error(w, c, why);
+            return -1;
+        }
+        d = w->zin.p;
+        len = w->zin.len;
+    }
+    w->rx_plain += len;
+    deliver(w, c, op, d, len);
+    return 0;
 }
 
 /* Parse what arrived; returns the bytes used (0 and state C_CLOSED if the
@@ -747,8 +1168,15 @@ static size_t process(struct worker *w, struct conn *c, char *data,
         uint64_t plen = p[1] & 0x7f;
         char *pl;
 
-        if (p[0] & 0x70) {
+        int rsv1 = p[0] & 0x40;
+
+        if ((p[0] & 0x30) || (rsv1 && !c->pmd)) {
             proto_error(w, c, "RSV bits set");
+            return 0;
+        }
+        if (rsv1 && op != 0x1 && op != 0x2) {
+            proto_error(w, c, op == 0x0 ? "RSV1 on a continuation frame"
+                                        : "RSV1 on a control frame");
             return 0;
         }
         if (p[1] & 0x80) {
@@ -798,7 +1226,9 @@ static size_t process(struct worker *w, struct conn *c, char *data,
             c->msg.len += (size_t)plen;
             if (fin) {
                 c->in_frag = 0;
-                deliver(w, c, c->frag_op, c->msg.p, c->msg.len);
+                if (data_msg(w, c, c->frag_op, c->in_rsv1, c->msg.p,
+                             c->msg.len) < 0)
+                    return 0;
                 c->msg.len = 0;
             }
         }
@@ -808,10 +1238,12 @@ static size_t process(struct worker *w, struct conn *c, char *data,
                 return 0;
             }
             if (fin) {
-                deliver(w, c, op, pl, (size_t)plen);
+                if (data_msg(w, c, op, rsv1, pl, (size_t)plen) < 0)
+                    return 0;
             }
             else {
                 c->in_frag = 1;
+                c->in_rsv1 = rsv1 != 0;
                 c->frag_op = (unsigned char)op;
                 c->msg.len = 0;
                 buf_reserve(&c->msg, (size_t)plen);
@@ -908,7 +1340,8 @@ static void send_handshake(struct worker *w, struct conn *c)
     memcpy(cat + 24, guid, sizeof guid - 1);
     sha1(cat, 24 + sizeof guid - 1, digest);
     b64(digest, 20, c->accept);
-    buf_reserve(&c->wb, strlen(cfg.path) + 256);
+    buf_reserve(&c->wb, strlen(cfg.path) + 256
+                + (cfg.deflate ? strlen(cfg.deflate_offer) + 32 : 0));
     n = snprintf(c->wb.p + c->wb.len, c->wb.cap - c->wb.len,
                  "GET %s HTTP/1.1\r\n"
                  "Host: %s:%d\r\n"
@@ -916,8 +1349,12 @@ static void send_handshake(struct worker *w, struct conn *c)
                  "Connection: Upgrade\r\n"
                  "Sec-WebSocket-Key: %s\r\n"
                  "Sec-WebSocket-Version: 13\r\n"
+                 "%s%s%s"
                  "User-Agent: wsbench\r\n\r\n",
-                 cfg.path, cfg.hostname, conn_port(c), k64);
+                 cfg.path, cfg.hostname, conn_port(c), k64,
+                 cfg.deflate ? "Sec-WebSocket-Extensions: " : "",
+                 cfg.deflate ? cfg.deflate_offer : "",
+                 cfg.deflate ? "\r\n" : "");
     c->wb.len += (size_t)n;
     set_state(w, c, C_HANDSHAKE);
     conn_flush(w, c);
@@ -1451,6 +1888,18 @@ static void usage(FILE *f)
 "  -k, --inflight K     echo: messages in flight per connection (1)\n"
 "  -s, --size S         message size in bytes (32; text >= 20, binary >= 8)\n"
 "      --text|--binary  message type (text)\n"
+"      --json           text messages that look like JSON (a batch of\n"
+"                       records; 64 variants, -s >= 96), the send time in\n"
+"                       {\"ts\":\"<20 digits>\"; for compression tests\n"
+"      --deflate        offer permessage-deflate as browsers do:\n"
+"                       \"permessage-deflate; client_max_window_bits\"; if\n"
+"                       agreed, compress what is sent (zlib, RSV1) and\n"
+"                       inflate what comes compressed; a server that\n"
+"                       declines is counted, not an error\n"
+"      --deflate-offer S  with --deflate, offer S instead\n"
+"      --deflate-level L  zlib level of what is sent (-1: zlib's 6)\n"
+"      --idle-msg       idle: each connection sends one message (-s, the\n"
+"                       payload options) once open and expects it back\n"
 "  -d, --duration S     measured seconds / hold time / sending time (10)\n"
 "  -w, --warmup S       echo: warm-up seconds before measuring (1)\n"
 "      --rate R         broadcast: messages per second sent (10)\n"
@@ -1512,7 +1961,8 @@ static void parse_args(int argc, char **argv)
 {
     enum { OPT_TEXT = 256, OPT_BINARY, OPT_RATE, OPT_GRACE, OPT_HOST, OPT_PORT, OPT_PORT2, OPT_PATH,
            OPT_SRC, OPT_PID, OPT_MAXHS, OPT_CTO, OPT_CLTO, OPT_MODE,
-           OPT_SETTLE, OPT_QUIET };
+           OPT_SETTLE, OPT_QUIET, OPT_JSON, OPT_DEFLATE, OPT_DEFLATE_OFFER,
+           OPT_DEFLATE_LEVEL, OPT_IDLE_MSG };
     static const struct option opts[] = {
         { "conns", required_argument, NULL, 'c' },
         { "inflight", required_argument, NULL, 'k' },
@@ -1522,6 +1972,11 @@ static void parse_args(int argc, char **argv)
         { "threads", required_argument, NULL, 't' },
         { "text", no_argument, NULL, OPT_TEXT },
         { "binary", no_argument, NULL, OPT_BINARY },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "deflate", no_argument, NULL, OPT_DEFLATE },
+        { "deflate-offer", required_argument, NULL, OPT_DEFLATE_OFFER },
+        { "deflate-level", required_argument, NULL, OPT_DEFLATE_LEVEL },
+        { "idle-msg", no_argument, NULL, OPT_IDLE_MSG },
         { "rate", required_argument, NULL, OPT_RATE },
         { "grace", required_argument, NULL, OPT_GRACE },
         { "settle", required_argument, NULL, OPT_SETTLE },
@@ -1555,6 +2010,8 @@ static void parse_args(int argc, char **argv)
     cfg.connect_timeout = 60;
     cfg.close_timeout = 5;
     cfg.max_handshakes = 500;
+    cfg.deflate_level = Z_DEFAULT_COMPRESSION;
+    cfg.deflate_offer = "permessage-deflate; client_max_window_bits";
     while ((o = getopt_long(argc, argv, "c:k:s:d:w:t:m:h", opts, NULL)) != -1) {
         switch (o) {
         case 'c': cfg.conns = (long)num("-c", optarg, 1, 1000000); break;
@@ -1565,6 +2022,13 @@ static void parse_args(int argc, char **argv)
         case 't': cfg.threads = (int)num("-t", optarg, 1, 64); break;
         case OPT_TEXT: cfg.binary = 0; break;
         case OPT_BINARY: cfg.binary = 1; break;
+        case OPT_JSON: cfg.json = 1; break;
+        case OPT_DEFLATE: cfg.deflate = 1; break;
+        case OPT_DEFLATE_OFFER: cfg.deflate_offer = optarg; break;
+        case OPT_DEFLATE_LEVEL:
+            cfg.deflate_level = (int)num("--deflate-level", optarg, -1, 9);
+            break;
+        case OPT_IDLE_MSG: cfg.idle_msg = 1; break;
         case OPT_RATE: cfg.rate = num("--rate", optarg, 0.01, 1e6); break;
         case OPT_GRACE: cfg.grace = num("--grace", optarg, 0, 3600); break;
         case OPT_SETTLE: cfg.settle = num("--settle", optarg, 0, 3600); break;
@@ -1626,9 +2090,18 @@ static void parse_args(int argc, char **argv)
         cfg.path = cfg.mode == MODE_BCAST ? "/broadcast" : "/echo";
     if (cfg.path[0] != '/' || strpbrk(cfg.path, " \r\n"))
         die("--path must start with / and hold no spaces");
-    if (!cfg.binary && cfg.size < 20 && cfg.mode != MODE_IDLE)
+    if (cfg.json && cfg.binary)
+        die("--json is text: not with --binary");
+    if (cfg.json && cfg.size < 96)
+        die("--json messages need -s >= 96");
+    if (cfg.deflate_offer && (strpbrk(cfg.deflate_offer, "\r\n")
+                              || strlen(cfg.deflate_offer) > 200))
+        die("--deflate-offer: one line of at most 200 characters");
+    if (cfg.idle_msg && cfg.mode != MODE_IDLE)
+        die("--idle-msg is for the idle mode");
+    if (!cfg.binary && cfg.size < 20 && (cfg.mode != MODE_IDLE || cfg.idle_msg))
         die("text messages need -s >= 20 (the timestamp)");
-    if (cfg.binary && cfg.size < 8 && cfg.mode != MODE_IDLE)
+    if (cfg.binary && cfg.size < 8 && (cfg.mode != MODE_IDLE || cfg.idle_msg))
         die("binary messages need -s >= 8 (the timestamp)");
     if (cfg.threads > cfg.conns)
         cfg.threads = (int)cfg.conns;
@@ -1651,7 +2124,14 @@ static void cleanup(uint32_t *hist)
         free(workers[i].c);
         free(workers[i].hist);
         free(workers[i].scratch);
-        free(workers[i].payload);
+        for (int v = 0; v < workers[i].nvariants; v++)
+            free(workers[i].variants[v]);
+        free(workers[i].variants);
+        for (int b = 0; b < 16; b++)
+            zfree(&workers[i].sdef[b], 1);
+        zfree(&workers[i].sinf, 0);
+        buf_free(&workers[i].zout);
+        buf_free(&workers[i].zin);
     }
     free(workers);
     free(hist);
@@ -1671,6 +2151,10 @@ int main(int argc, char **argv)
     double ns_first = 0, ns_last = 0;
     uint64_t last_rx = 0, run_end = 0;
     int ended = END_COMPLETE;
+    long pmd_conns = 0, pmd_declined = 0, idle_echoed = 0, rx_msgs = 0;
+    long rx_rsv1 = 0, tx_rsv1 = 0;
+    uint64_t tx_plain = 0, tx_wire = 0, rx_plain = 0, rx_wire = 0;
+    char ext_answer[160] = "", ext_kv[160], zdesc[400] = "";
     struct holders hold;
     double sum_ns = 0, conn_s, p50, p99, p999, maxms, mean;
     uint32_t *hist;
@@ -1702,8 +2186,14 @@ int main(int argc, char **argv)
     printf("wsbench %s ws://%s:%d%s conns=%ld%s threads=%d", mode_names[cfg.mode],
            cfg.hostname, cfg.port, cfg.path, cfg.conns,
            cfg.mode == MODE_BCAST ? "+1 sender" : "", cfg.threads);
-    if (cfg.mode != MODE_IDLE)
-        printf(" size=%zu %s", cfg.size, cfg.binary ? "binary" : "text");
+    if (cfg.mode != MODE_IDLE || cfg.idle_msg)
+        printf(" size=%zu %s", cfg.size, cfg.binary ? "binary"
+               : cfg.json ? "json" : "text");
+    if (cfg.idle_msg)
+        printf(" one message each");
+    if (cfg.deflate)
+        printf(" offer=\"%s\" level=%d", cfg.deflate_offer,
+               cfg.deflate_level);
     if (cfg.mode == MODE_ECHO)
         printf(" inflight=%d warmup=%gs", cfg.inflight, cfg.warmup);
     if (cfg.mode == MODE_BCAST)
@@ -1825,13 +2315,13 @@ int main(int argc, char **argv)
     memset(&run0, 0, sizeof run0);
     memset(&ru0, 0, sizeof ru0);
     memset(&ru1, 0, sizeof ru1);
-    if (cfg.mode == MODE_BCAST) {       /* CPU use over the run, below */
+    if (cfg.mode != MODE_IDLE) {        /* CPU use over the run, below */
         tree_stats(&run0);
         getrusage(RUSAGE_SELF, &ru0);
     }
     pthread_barrier_wait(&barrier);     /* 2: run */
     pthread_barrier_wait(&barrier);     /* 3: run over */
-    if (cfg.mode == MODE_BCAST)
+    if (cfg.mode != MODE_IDLE)
         getrusage(RUSAGE_SELF, &ru1);
     for (i = 0; i < cfg.threads; i++)
         still += workers[i].open_now;
@@ -1869,6 +2359,18 @@ int main(int argc, char **argv)
         if (w->ended > ended)
             ended = w->ended;
         self_rx += w->self_rx;
+        pmd_conns += w->pmd_conns;
+        pmd_declined += w->pmd_declined;
+        idle_echoed += w->idle_echoed;
+        tx_plain += w->tx_plain;
+        tx_wire += w->tx_wire;
+        rx_plain += w->rx_plain;
+        rx_wire += w->rx_wire;
+        rx_msgs += w->rx_msgs;
+        rx_rsv1 += w->rx_rsv1;
+        tx_rsv1 += w->tx_rsv1;
+        if (!ext_answer[0] && w->ext_answer[0])
+            memcpy(ext_answer, w->ext_answer, sizeof ext_answer);
         nsamples += w->nsamples;
         sum_ns += w->sum_ns;
         if (w->max_ns > max_ns)
@@ -1882,6 +2384,27 @@ int main(int argc, char **argv)
     p999 = quantile_ms(hist, nsamples, 0.999);
     maxms = (double)max_ns / 1e6;
     mean = nsamples ? sum_ns / (double)nsamples / 1e6 : 0.0;
+    {   /* the answer, as one RESULT value: spaces dropped */
+        size_t a, k = 0;
+        for (a = 0; ext_answer[a] && k + 1 < sizeof ext_kv; a++)
+            if (ext_answer[a] != ' ' && ext_answer[a] != '\t')
+                ext_kv[k++] = ext_answer[a];
+        ext_kv[k] = '\0';
+        if (!k)
+            snprintf(ext_kv, sizeof ext_kv, "-");
+    }
+    if (cfg.deflate || cfg.json || cfg.idle_msg)
+        snprintf(zdesc, sizeof zdesc, " json=%d deflate=%d pmd_conns=%ld "
+                 "pmd_declined=%ld ext=%s tx_msgs=%ld tx_rsv1=%ld "
+                 "tx_payload=%llu tx_wire=%llu tx_ratio=%.3f rx_msgs=%ld "
+                 "rx_rsv1=%ld rx_payload=%llu rx_wire=%llu rx_ratio=%.3f",
+                 cfg.json, cfg.deflate, pmd_conns, pmd_declined, ext_kv,
+                 sent, tx_rsv1, (unsigned long long)tx_plain,
+                 (unsigned long long)tx_wire,
+                 tx_plain ? (double)tx_wire / (double)tx_plain : 0.0,
+                 rx_msgs, rx_rsv1, (unsigned long long)rx_plain,
+                 (unsigned long long)rx_wire,
+                 rx_plain ? (double)rx_wire / (double)rx_plain : 0.0);
 
     for (i = 0; i < nreasons; i++)
         printf("note: %ld x %s\n", reasons[i].count, reasons[i].text);
@@ -1897,8 +2420,28 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    if (cfg.deflate || cfg.idle_msg || cfg.json) {
+        if (cfg.deflate)
+            printf("compression: permessage-deflate agreed on %ld "
+                   "connection(s), declined on %ld; the server answered "
+                   "\"%s\"\n", pmd_conns, pmd_declined,
+                   ext_answer[0] ? ext_answer : "(nothing)");
+        printf("bytes: sent %ld messages, %llu B of payload as %llu B "
+               "(%.1f%%) in frame payloads (%ld compressed); received %ld, "
+               "%llu B of payload as %llu B (%.1f%%) (%ld compressed)\n",
+               sent, (unsigned long long)tx_plain,
+               (unsigned long long)tx_wire,
+               tx_plain ? 100.0 * (double)tx_wire / (double)tx_plain : 0.0,
+               tx_rsv1, rx_msgs, (unsigned long long)rx_plain,
+               (unsigned long long)rx_wire,
+               rx_plain ? 100.0 * (double)rx_wire / (double)rx_plain : 0.0,
+               rx_rsv1);
+    }
     if (cfg.mode == MODE_IDLE) {
-        long errors = failed + lost + proto;
+        long errors = failed + lost + proto + bad;
+        if (cfg.idle_msg)
+            printf("idle: %ld of %ld messages sent came back (%ld "
+                   "differed)\n", idle_echoed, sent, bad);
         printf("idle: connected=%ld failed=%ld still_open=%ld after %gs "
                "(lost %ld, protocol errors %ld, pings answered %ld)\n",
                connected, failed, still, cfg.duration, lost, proto, pings);
@@ -1923,25 +2466,40 @@ int main(int argc, char **argv)
                    "rss_before_kb=%ld rss_after_kb=%ld rss_end_kb=%ld "
                    "rss_per_conn_kb=%.2f rss_per_conn_connect_kb=%.2f "
                    "threads_before=%ld threads=%ld "
-                   "threads_end=%ld procs=%d\n",
+                   "threads_end=%ld procs=%d%s idle_echoed=%ld\n",
                    cfg.conns, connected, failed, still, lost, errors, conn_s,
                    before.rss_kb, after.rss_kb, end.rss_kb, per_conn,
                    per_conn_connect,
-                   before.threads, after.threads, end.threads, after.procs);
+                   before.threads, after.threads, end.threads, after.procs,
+                   zdesc, idle_echoed);
         }
         else {
             printf("RESULT mode=idle ok=1 conns=%ld connected=%ld failed=%ld "
-                   "still_open=%ld lost=%ld errors=%ld connect_s=%.3f\n",
-                   cfg.conns, connected, failed, still, lost, errors, conn_s);
+                   "still_open=%ld lost=%ld errors=%ld connect_s=%.3f%s "
+                   "idle_echoed=%ld\n",
+                   cfg.conns, connected, failed, still, lost, errors, conn_s,
+                   zdesc, idle_echoed);
         }
     }
     else if (cfg.mode == MODE_ECHO) {
         double rate = (double)msgs / cfg.duration;
         double mbs = rate * (double)cfg.size / 1e6;
         long errors = failed + lost + proto + bad;
+        double run_s = (double)(run_end - tl.run_start) / NS_PER_S;
+        double client_cpu = run_s > 0 ? 100.0 * (tv_s(&ru1.ru_utime)
+            + tv_s(&ru1.ru_stime) - tv_s(&ru0.ru_utime)
+            - tv_s(&ru0.ru_stime)) / run_s : 0.0;
+        double server_cpu = run_s > 0 && cfg.npids
+            ? 100.0 * (end.cpu_s - run0.cpu_s) / run_s : -1.0;
+        double server_us = cfg.npids && rx_msgs
+            ? (end.cpu_s - run0.cpu_s) * 1e6 / (double)rx_msgs : -1.0;
         printf("echo: %ld messages echoed in %gs: %.1f msgs/s, %.3f MB/s "
                "payload each way (%ld sent in all)\n",
                msgs, cfg.duration, rate, mbs, sent);
+        printf("cpu over the run (%.1f s, warm-up included): server %.0f%%"
+               "%s, this client %.0f%% (of one CPU); server %.1f us per "
+               "message echoed\n", run_s, server_cpu,
+               cfg.npids ? "" : " (no --pid)", client_cpu, server_us);
         printf("latency ms: p50=%.3f p99=%.3f p99.9=%.3f max=%.3f "
                "mean=%.3f (%llu samples)\n", p50, p99, p999, maxms, mean,
                (unsigned long long)nsamples);
@@ -1952,11 +2510,12 @@ int main(int argc, char **argv)
                "duration=%g connected=%ld failed=%ld msgs=%ld "
                "msgs_per_s=%.1f mb_per_s=%.3f p50_ms=%.3f p99_ms=%.3f "
                "p999_ms=%.3f max_ms=%.3f mean_ms=%.3f errors=%ld lost=%ld "
-               "still_open=%ld\n",
+               "still_open=%ld server_cpu_pct=%.1f client_cpu_pct=%.1f "
+               "server_cpu_us_per_msg=%.2f run_s=%.2f%s\n",
                cfg.conns, cfg.inflight, cfg.size,
                cfg.binary ? "binary" : "text", cfg.duration, connected,
                failed, msgs, rate, mbs, p50, p99, p999, maxms, mean, errors,
-               lost, still);
+               lost, still, server_cpu, client_cpu, server_us, run_s, zdesc);
     }
     else {
         long expected = bsent * connected;
