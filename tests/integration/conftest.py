@@ -241,6 +241,23 @@ class HttpdServer:
         raise RuntimeError("httpd {} did not start: {}".format(self.name,
                                                               last))
 
+    def restart_same_port(self):
+        """Stop (SIGTERM) and start again with the same config and port,
+        as `make stop; make start` does; returns the stop's problems."""
+        problems = self._terminate()
+        if self.proc and self.proc.stdout:
+            self.proc.stdout.close()
+        env = httpd_env()
+        env.update(self.env)
+        self.proc = subprocess.Popen(
+            [HTTPD, "-f", self.conf, "-DFOREGROUND"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        if not self._wait_ready():
+            raise RuntimeError("httpd {} did not start again: {}".format(
+                self.name, self._startup_failure()))
+        return problems
+
     def _wait_ready(self, timeout=20.0):
         deadline = time.time() + timeout
         while time.time() < deadline:

@@ -1,0 +1,223 @@
+// ws-client.js -- a small WebSocket client for pages served by mod_websocket
+// (and any other server): one ES module, no dependencies, no build step.
+//
+//   import { WSClient, ChatClient } from "/ws-client.js";
+//
+//   const ws = new WSClient("/echo");              // relative URLs work
+//   ws.addEventListener("message", (e) => console.log(e.data));
+//   ws.send("hello");                              // queued until open
+//
+// WSClient: the browser's WebSocket, plus
+//   - reconnection with exponential backoff and full jitter (minDelay ..
+//     maxDelay); the backoff is reset only once a connection has stayed up
+//     for stableAfter ms, so a server that accepts and drops at once does
+//     not cause a storm;
+//   - dead-connection detection (optional): with heartbeat.message set, that
+//     message is sent every heartbeat.interval ms, and a connection that
+//     received nothing for heartbeat.timeout ms is closed and reconnected;
+//   - sends made while not connected are queued (at most maxQueue; the
+//     oldest is dropped beyond, with a "drop" event) and sent on (re)connect;
+//   - sendJSON(value), and event.json on "message" events (undefined when
+//     the data is not JSON text);
+//   - events: "open", "message", "close" ({code, reason, wasClean,
+//     willReconnect}), "reconnecting" ({attempt, delay}), "drop" ({data}).
+//   close(code, reason) closes for good (no reconnection).
+//
+// ChatClient: mod_websocket's chat protocol (handlers/chat.md) on WSClient:
+// join/say/leave; after a reconnect it joins its rooms again with `since` =
+// the last message id it saw in each, so nothing is lost or shown twice.
+// Events: "message", "presence", "joined", "history", "error" (each event's
+// `detail` is the server's JSON object).
+
+const defaults = {
+  protocols: undefined,
+  minDelay: 250,
+  maxDelay: 30000,
+  stableAfter: 5000,
+  maxQueue: 100,
+  heartbeat: null,              // {message, interval, timeout}
+  binaryType: "arraybuffer",
+};
+
+function absolute(url) {
+  if (/^wss?:\/\//.test(url) || typeof location === "undefined") return url;
+  const u = new URL(url, location.href);
+  u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
+  return u.href;
+}
+
+function event(type, props) {
+  const e = new Event(type);
+  Object.assign(e, props);
+  return e;
+}
+
+export class WSClient extends EventTarget {
+  constructor(url, options = {}) {
+    super();
+    this.url = absolute(url);
+    this.options = { ...defaults, ...options };
+    this.queue = [];
+    this.attempt = 0;
+    this.closedForGood = false;
+    this.ws = null;
+    this.timers = {};
+    this._connect();
+  }
+
+  get readyState() {
+    return this.ws ? this.ws.readyState : 3;
+  }
+
+  get connected() {
+    return !!this.ws && this.ws.readyState === 1;
+  }
+
+  send(data) {
+    if (this.connected) {
+      this.ws.send(data);
+      return true;
+    }
+    if (this.closedForGood) return false;
+    this.queue.push(data);
+    while (this.queue.length > this.options.maxQueue) {
+      this.dispatchEvent(event("drop", { data: this.queue.shift() }));
+    }
+    return false;
+  }
+
+  sendJSON(value) {
+    return this.send(JSON.stringify(value));
+  }
+
+  close(code = 1000, reason = "") {
+    this.closedForGood = true;
+    this._clearTimers();
+    if (this.ws && this.ws.readyState < 2) this.ws.close(code, reason);
+  }
+
+  _clearTimers() {
+    for (const k of Object.keys(this.timers)) {
+      clearTimeout(this.timers[k]);
+      clearInterval(this.timers[k]);
+    }
+    this.timers = {};
+  }
+
+  _connect() {
+    const ws = new WebSocket(this.url, this.options.protocols);
+    ws.binaryType = this.options.binaryType;
+    this.ws = ws;
+    ws.onopen = () => {
+      this.lastSeen = Date.now();
+      this.timers.stable = setTimeout(() => { this.attempt = 0; },
+                                      this.options.stableAfter);
+      this._startHeartbeat();
+      this.dispatchEvent(event("open", {}));
+      const queued = this.queue;
+      this.queue = [];
+      for (const data of queued) this.send(data);
+    };
+    ws.onmessage = (m) => {
+      this.lastSeen = Date.now();
+      let json;
+      if (typeof m.data === "string") {
+        try { json = JSON.parse(m.data); } catch (e) { json = undefined; }
+      }
+      this.dispatchEvent(event("message", { data: m.data, json }));
+    };
+    ws.onclose = (c) => {
+      this._clearTimers();
+      const willReconnect = !this.closedForGood;
+      this.dispatchEvent(event("close", { code: c.code, reason: c.reason,
+                                          wasClean: c.wasClean,
+                                          willReconnect }));
+      if (willReconnect) this._schedule();
+    };
+    ws.onerror = () => { /* a close event follows */ };
+  }
+
+  _startHeartbeat() {
+    const hb = this.options.heartbeat;
+    if (!hb || !hb.message) return;
+    this.timers.heartbeat = setInterval(() => {
+      if (Date.now() - this.lastSeen > hb.timeout) {
+        // Dead: the close event reconnects.
+        this.ws.close(4000, "no answer in time");
+        return;
+      }
+      if (this.connected) this.ws.send(hb.message);
+    }, hb.interval);
+  }
+
+  _schedule() {
+    const o = this.options;
+    const cap = Math.min(o.maxDelay, o.minDelay * 2 ** this.attempt);
+    const delay = Math.round(Math.random() * cap);     // full jitter
+    this.attempt++;
+    this.dispatchEvent(event("reconnecting", { attempt: this.attempt,
+                                               delay }));
+    this.timers.retry = setTimeout(() => {
+      if (!this.closedForGood) this._connect();
+    }, delay);
+  }
+}
+
+export class ChatClient extends EventTarget {
+  constructor(url, options = {}) {
+    super();
+    this.rooms = new Map();       // room -> {name, lastId}
+    this.ws = new WSClient(url, options);
+    this.ws.addEventListener("open", () => {
+      for (const [room, r] of this.rooms) {
+        const join = { type: "join", room, name: r.name };
+        if (r.lastId) join.since = r.lastId;
+        this.ws.sendJSON(join);
+      }
+    });
+    this.ws.addEventListener("message", (e) => this._onMessage(e.json));
+  }
+
+  join(room, name) {
+    this.rooms.set(room, { name, lastId: 0 });
+    this.ws.sendJSON({ type: "join", room, name });
+  }
+
+  say(room, text) {
+    this.ws.sendJSON({ type: "message", room, text });
+  }
+
+  leave(room) {
+    this.rooms.delete(room);
+    this.ws.sendJSON({ type: "leave", room });
+  }
+
+  close() {
+    this.ws.close();
+  }
+
+  _seen(m) {
+    const r = this.rooms.get(m.room);
+    if (!r || !m.id) return true;
+    if (m.id <= r.lastId) return false;       // a repeat: shown already
+    r.lastId = m.id;
+    return true;
+  }
+
+  _onMessage(m) {
+    if (!m || typeof m !== "object") return;
+    if (m.type === "message") {
+      if (this._seen(m)) this._emit("message", m);
+    } else if (m.type === "history") {
+      const fresh = (m.messages || []).filter((x) => this._seen(x));
+      this._emit("history", { ...m, messages: fresh });
+      for (const x of fresh) this._emit("message", x);
+    } else {
+      this._emit(m.type, m);
+    }
+  }
+
+  _emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}

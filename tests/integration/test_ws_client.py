@@ -1,0 +1,96 @@
+"""demo/htdocs/ws-client.js, the browser module, run under Node with the
+`ws` package as its WebSocket: a chat page that loses its server
+(stopped and started again, as `make stop; make start`) reconnects by
+itself and gets the messages published while it was away, once each; sends
+made before the socket is open are queued and sent.  (The same module in
+Chromium is the front-end issue's browser tests.)"""
+import json
+import os
+import subprocess
+import urllib.request
+
+import pytest
+
+import wsutil
+from conftest import BUILD, LOAD_HANDLERS, stop_server
+
+NODE_DIR = os.path.join(os.path.dirname(__file__), "..", "node")
+SCRIPT = os.path.join(NODE_DIR, "ws-client-test.mjs")
+
+SITE = LOAD_HANDLERS + """
+WebSocketLoadHandler chat "{chat}"
+<Location "/echo">
+    WebSocketHandler echo
+</Location>
+<Location "/chat">
+    WebSocketHandler chat
+</Location>
+<Location "/chat-publish">
+    SetHandler websocket-publish
+    WebSocketNamespace /chat
+    Require local
+</Location>
+""".format(chat=os.path.join(BUILD, "handlers", "chat.so"))
+
+
+def node_scenario(spec):
+    if not wsutil.node_available():
+        pytest.fail("node and tests/node/node_modules/ws are needed "
+                    "(./build.sh installs them)")
+    return subprocess.Popen(["node", SCRIPT, json.dumps(spec)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=NODE_DIR)
+
+
+def read_json(proc, timeout=60):
+    import select
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    assert ready, "node said nothing in {} s".format(timeout)
+    line = proc.stdout.readline()
+    assert line, "node ended: {}".format(proc.stderr.read())
+    return json.loads(line)
+
+
+def publish(srv, room, text):
+    req = urllib.request.Request(
+        "http://127.0.0.1:{}/chat-publish/{}".format(srv.port, room),
+        data=text.encode(), method="POST",
+        headers={"Content-Type": "text/plain"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status == 200
+
+
+def test_a_chat_page_reconnects_after_a_restart_and_gets_what_it_missed(
+        httpd_factory):
+    srv = httpd_factory("ws-client", SITE)
+    proc = None
+    try:
+        expect = ["away 1", "away 2", "away 3"]
+        proc = node_scenario({"scenario": "chat", "room": "lobby",
+                              "name": "page", "expect": expect,
+                              "url": wsutil.ws_uri(srv.port, "/chat")})
+        assert read_json(proc) == {"ready": True}
+        problems = srv.restart_same_port()
+        assert not [p for p in problems if "exited with" in p], problems
+        for t in expect:
+            publish(srv, "lobby", t)
+        result = read_json(proc)
+        assert proc.wait(10) == 0
+    finally:
+        if proc and proc.poll() is None:
+            proc.kill()
+        stop_server(srv)
+    assert sorted(result["texts"]) == sorted(expect)     # once each
+    assert result["reconnects"] >= 1
+
+
+def test_sends_before_open_are_queued_and_sent(httpd_factory):
+    srv = httpd_factory("ws-client-q", SITE)
+    try:
+        proc = node_scenario({"scenario": "queue", "count": 5,
+                              "url": wsutil.ws_uri(srv.port, "/echo")})
+        result = read_json(proc)
+        assert proc.wait(10) == 0
+    finally:
+        stop_server(srv)
+    assert result["got"] == ["q%d" % i for i in range(5)]
