@@ -19,10 +19,11 @@ cd "$(dirname "$0")"
 # h2 (the HTTP/2 client for WebSockets over HTTP/2) and pytest, openssl
 # (test certificates), curl, clang and its libFuzzer runtime (make fuzz),
 # redis-server (the tests start their own on a free port; Debian's redis
-# service is not started).
+# service is not started), chromium (the browser tests drive it with
+# playwright-core from npm: no browser download).
 DEBS="apache2-bin apache2-dev apache2-utils media-types libapr1-dev
 libaprutil1-dev check pkg-config libssl-dev zlib1g-dev libjansson-dev
-libhiredis-dev redis-server python3 python3-websockets python3-h2 python3-pytest openssl curl make gcc clang
+libhiredis-dev redis-server chromium python3 python3-websockets python3-h2 python3-pytest openssl curl make gcc clang
 libclang-rt-14-dev"
 
 as_root() {
@@ -54,8 +55,9 @@ if [ -n "$missing" ]; then
     [ -z "$policy" ] || as_root rm -f "$policy"
 fi
 
-if [ ! -d tests/node/node_modules/ws ]; then
-    echo "build.sh: installing the Node test client (npm ci)"
+if [ ! -d tests/node/node_modules/ws ] \
+   || [ ! -d tests/node/node_modules/playwright-core ]; then
+    echo "build.sh: installing the Node test clients (npm ci: ws, playwright-core)"
     npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 fi
 
