@@ -1,17 +1,19 @@
 """The demo pages in a real browser: Debian's Chromium driven by
 playwright-core (npm), against the demo's configuration (`make start`'s)
-on a free port.  Echo text and binary, two pages chatting, the ticker page
+on a free port.  Echo text and binary, two pages chatting, the chat page
 reconnecting by itself after the server is stopped and started again and
-showing what was published meanwhile; screenshots of the landing and chat
-pages are kept in build/test/artifacts."""
+showing what was said meanwhile; screenshots of the landing and chat pages
+are kept in build/test/artifacts."""
 import json
 import os
 import select
 import shutil
 import subprocess
-import urllib.request
 
 import pytest
+import websockets
+
+import wsutil
 
 from conftest import TESTROOT, stop_server
 
@@ -66,24 +68,37 @@ def test_pages_echo_and_chat_in_chromium(demo):
         assert os.path.getsize(os.path.join(SHOTS, shot)) > 10000
 
 
-def test_a_page_reconnects_after_a_restart_and_shows_what_was_published(
-        demo):
+def test_a_page_reconnects_after_a_restart_and_shows_what_was_said(demo):
+    """The chat page loses its server (stopped and started again, as `make
+    stop; make start`); a message said in its room meanwhile reaches it
+    once it is back by itself (it rejoins and resumes)."""
     proc = browser({"scenario": "reconnect", "expect": "after restart",
+                    "room": "restart",
                     "base": "http://127.0.0.1:{}".format(demo.port)})
     try:
         assert read_json(proc) == {"ready": True}
         demo.restart_same_port()
-        req = urllib.request.Request(
-            "http://127.0.0.1:{}/publish/ticker".format(demo.port),
-            data=b"after restart", method="POST",
-            headers={"Content-Type": "text/plain"})
-        # The page may not be back yet: the message waits in the history.
-        with urllib.request.urlopen(req, timeout=10) as r:
-            assert r.status == 200
+
+        async def say():
+            async with websockets.connect(
+                    wsutil.ws_uri(demo.port, "/chat"),
+                    compression=None) as ws:
+                await ws.send(json.dumps({"type": "join", "room": "restart",
+                                          "name": "server"}))
+                while json.loads(await ws.recv())["type"] != "history":
+                    pass
+                await ws.send(json.dumps({"type": "message",
+                                          "room": "restart",
+                                          "text": "after restart"}))
+                while json.loads(await ws.recv())["type"] != "message":
+                    pass
+
+        wsutil.run(say(), 30)
         result = read_json(proc)
         assert proc.wait(30) == 0, proc.stderr.read()
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert "after restart" in result["feed"]
-    assert result["state"] == "live"
+    assert "server: after restart" in result["log"]
+    assert result["log"].count("after restart") == 1
+    assert result["state"] == "connected"

@@ -8,8 +8,9 @@
 // to act, then one result object.  Exits 0, or 1 with the error on stderr.
 //   pages      landing, echo (text and binary), two chat pages talking;
 //              screenshots of the landing and chat pages into spec.shots
-//   reconnect  the ticker page: ready once live, then waits for a message
-//              spec.expect (the test restarts the server and publishes)
+//   reconnect  the chat page joins spec.room: ready once joined, then waits
+//              for spec.expect in its log (the test restarts the server and
+//              says it in the room, before or after the page is back)
 import { chromium } from 'playwright-core';
 
 const spec = JSON.parse(process.argv[2]);
@@ -68,12 +69,16 @@ try {
     print({ title, failed, echoExt, chatA: await text(a, '#log'), chatB: await text(b, '#log') });
   } else if (spec.scenario === 'reconnect') {
     const page = await (await browser.newContext()).newPage();
-    await page.goto(spec.base + '/ticker.html');
-    await page.waitForFunction(() => document.getElementById('state').textContent === 'live');
+    await page.goto(spec.base + '/chat.html');
+    await page.fill('#name', 'page');
+    await page.fill('#room', spec.room);
+    await page.click('#join');
+    await page.waitForFunction(() => !document.getElementById('text').disabled);
     print({ ready: true });
-    await page.waitForFunction((want) => document.getElementById('feed').textContent.includes(want),
+    await page.waitForFunction((want) => document.getElementById('log').textContent.includes(want),
                                spec.expect, { timeout: 60000 });
-    print({ feed: await text(page, '#feed'), state: await text(page, '#state') });
+    await page.waitForFunction(() => document.getElementById('state').textContent === 'connected');
+    print({ log: await text(page, '#log'), state: await text(page, '#state') });
   } else {
     throw new Error('unknown scenario ' + spec.scenario);
   }
