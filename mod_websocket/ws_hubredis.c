@@ -305,59 +305,26 @@ static void catchup_send(ws_hubredis_t *r, struct join *jn);
 
 /* --- hiredis on our epoll --- */
 
-static void ev_update(evctx_t *e)
-{
-    e->r->h.watch(e->fd, e->slot, e->events);
-}
-
-static void ev_add_read(void *p)
+/* hiredis asks for (on) or gives up (off) readiness bit of e. */
+static void ev_set(void *p, uint32_t bit, int on)
 {
     evctx_t *e = p;
+    uint32_t events = on ? (e->events | bit) : (e->events & ~bit);
 
-    if (!(e->events & EPOLLIN)) {
-        e->events |= EPOLLIN;
-        ev_update(e);
+    if (events != e->events) {
+        e->events = events;
+        e->r->h.watch(e->fd, e->slot, e->events);
     }
 }
 
-static void ev_del_read(void *p)
-{
-    evctx_t *e = p;
-
-    if (e->events & EPOLLIN) {
-        e->events &= ~(uint32_t)EPOLLIN;
-        ev_update(e);
-    }
-}
-
-static void ev_add_write(void *p)
-{
-    evctx_t *e = p;
-
-    if (!(e->events & EPOLLOUT)) {
-        e->events |= EPOLLOUT;
-        ev_update(e);
-    }
-}
-
-static void ev_del_write(void *p)
-{
-    evctx_t *e = p;
-
-    if (e->events & EPOLLOUT) {
-        e->events &= ~(uint32_t)EPOLLOUT;
-        ev_update(e);
-    }
-}
+static void ev_add_read(void *p) { ev_set(p, EPOLLIN, 1); }
+static void ev_del_read(void *p) { ev_set(p, EPOLLIN, 0); }
+static void ev_add_write(void *p) { ev_set(p, EPOLLOUT, 1); }
+static void ev_del_write(void *p) { ev_set(p, EPOLLOUT, 0); }
 
 static void ev_cleanup(void *p)
 {
-    evctx_t *e = p;
-
-    if (e->events) {
-        e->events = 0;
-        ev_update(e);
-    }
+    ev_set(p, EPOLLIN | EPOLLOUT, 0);
 }
 
 static void attach(ws_hubredis_t *r, redisAsyncContext *ac, evctx_t *e,

@@ -6,7 +6,6 @@ showing what was said meanwhile; screenshots of the landing and chat pages
 are kept in build/test/artifacts."""
 import json
 import os
-import select
 import shutil
 import subprocess
 
@@ -35,11 +34,7 @@ def browser(spec):
 
 
 def read_json(proc, timeout=90):
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    assert ready, "the browser said nothing in {} s".format(timeout)
-    line = proc.stdout.readline()
-    assert line, "the browser script ended: {}".format(proc.stderr.read())
-    return json.loads(line)
+    return wsutil.read_json_line(proc, timeout)
 
 
 @pytest.fixture

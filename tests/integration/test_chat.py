@@ -20,6 +20,8 @@ import pytest
 import websockets
 
 import childmap
+from chatutil import (expect_nothing, is_message, join, presence, recv,
+                      recv_until, say, send)
 import serverroot
 import wsutil
 from conftest import (BUILD, HTPASSWD_USER, HTTPD, MODULE_SO, TESTROOT,
@@ -109,63 +111,6 @@ async def connect(srv, path="/chat", **kw):
     return await websockets.connect(wsutil.ws_uri(srv.port, path),
                                     compression=None, open_timeout=20,
                                     close_timeout=5, **kw)
-
-
-async def send(ws, obj):
-    await ws.send(obj if isinstance(obj, (str, bytes)) else json.dumps(obj))
-
-
-async def recv(ws, timeout=10):
-    m = await asyncio.wait_for(ws.recv(), timeout)
-    assert isinstance(m, str), "a binary frame: {!r}".format(m)
-    return json.loads(m)
-
-
-async def recv_until(ws, pred, timeout=10):
-    """Skip messages until pred(message) holds; return it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        m = await recv(ws, max(0.01, deadline - time.monotonic()))
-        if pred(m):
-            return m
-
-
-async def expect_nothing(ws, wait=0.5):
-    try:
-        m = await asyncio.wait_for(ws.recv(), wait)
-    except asyncio.TimeoutError:
-        return
-    raise AssertionError("unexpected message: {!r}".format(m))
-
-
-async def join(ws, room, name=None, **extra):
-    """Join; "joined" and then "history" must be the next two messages."""
-    req = {"type": "join", "room": room}
-    if name is not None:
-        req["name"] = name
-    req.update(extra)
-    await send(ws, req)
-    joined = await recv(ws)
-    assert joined["type"] == "joined" and joined["room"] == room, joined
-    history = await recv(ws)
-    assert history["type"] == "history" and history["room"] == room, \
-        history
-    assert set(history) == {"type", "room", "messages", "gap"}, history
-    return joined, history
-
-
-async def say(ws, room, text):
-    await send(ws, {"type": "message", "room": room, "text": text})
-
-
-def is_message(room, text=None):
-    return lambda m: m["type"] == "message" and m["room"] == room \
-        and (text is None or m["text"] == text)
-
-
-def presence(room, event, name, count):
-    return {"type": "presence", "room": room, "event": event, "name": name,
-            "count": count}
 
 
 def check_message(m, room, sender, text):

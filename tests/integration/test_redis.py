@@ -32,6 +32,9 @@ import pytest
 import websockets
 
 import childmap
+from chatutil import expect_nothing as cexpect_nothing
+from chatutil import (is_message, join, presence, recv as crecv,
+                      recv_until as crecv_until, say, send as csend)
 import redisutil
 import wsutil
 from conftest import BUILD, LOAD_HANDLERS, TESTROOT, stop_server
@@ -246,59 +249,6 @@ def check_publisher_order(got, tags, n):
 
 
 # --- chat helpers ------------------------------------------------------------
-
-async def csend(ws, obj):
-    await ws.send(json.dumps(obj))
-
-
-async def crecv(ws, timeout=10):
-    m = await asyncio.wait_for(ws.recv(), timeout)
-    assert isinstance(m, str), "a binary frame: {!r}".format(m)
-    return json.loads(m)
-
-
-async def crecv_until(ws, pred, timeout=10):
-    deadline = time.monotonic() + timeout
-    while True:
-        m = await crecv(ws, max(0.01, deadline - time.monotonic()))
-        if pred(m):
-            return m
-
-
-async def join(ws, room, name, **extra):
-    """Join; "joined" then "history" must be the next two messages."""
-    req = {"type": "join", "room": room, "name": name}
-    req.update(extra)
-    await csend(ws, req)
-    joined = await crecv(ws)
-    assert joined["type"] == "joined" and joined["room"] == room, joined
-    history = await crecv(ws)
-    assert history["type"] == "history" and history["room"] == room, \
-        history
-    return joined, history
-
-
-async def say(ws, room, text):
-    await csend(ws, {"type": "message", "room": room, "text": text})
-
-
-def is_message(room, text=None):
-    return lambda m: m["type"] == "message" and m["room"] == room \
-        and (text is None or m["text"] == text)
-
-
-def presence(room, event, name, count):
-    return {"type": "presence", "room": room, "event": event, "name": name,
-            "count": count}
-
-
-async def cexpect_nothing(ws, wait=0.5):
-    try:
-        m = await asyncio.wait_for(ws.recv(), wait)
-    except asyncio.TimeoutError:
-        return
-    raise AssertionError("unexpected message: {!r}".format(m))
-
 
 # --- two servers, one Redis: broadcast and HTTP publishing -------------------
 

@@ -43,12 +43,7 @@ def node_scenario(spec):
 
 
 def read_json(proc, timeout=60):
-    import select
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    assert ready, "node said nothing in {} s".format(timeout)
-    line = proc.stdout.readline()
-    assert line, "node ended: {}".format(proc.stderr.read())
-    return json.loads(line)
+    return wsutil.read_json_line(proc, timeout)
 
 
 def publish(srv, room, text):

@@ -480,3 +480,14 @@ def node_client(port, path, scenario, timeout=120, **args):
         raise AssertionError("node client failed ({}): {}{}".format(
             proc.returncode, proc.stdout, proc.stderr))
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def read_json_line(proc, timeout=60):
+    """The next JSON line a child process (a Node test script) prints,
+    within timeout seconds."""
+    import select
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    assert ready, "the script said nothing in {} s".format(timeout)
+    line = proc.stdout.readline()
+    assert line, "the script ended: {}".format(proc.stderr.read())
+    return json.loads(line)
