@@ -780,7 +780,11 @@ static void parse_joined(redisReply *rep, ws_hubredis_joined_t *j, int *ok)
     *ok = 1;
 }
 
-static void done_join(ws_hubredis_t *r, join_t *jn, redisReply *rep)
+/* A join's or a catch-up's answer: the replay (and members) to the hub,
+ * then the channel's messages held meanwhile go (after the SUBACK or the
+ * catch-up's messages). */
+static void done_join(ws_hubredis_t *r, join_t *jn, redisReply *rep,
+                      int catchup)
 {
     ws_hubredis_joined_t j;
     int ok;
@@ -789,25 +793,12 @@ static void done_join(ws_hubredis_t *r, join_t *jn, redisReply *rep)
     ws_hubbuf_init(&j.history);
     ws_hubbuf_init(&j.members);
     parse_joined(rep, &j, &ok);
-    r->h.joined(&jn->m, jn->target, ok ? &j : NULL);
-    ws_hubbuf_free(&j.history);
-    ws_hubbuf_free(&j.members);
-    /* The channel's messages held meanwhile go now, after the SUBACK. */
-    hold_release(r, jn->hold);
-    free(jn->buf);
-    free(jn);
-}
-
-static void done_catchup(ws_hubredis_t *r, join_t *jn, redisReply *rep)
-{
-    ws_hubredis_joined_t j;
-    int ok;
-
-    memset(&j, 0, sizeof(j));
-    ws_hubbuf_init(&j.history);
-    ws_hubbuf_init(&j.members);
-    parse_joined(rep, &j, &ok);
-    r->h.caught_up(jn->target, jn->m.key, jn->m.key_len, ok ? &j : NULL);
+    if (catchup) {
+        r->h.caught_up(jn->target, jn->m.key, jn->m.key_len, ok ? &j : NULL);
+    }
+    else {
+        r->h.joined(&jn->m, jn->target, ok ? &j : NULL);
+    }
     ws_hubbuf_free(&j.history);
     ws_hubbuf_free(&j.members);
     hold_release(r, jn->hold);
@@ -919,13 +910,13 @@ static void cmd_reply(redisAsyncContext *ac, void *reply, void *priv)
         done_publish(r, c->op, rep);
         break;
     case K_JOIN:
-        done_join(r, c->op, rep);
+        done_join(r, c->op, rep, 0);
         break;
     case K_INFO:
         done_info(r, c->op, rep);
         break;
     case K_CATCHUP:
-        done_catchup(r, c->op, rep);
+        done_join(r, c->op, rep, 1);
         break;
     default:
         break;
