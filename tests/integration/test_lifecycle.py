@@ -152,12 +152,18 @@ def test_graceful_restart_with_websockets_in_every_child_keeps_pages_answering(
     # The old children keep their scoreboard slots while their WebSockets
     # close: the new generation needs slots of its own (ServerLimit), or
     # no new child starts and every page waits ("scoreboard is full").
+    # mpm_event's own race while an old generation's child exits with
+    # thread-mode connections still finishing: its lingering close adds a
+    # socket to a pollset the exiting child has closed (AH03092, EBADF,
+    # seen once in ~10 runs).  httpd's line, not ours: tolerated here.
+    expected = (r"AH03092: process_lingering_close: apr_pollset_add "
+                r"failure",) if variant == "event-thread" else ()
     srv = start_variant(httpd_factory, "graceful-pages-" + variant,
                         "StartServers 2\n" + SITE + """
 <Location "/held">
     WebSocketHandler echo
 </Location>
-""", variant)
+""", variant, expected=expected)
     socks = []
     try:
         # Held through the default WebSocketGracefulTimeout (5 s).
