@@ -20,10 +20,12 @@ cd "$(dirname "$0")"
 # (test certificates), curl, clang and its libFuzzer runtime (make fuzz),
 # redis-server (the tests start their own on a free port; Debian's redis
 # service is not started), chromium (the browser tests drive it with
-# playwright-core from npm: no browser download).
+# playwright-core from npm: no browser download), nginx-light and
+# libnginx-mod-nchan (the benchmark peer of `make bench`; Debian's nginx
+# service is not started).
 DEBS="apache2-bin apache2-dev apache2-utils media-types libapr1-dev
 libaprutil1-dev check pkg-config libssl-dev zlib1g-dev libjansson-dev
-libhiredis-dev redis-server chromium python3 python3-websockets python3-h2 python3-pytest openssl curl make gcc clang
+libhiredis-dev redis-server chromium nginx-light libnginx-mod-nchan python3 python3-websockets python3-h2 python3-pytest openssl curl make gcc clang
 libclang-rt-14-dev"
 
 as_root() {
