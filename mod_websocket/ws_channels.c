@@ -22,6 +22,7 @@
  * outage is logged once at warning, its end at notice.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -167,6 +168,35 @@ static int table_init(table_t *t)
     return t->slots ? 0 : -1;
 }
 
+/* Double t once it holds as many entries as slots, rehashing the chains:
+ * hash(entry) is an entry's hash, next_off the offset of its chain link.
+ * Out of memory: t stays as it is (longer chains). */
+static void table_grow(table_t *t, uint64_t (*hash)(const void *),
+                       size_t next_off)
+{
+    size_t i, size = t->size * 2;
+    void **slots;
+
+    if (t->n < t->size || !(slots = calloc(size, sizeof(void *)))) {
+        return;
+    }
+    for (i = 0; i < t->size; i++) {
+        void *e = t->slots[i], *next;
+
+        for (; e; e = next) {
+            void **link = (void **)((char *)e + next_off);
+            void **slot = &slots[hash(e) & (size - 1)];
+
+            next = *link;
+            *link = *slot;
+            *slot = e;
+        }
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->size = size;
+}
+
 static uint64_t sub_hash(const lchan_t *ch, ws_connid_t conn)
 {
     return hash_bytes(&conn, sizeof(conn),
@@ -185,30 +215,14 @@ static lchan_t *chan_find(const uint8_t *key, size_t len, uint64_t h)
     return NULL;
 }
 
+static uint64_t chan_entry_hash(const void *e)
+{
+    return ((const lchan_t *)e)->hash;
+}
+
 static void chans_grow(void)
 {
-    table_t old = chans;
-    size_t i;
-
-    if (chans.n < chans.size || !(chans.slots = calloc(old.size * 2,
-                                                       sizeof(void *)))) {
-        chans.slots = old.slots;
-        return;
-    }
-    chans.size = old.size * 2;
-    for (i = 0; i < old.size; i++) {
-        lchan_t *c = old.slots[i], *next;
-
-        for (; c; c = next) {
-            lchan_t **slot = (lchan_t **)&chans.slots[c->hash
-                                                      & (chans.size - 1)];
-
-            next = c->hnext;
-            c->hnext = *slot;
-            *slot = c;
-        }
-    }
-    free(old.slots);
+    table_grow(&chans, chan_entry_hash, offsetof(lchan_t, hnext));
 }
 
 static lchan_t *chan_make(const uint8_t *key, size_t len, uint64_t h)
@@ -264,30 +278,16 @@ static lsub_t *sub_find(const lchan_t *ch, ws_connid_t conn)
     return NULL;
 }
 
+static uint64_t sub_entry_hash(const void *e)
+{
+    const lsub_t *sub = e;
+
+    return sub_hash(sub->ch, sub->conn);
+}
+
 static void subs_grow(void)
 {
-    table_t old = subs;
-    size_t i;
-
-    if (subs.n < subs.size || !(subs.slots = calloc(old.size * 2,
-                                                    sizeof(void *)))) {
-        subs.slots = old.slots;
-        return;
-    }
-    subs.size = old.size * 2;
-    for (i = 0; i < old.size; i++) {
-        lsub_t *s = old.slots[i], *next;
-
-        for (; s; s = next) {
-            lsub_t **slot = (lsub_t **)&subs.slots[sub_hash(s->ch, s->conn)
-                                                   & (subs.size - 1)];
-
-            next = s->hnext;
-            s->hnext = *slot;
-            *slot = s;
-        }
-    }
-    free(old.slots);
+    table_grow(&subs, sub_entry_hash, offsetof(lsub_t, hnext));
 }
 
 /* The key of channel in namespace ns (malloc'd; *len without the final
