@@ -217,10 +217,15 @@ static int upgrade(request_rec *r, const ws_dir_conf_t *conf)
 
     origin = apr_table_get(r->headers_in, "Origin");
     if (!origin_allowed(r, conf, origin)) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00042)
+        /* At warn, httpd's default level: a page of another site opening
+         * a socket here is what an admin must be able to see (and a site
+         * that forgot WebSocketAllowedOrigins shows up the same way). */
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, WSLOGNO(00042)
                       "WebSocket upgrade for %s from origin '%s' refused "
-                      "(not this site; see WebSocketAllowedOrigins)", r->uri,
-                      origin);
+                      "with 403: not this site (%s://%s); see "
+                      "WebSocketAllowedOrigins", r->uri, origin,
+                      ap_http_scheme(r),
+                      apr_table_get(r->headers_in, "Host"));
         return HTTP_FORBIDDEN;
     }
     if (!conf->handler->ready) {

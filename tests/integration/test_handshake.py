@@ -155,8 +155,14 @@ def test_101_is_followed_by_a_working_websocket(server):
 
 def test_cross_site_origin_gets_403(server):
     r = handshake_status(server.port, "/echo",
-                         headers={"Origin": "http://evil.example"})
+                         headers={"Origin": "http://evil-403.example"})
     assert r.status == 403
+    # At warn, httpd's default LogLevel: an admin sees it without asking.
+    line = server.wait_log(r"evil-403\.example")
+    assert line and "[websocket:warn]" in line, line
+    assert "refused with 403: not this site (http://127.0.0.1:{})".format(
+        server.port) in line
+    assert "WebSocketAllowedOrigins" in line
 
 
 def test_origin_same_as_host_gets_101(server):
