@@ -30,6 +30,8 @@ HTTPD_INCLUDEDIR := $(shell $(APXS) -q INCLUDEDIR)
 HTTPD_LIBEXECDIR := $(shell $(APXS) -q LIBEXECDIR)
 HTTPD_SYSCONFDIR := $(shell $(APXS) -q SYSCONFDIR)
 HTTPD_BIN        := $(shell $(APXS) -q SBINDIR)/$(shell $(APXS) -q TARGET)
+# The browser client and the React/Vue hooks (make install; not httpd's).
+WS_DATADIR       ?= /usr/share/mod_websocket
 APR_CFLAGS       := $(shell $(APXS) -q EXTRA_CPPFLAGS) \
                     -I$(shell $(APXS) -q APR_INCLUDEDIR) \
                     -I$(shell $(APXS) -q APU_INCLUDEDIR)
@@ -224,6 +226,12 @@ install: all
 	install -m 644 $(HANDLER_SOS) $(DESTDIR)$(HTTPD_LIBEXECDIR)/websocket/
 	install -d $(DESTDIR)$(HTTPD_INCLUDEDIR)
 	install -m 644 $(INC)/ws_plugin_api.h $(DESTDIR)$(HTTPD_INCLUDEDIR)/
+	install -d $(DESTDIR)$(WS_DATADIR)/react $(DESTDIR)$(WS_DATADIR)/vue
+	install -m 644 demo/htdocs/ws-client.js $(DESTDIR)$(WS_DATADIR)/
+	install -m 644 demo/htdocs/examples/react/useWebSocket.js \
+	    $(DESTDIR)$(WS_DATADIR)/react/
+	install -m 644 demo/htdocs/examples/vue/useWebSocket.js \
+	    $(DESTDIR)$(WS_DATADIR)/vue/
 	if [ -d $(DESTDIR)$(HTTPD_SYSCONFDIR)/mods-available ]; then \
 	    install -m 644 conf.d/websocket.load conf.d/websocket.conf \
 	        $(DESTDIR)$(HTTPD_SYSCONFDIR)/mods-available/; \

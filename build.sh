@@ -62,6 +62,12 @@ if [ ! -d tests/node/node_modules/ws ] \
     echo "build.sh: installing the Node test clients (npm ci: ws, playwright-core)"
     npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 fi
+# The demo's React and Vue examples load React, ReactDOM, htm and Vue in
+# the browser without a build step: from npm into demo/node_modules.
+if [ ! -d demo/node_modules/react ] || [ ! -d demo/node_modules/vue ]; then
+    echo "build.sh: installing the demo's browser libraries (npm ci: react, react-dom, htm, vue)"
+    npm ci --prefix demo --no-audit --no-fund --loglevel=error
+fi
 
 make all
 

@@ -110,6 +110,32 @@ WebSocketLoadHandler chat "{build}/handlers/chat.so"
 """
 
 
+# What the React and Vue examples load without a build step, from npm
+# (demo/package.json; ./build.sh installs it into demo/node_modules).
+VENDOR = ["react/umd/react.development.js",
+          "react-dom/umd/react-dom.development.js",
+          "htm/dist/htm.module.js",
+          "vue/dist/vue.esm-browser.prod.js"]
+
+
+def copy_vendor(dest):
+    """Copy VENDOR into dest (the demo's /vendor/); say so when npm's
+    packages are not there (the examples' pages then cannot run)."""
+    modules = os.path.join(TOP, "demo", "node_modules")
+    os.makedirs(dest, exist_ok=True)
+    missing = []
+    for f in VENDOR:
+        src = os.path.join(modules, f)
+        if os.path.exists(src):
+            shutil.copy(src, dest)
+        else:
+            missing.append(f)
+    if missing:
+        sys.stderr.write("serverroot: demo/node_modules lacks {} (./build.sh "
+                         "installs it): the React and Vue examples will not "
+                         "run\n".format(", ".join(missing)))
+
+
 def run_user():
     """httpd refuses to run children as root; pick who they run as."""
     if os.getuid() != 0:
@@ -155,6 +181,7 @@ def generate(d, port, mpm="event", demo=False, extra="", listen_host=None,
         if os.path.isdir(src):
             shutil.copytree(src, os.path.join(d, "htdocs"),
                             dirs_exist_ok=True)
+        copy_vendor(os.path.join(d, "htdocs", "vendor"))
     index = os.path.join(d, "htdocs", "index.html")
     if not os.path.exists(index):
         with open(index, "w") as f:

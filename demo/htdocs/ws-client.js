@@ -21,7 +21,9 @@
 //     the data is not JSON text);
 //   - events: "open", "message", "close" ({code, reason, wasClean,
 //     willReconnect}), "reconnecting" ({attempt, delay}), "drop" ({data}).
-//   close(code, reason) closes for good (no reconnection).
+//   close(code, reason) closes for good (no reconnection).  The socket is
+//   opened in a microtask after the constructor: a client closed at once
+//   (React StrictMode's double mount) never opens one.
 //
 // ChatClient: mod_websocket's chat protocol (handlers/chat.md) on WSClient:
 // join/say/leave; after a reconnect it joins its rooms again with `since` =
@@ -62,11 +64,17 @@ export class WSClient extends EventTarget {
     this.closedForGood = false;
     this.ws = null;
     this.timers = {};
-    this._connect();
+    // The first socket opens in a microtask, not here: a client closed in
+    // the same task it was made in (React's StrictMode mounts, unmounts and
+    // mounts again at once) never opens one.
+    queueMicrotask(() => { if (!this.closedForGood) this._connect(); });
   }
 
+  /** The WebSocket's readyState: 0 (CONNECTING) also while waiting to
+   *  reconnect, 3 (CLOSED) once close() was called. */
   get readyState() {
-    return this.ws ? this.ws.readyState : 3;
+    if (this.ws && this.ws.readyState < 2) return this.ws.readyState;
+    return this.closedForGood ? 3 : 0;
   }
 
   get connected() {
