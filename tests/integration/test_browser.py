@@ -1,13 +1,17 @@
 """The demo pages in a real browser: Debian's Chromium driven by
 playwright-core (npm), against the demo's configuration (`make start`'s)
-on a free port.  Echo text and binary, two pages chatting, the chat page
-reconnecting by itself after the server is stopped and started again and
-showing what was said meanwhile; screenshots of the landing and chat pages
-are kept in build/test/artifacts."""
+on a free port.  Echo text and binary, two pages chatting (also from two
+child processes), the chat page reconnecting by itself after the server is
+stopped and started again and showing what was said meanwhile, the React
+and Vue examples talking to each other, a page of another site refused
+with the reason in the error log at httpd's default level; screenshots of
+the landing and chat pages are kept in build/test/artifacts."""
 import json
 import os
+import re
 import shutil
 import subprocess
+import time
 
 import pytest
 import websockets
@@ -37,6 +41,19 @@ def read_json(proc, timeout=90):
     return wsutil.read_json_line(proc, timeout)
 
 
+def run_browser(spec):
+    """Run a scenario that needs nothing from the test meanwhile; its
+    result object."""
+    proc = browser(spec)
+    try:
+        result = read_json(proc)
+        assert proc.wait(30) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return result
+
+
 @pytest.fixture
 def demo(httpd_factory):
     srv = httpd_factory("browser-demo", "", demo=True)
@@ -46,14 +63,9 @@ def demo(httpd_factory):
 
 def test_pages_echo_and_chat_in_chromium(demo):
     os.makedirs(SHOTS, exist_ok=True)
-    proc = browser({"scenario": "pages", "room": "browsers", "shots": SHOTS,
-                    "base": "http://127.0.0.1:{}".format(demo.port)})
-    try:
-        result = read_json(proc)
-        assert proc.wait(30) == 0, proc.stderr.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    result = run_browser({"scenario": "pages", "room": "browsers",
+                          "shots": SHOTS,
+                          "base": "http://127.0.0.1:{}".format(demo.port)})
     assert result["failed"] == []               # no 404, favicon included
     assert "mod_websocket" in result["title"]
     assert "permessage-deflate" in result["echoExt"]
@@ -97,3 +109,69 @@ def test_a_page_reconnects_after_a_restart_and_shows_what_was_said(demo):
     assert "server: after restart" in result["log"]
     assert result["log"].count("after restart") == 1
     assert result["state"] == "connected"
+
+
+def test_react_and_vue_examples_talk_to_each_other(demo):
+    """The React example (useWebSocket in StrictMode) and the Vue example
+    (the composable) on /broadcast?channel=frameworks: each shows what the
+    other sent; StrictMode's double mount opens one socket, not two; no
+    warning or error in either page's console."""
+    result = run_browser({"scenario": "frameworks",
+                          "base": "http://127.0.0.1:{}".format(demo.port)})
+    for log in (result["reactLog"], result["vueLog"]):
+        assert "React: hello from React" in log
+        assert "Vue: hello from Vue" in log
+    assert result["reactSockets"] == 1
+    assert result["vueSockets"] == 1
+    assert result["console"] == {"react": [], "vue": []}
+
+
+def test_a_page_of_another_site_is_refused_and_the_log_says_why(
+        httpd_factory):
+    """A page of http://evil.example opens a socket to the demo's /echo
+    (cross-site WebSocket hijacking, RFC 6455 10.2): 403, so the page sees
+    1006 and Chromium reports the 403; the error log says which origin was
+    refused for which URL and why, at warn -- httpd's default LogLevel, the
+    one this server runs with."""
+    srv = httpd_factory("browser-xorigin", "", demo=True, log_level="warn")
+    with open(srv.conf) as f:
+        assert "LogLevel warn websocket:warn\n" in f.read()
+    result = run_browser({"scenario": "xorigin",
+                          "ws": "ws://127.0.0.1:{}/echo".format(srv.port)})
+    assert result["opened"] is False
+    assert result["code"] == 1006
+    assert any("403" in line for line in result["console"]), result
+    line = srv.wait_log(r"origin 'http://evil\.example'")
+    assert line and "[websocket:warn]" in line, line
+    assert "WebSocket upgrade for /echo" in line
+    assert "refused with 403: not this site (http://127.0.0.1:{})".format(
+        srv.port) in line
+    assert "WebSocketAllowedOrigins" in line
+
+
+def test_two_chat_pages_in_two_children_talk(httpd_factory):
+    """Under prefork a child process serves one connection at a time, so
+    two chat pages' sockets are forced into two different children; they
+    still talk.  The access log's %P (the child that served the request,
+    written when the session ends under prefork) proves where each was."""
+    srv = httpd_factory("browser-children", """
+LogFormat "%P %r %>s" childpid
+CustomLog "@ROOT@/logs/child_log" childpid
+""", mpm="prefork", demo=True)
+    result = run_browser({"scenario": "chat", "room": "children",
+                          "base": "http://127.0.0.1:{}".format(srv.port)})
+    assert "ann: hi bob" in result["chatB"]
+    assert "bob: hi ann" in result["chatA"]
+    # The browser is gone: both sessions have ended and been logged.
+    path = os.path.join(srv.dir, "logs", "child_log")
+    pids = []
+    for _ in range(100):
+        with open(path) as f:
+            pids = [int(m.group(1)) for m in re.finditer(
+                r"^(\d+) GET /chat HTTP/1\.1 101$", f.read(), re.M)]
+        if len(pids) >= 2:
+            break
+        time.sleep(0.1)
+    assert len(pids) == 2, pids
+    assert pids[0] != pids[1]
+    assert srv.proc.pid not in pids

@@ -11,6 +11,12 @@
 //   reconnect  the chat page joins spec.room: ready once joined, then waits
 //              for spec.expect in its log (the test restarts the server and
 //              says it in the room, before or after the page is back)
+//   chat       two chat pages (ann, bob) in spec.room talk to each other
+//   frameworks the React example (in StrictMode) and the Vue example talk
+//              to each other; how many sockets each page opened, and what
+//              each page logged to its console at warning or error level
+//   xorigin    a page of http://evil.example (served by the test itself)
+//              opens spec.ws: how it closed and what Chromium logged
 import { chromium } from 'playwright-core';
 
 const spec = JSON.parse(process.argv[2]);
@@ -20,11 +26,37 @@ setTimeout(() => { process.stderr.write('timeout\n'); process.exit(1); },
 
 const browser = await chromium.launch({
   executablePath: spec.chromium || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  // No Local Network Access prompt/block: the xorigin scenario's page of
+  // another (public) site must reach the server on loopback, as a page of
+  // a public site reaches a server that is public too.
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+         '--disable-features=LocalNetworkAccessChecks'],
 });
 
 async function text(page, sel) {
   return (await page.textContent(sel)) || '';
+}
+
+// Two chat pages (separate browser contexts: separate people) join
+// spec.room and say hello to each other.
+async function chatPair() {
+  const a = await (await browser.newContext()).newPage();
+  const b = await (await browser.newContext()).newPage();
+  for (const [p, name] of [[a, 'ann'], [b, 'bob']]) {
+    await p.goto(spec.base + '/chat.html');
+    await p.fill('#name', name);
+    await p.fill('#room', spec.room);
+    await p.click('#join');
+    await p.waitForFunction(() => !document.getElementById('text').disabled);
+  }
+  await a.waitForFunction(() => document.getElementById('people').textContent.includes('bob'));
+  await a.fill('#text', 'hi bob');
+  await a.click('#say');
+  await b.waitForFunction(() => document.getElementById('log').textContent.includes('ann: hi bob'));
+  await b.fill('#text', 'hi ann');
+  await b.press('#text', 'Enter');
+  await a.waitForFunction(() => document.getElementById('log').textContent.includes('bob: hi ann'));
+  return [a, b];
 }
 
 try {
@@ -49,24 +81,61 @@ try {
     await echo.waitForFunction(() => document.getElementById('log').textContent.includes('< 1000 bytes'));
     const echoExt = await echo.evaluate(() => document.getElementById('log').textContent.match(/\(([^)]*deflate[^)]*)\)/)?.[1] || '');
 
-    const a = await (await browser.newContext()).newPage();
-    const b = await (await browser.newContext()).newPage();
-    for (const [p, name] of [[a, 'ann'], [b, 'bob']]) {
-      await p.goto(spec.base + '/chat.html');
-      await p.fill('#name', name);
-      await p.fill('#room', spec.room);
-      await p.click('#join');
-      await p.waitForFunction(() => !document.getElementById('text').disabled);
-    }
-    await a.waitForFunction(() => document.getElementById('people').textContent.includes('bob'));
-    await a.fill('#text', 'hi bob');
-    await a.click('#say');
-    await b.waitForFunction(() => document.getElementById('log').textContent.includes('ann: hi bob'));
-    await b.fill('#text', 'hi ann');
-    await b.press('#text', 'Enter');
-    await a.waitForFunction(() => document.getElementById('log').textContent.includes('bob: hi ann'));
+    const [a, b] = await chatPair();
     await a.screenshot({ path: spec.shots + '/chat.png', fullPage: true });
     print({ title, failed, echoExt, chatA: await text(a, '#log'), chatB: await text(b, '#log') });
+  } else if (spec.scenario === 'chat') {
+    const [a, b] = await chatPair();
+    print({ chatA: await text(a, '#log'), chatB: await text(b, '#log') });
+  } else if (spec.scenario === 'frameworks') {
+    const ctx = await browser.newContext();
+    // Count the sockets each page opens (StrictMode mounts twice).
+    await ctx.addInitScript(() => {
+      const Native = window.WebSocket;
+      window.__sockets = 0;
+      window.WebSocket = class extends Native {
+        constructor(url, protocols) { super(url, protocols); window.__sockets++; }
+      };
+    });
+    const react = await ctx.newPage();
+    const vue = await ctx.newPage();
+    const console_ = { react: [], vue: [] };
+    for (const [p, k] of [[react, 'react'], [vue, 'vue']]) {
+      p.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') console_[k].push(m.text()); });
+      p.on('pageerror', (e) => console_[k].push(String(e)));
+    }
+    await react.goto(spec.base + '/examples/react/');
+    await vue.goto(spec.base + '/examples/vue/');
+    for (const p of [react, vue]) {
+      await p.waitForFunction(() => document.getElementById('state')?.textContent === 'open');
+    }
+    await react.fill('#text', 'hello from React');
+    await react.click('#send');
+    await vue.waitForFunction(() => document.getElementById('log').textContent.includes('React: hello from React'));
+    await vue.fill('#text', 'hello from Vue');
+    await vue.press('#text', 'Enter');
+    await react.waitForFunction(() => document.getElementById('log').textContent.includes('Vue: hello from Vue'));
+    print({
+      reactLog: await text(react, '#log'), vueLog: await text(vue, '#log'),
+      reactSockets: await react.evaluate(() => window.__sockets),
+      vueSockets: await vue.evaluate(() => window.__sockets),
+      console: console_,
+    });
+  } else if (spec.scenario === 'xorigin') {
+    const page = await (await browser.newContext()).newPage();
+    const logged = [];
+    page.on('console', (m) => logged.push(m.text()));
+    // The other site: its page comes from this script, not from the server.
+    await page.route('http://evil.example/**', (route) => route.fulfill({
+      contentType: 'text/html',
+      body: '<!doctype html><title>another site</title><script>' +
+            'const ws = new WebSocket(' + JSON.stringify(spec.ws) + ');' +
+            'window.result = new Promise((ok) => { ws.onopen = () => ok({ opened: true });' +
+            'ws.onclose = (e) => ok({ opened: false, code: e.code }); });</script>',
+    }));
+    await page.goto('http://evil.example/');
+    const result = await page.evaluate(() => window.result);
+    print({ ...result, console: logged });
   } else if (spec.scenario === 'reconnect') {
     const page = await (await browser.newContext()).newPage();
     await page.goto(spec.base + '/chat.html');
