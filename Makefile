@@ -41,7 +41,8 @@ WARN    := -Wall -Wextra -Werror \
 CFLAGS_EXTRA ?=
 LDFLAGS_EXTRA ?=
 
-MOD_SRCS := $(SRC)/mod_websocket.c $(SRC)/ws_addrlimit.c $(SRC)/ws_api.c \
+MOD_SRCS := $(SRC)/mod_websocket.c $(SRC)/ws_accesslog.c \
+            $(SRC)/ws_addrlimit.c $(SRC)/ws_api.c \
             $(SRC)/ws_capacity.c $(SRC)/ws_channels.c $(SRC)/ws_child.c \
             $(SRC)/ws_config.c $(SRC)/ws_conn.c $(SRC)/ws_deflate.c \
             $(SRC)/ws_frame.c \
@@ -53,6 +54,7 @@ MOD_SRCS := $(SRC)/mod_websocket.c $(SRC)/ws_addrlimit.c $(SRC)/ws_api.c \
             $(SRC)/ws_pmd.c $(SRC)/ws_publish.c $(SRC)/ws_registry.c \
             $(SRC)/ws_session.c \
             $(SRC)/ws_slots.c $(SRC)/ws_snapshot.c $(SRC)/ws_stats.c \
+            $(SRC)/ws_status.c \
             $(SRC)/ws_timers.c $(SRC)/ws_upgrade.c $(SRC)/ws_utf8.c
 MOD_LIBS := -ljansson -lhiredis -lz
 MOD_HDRS := $(wildcard $(SRC)/*.h) $(INC)/ws_plugin_api.h

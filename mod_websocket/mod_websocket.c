@@ -7,18 +7,21 @@
  *   pre_config   ws_plugin_reset, ws_addrlimit_reset, ws_conf_reset_globals
  *   check_config ws_conf_check_config: options of inner locations
  *   post_config  ws_addrlimit_post_config, ws_capacity_post_config,
- *                ws_ids_post_config, the channel hub (ws_hub)
- *   child_init   this child's id number (ws_ids), handlers' init
+ *                ws_ids_post_config, ws_stats_post_config (the shared
+ *                counters), the channel hub (ws_hub)
+ *   child_init   this child's id number (ws_ids), its counters
+ *                (ws_stats), handlers' init
  *                (ws_plugin), the locations' init (ws_location), the
  *                channels (ws_channels), the registry, the shared tables,
  *                prefork's stop signals (ws_io), the event loops
  *   child_stopping  ws_child_stopping; an immediate stop also closes the
  *                loops' sessions now (ws_loop_stop_sessions)
  *   handler      ws_upgrade_handle: the opening handshake and the session;
- *                ws_publish_handle: websocket-publish (HTTP publishing)
+ *                ws_publish_handle: websocket-publish (HTTP publishing);
+ *                ws_status_handle: websocket-status (the figures)
  *   process_connection, suspend_connection  the hand-off to an event
  *                loop (ws_handoff)
- *   status_hook  ws_stats_status_hook: counters on mod_status's page
+ *   status_hook  ws_status_hook: the server's totals on mod_status's page
  */
 #define WS_MAIN_FILE
 
@@ -47,9 +50,8 @@
 #include "ws_publish.h"
 #include "ws_registry.h"
 #include "ws_stats.h"
+#include "ws_status.h"
 #include "ws_upgrade.h"
-
-#define WS_MODULE_VERSION "0.1.0"
 
 static int ws_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                          apr_pool_t *ptemp)
@@ -70,7 +72,8 @@ static int ws_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)plog;
     if (ws_addrlimit_post_config(s) != APR_SUCCESS
         || ws_capacity_post_config(ptemp, s, loops) != APR_SUCCESS
-        || ws_ids_post_config(s) != APR_SUCCESS) {
+        || ws_ids_post_config(s) != APR_SUCCESS
+        || ws_stats_post_config(s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* Without the hub, channels still work within each child. */
@@ -91,6 +94,7 @@ static int ws_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void ws_child_init(apr_pool_t *pchild, server_rec *s)
 {
     ws_ids_child_init();
+    ws_stats_child_init();
     ws_plugin_child_init(pchild, s, &ws_api);
     ws_location_child_init(pchild, s);
     ws_channels_child_init(pchild, s);
@@ -121,6 +125,9 @@ static int ws_handler(request_rec *r)
     if (r->handler && !strcmp(r->handler, WS_PUBLISH_HANDLER)) {
         return ws_publish_handle(r, conf);
     }
+    if (r->handler && !strcmp(r->handler, WS_STATUS_HANDLER)) {
+        return ws_status_handle(r);
+    }
     if (!conf || !conf->handler) {
         return DECLINED;
     }
@@ -140,7 +147,7 @@ static void ws_register_hooks(apr_pool_t *p)
      * says; plain requests fall through when configured to. */
     ap_hook_handler(ws_handler, NULL, NULL, APR_HOOK_FIRST);
     ws_handoff_register_hooks();
-    APR_OPTIONAL_HOOK(ap, status_hook, ws_stats_status_hook, NULL, NULL,
+    APR_OPTIONAL_HOOK(ap, status_hook, ws_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);
 }
 

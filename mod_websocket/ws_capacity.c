@@ -169,6 +169,12 @@ apr_status_t ws_capacity_post_config(apr_pool_t *ptemp, server_rec *s,
     return APR_SUCCESS;
 }
 
+int ws_capacity_limit(const char **why)
+{
+    *why = limit_why;
+    return limit;
+}
+
 static void sum_open(void *region, void *baton)
 {
     *(int *)baton += (int)__atomic_load_n(&((region_t *)region)->open,

@@ -62,6 +62,10 @@ ws_capacity_e ws_capacity_acquire(request_rec *r, ws_capacity_hold_t *hold);
 /* The WebSocket counted by a successful acquire is over. */
 void ws_capacity_release(const ws_capacity_hold_t *hold);
 
+/* The server-wide limit (0: none) and how it was reached, as the
+ * startup line says it (for the status page). */
+int ws_capacity_limit(const char **why);
+
 /* Seconds a refused client is told to wait (Retry-After). */
 #define WS_CAPACITY_RETRY_AFTER "10"
 

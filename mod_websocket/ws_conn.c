@@ -113,6 +113,7 @@ static int emit_close_len(ws_conn_t *c, int code, const char *reason,
     uint8_t payload[WS_FRAME_MAX_CONTROL];
     size_t len = 0;
 
+    c->close_sent = 1;
     if (code) {
         if (rlen > WS_MAX_REASON) {
             rlen = WS_MAX_REASON;
@@ -218,6 +219,7 @@ static void control_end(ws_conn_t *c)
         }
         c->close_received = 1;
         if (c->state == WS_STATE_OPEN) {
+            c->peer_closed_first = 1;
             /* Section 5.5.1: echo the status code (and the reason, so
              * close(code, reason) round-trips); then the server closes TCP
              * first (section 7.1.1). */

@@ -94,6 +94,9 @@ typedef struct {
     int close_code;
     char close_reason[WS_FRAME_MAX_CONTROL];
     int close_received;         /* the peer sent a close frame */
+    int close_sent;             /* we sent one (before or after it) */
+    int peer_closed_first;      /* the peer's close frame came first (the
+                                 * client started the closing handshake) */
 
     const ws_conn_ops_t *ops;
     void *baton;

@@ -38,6 +38,7 @@
 
 #include "ws_private.h"
 #include "ws_io.h"
+#include "ws_accesslog.h"
 #include "ws_child.h"
 #include "ws_registry.h"
 #include "ws_stats.h"
@@ -387,6 +388,7 @@ static int work(ws_io_t *io, int readable, apr_time_t now)
 static void end(ws_io_t *io)
 {
     ws_session_end(io->ws);
+    ws_accesslog_write(io->ws, io->c);
     ws_registry_remove(io->ws);
     if (io->write_status == APR_SUCCESS) {
         push(io);
@@ -406,6 +408,10 @@ static apr_status_t io_cleanup(void *data)
     ws_io_t *io = data;
 
     ws_session_end(io->ws);
+    /* The connection is being destroyed, but c and its pool's memory are
+     * still there (the later cleanups -- the socket's, mod_ssl's -- were
+     * registered before this one and run after it). */
+    ws_accesslog_write(io->ws, io->c);
     ws_registry_remove(io->ws);
     ws_session_unref(io->ws);
     return APR_SUCCESS;

@@ -26,6 +26,7 @@ ws_location_t *ws_location_create(apr_pool_t *p, const char *path,
     loc->path = path && *path ? path : "/";
     loc->plugin = plugin;
     loc->conf = conf;
+    loc->stats = -1;            /* ws_stats_post_config gives it a row */
     APR_ARRAY_PUSH(locations, ws_location_t *) = loc;
     return loc;
 }

@@ -31,6 +31,7 @@ struct ws_location {
     const char *ns;             /* channel namespace (child_init on) */
     void *data;                 /* the handler's, this child's */
     int ready;                  /* location_init accepted (this child) */
+    int stats;                  /* its row of counters (ws_stats), -1 */
 };
 
 /* Forget every location (start of a configuration read). */

@@ -99,6 +99,11 @@ int ws_loop_available(void)
     return nloops > 0;
 }
 
+int ws_loop_count(void)
+{
+    return nloops;
+}
+
 static void wake(ws_loop_t *l)
 {
     uint64_t one = 1;

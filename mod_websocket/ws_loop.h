@@ -30,6 +30,9 @@ void ws_loop_child_init(apr_pool_t *pchild, server_rec *s);
 /* 1 if loops are running in this process. */
 int ws_loop_available(void);
 
+/* How many event loops this child runs (0: none). */
+int ws_loop_count(void);
+
 /* From the suspend_connection hook, for a connection mpm_event has let go
  * of: a loop takes it over (round robin).  Returns 0, or -1 if no loop
  * can. */

@@ -21,6 +21,9 @@ APLOG_USE_MODULE(websocket);
 
 extern module AP_MODULE_DECLARE_DATA websocket_module;
 
+/* The module's version, as the startup line and the status page say it. */
+#define WS_MODULE_VERSION "0.1.0"
+
 /* "WS00012: " -- the tag prefix of a log message. */
 #define WSLOGNO(n) "WS" #n ": "
 

@@ -56,6 +56,9 @@ struct ws_connection {
     ws_deflate_t *pmd;          /* permessage-deflate agreed, or NULL */
     ws_snapshot_t *snap;        /* read-only after on_open */
     const char *protocol;       /* one of the snapshot's offers, or NULL */
+    apr_time_t opened_at;       /* the 101 */
+    apr_uint64_t wire_in, wire_out;  /* bytes read and written (frames) */
+    void *logline;              /* ws_accesslog's, until written */
     void *user_data;            /* the handler's */
 
     /* (L) the session lock. */
@@ -253,6 +256,7 @@ void ws_session_unref(ws_session_t *ws)
         ws_conn_cleanup(&ws->engine);
         ws_deflate_destroy(ws->pmd);
         ws_snapshot_free(ws->snap);
+        free(ws->logline);
         pthread_mutex_destroy(&ws->lock);
         free(ws);
     }
@@ -346,6 +350,9 @@ int ws_session_open(ws_session_t *ws, request_rec *r,
     ws->opened = 1;
     ws_stats_add(WS_STAT_OPEN, 1);
     ws_stats_add(WS_STAT_TOTAL, 1);
+    ws_stats_loc_add(ws->loc, WS_LSTAT_OPEN, 1);
+    ws_stats_loc_add(ws->loc, WS_LSTAT_TOTAL, 1);
+    ws->opened_at = apr_time_now();
     pthread_mutex_lock(&ws->lock);
     transit(ws, WS_SESSION_HANDOFF);
     pthread_mutex_unlock(&ws->lock);
@@ -371,6 +378,7 @@ static int engine_message(void *baton, int opcode, const uint8_t *data,
 
     ws_timers_message(&ws->timers, apr_time_now());
     ws_stats_add(WS_STAT_MSGS_IN, 1);
+    ws_stats_loc_add(ws->loc, WS_LSTAT_MSGS_IN, 1);
     current_session = ws;
     rv = ws->plugin->h->on_message(ws, opcode == WS_OP_TEXT ? WS_MSG_TEXT
                                                              : WS_MSG_BINARY,
@@ -476,6 +484,9 @@ ws_state_e ws_session_feed(ws_session_t *ws, uint8_t *buf, size_t len,
                            apr_time_t now)
 {
     ws_timers_rx(&ws->timers, now);
+    ws->wire_in += len;
+    ws_stats_add(WS_STAT_BYTES_IN, (apr_uint64_t)len);
+    ws_stats_loc_add(ws->loc, WS_LSTAT_BYTES_IN, (apr_uint64_t)len);
     return ws_conn_feed(&ws->engine, buf, len);
 }
 
@@ -570,6 +581,7 @@ void ws_session_take_mail(ws_session_t *ws, apr_time_t now)
         else if (send_mail(ws, m) == WS_CONN_OK) {
             ws_timers_message(&ws->timers, now);
             ws_stats_add(WS_STAT_MSGS_OUT, 1);
+            ws_stats_loc_add(ws->loc, WS_LSTAT_MSGS_OUT, 1);
         }
         ws_mail_free(m);
     }
@@ -637,7 +649,9 @@ void ws_session_goodbye(ws_session_t *ws)
 void ws_session_written(ws_session_t *ws, size_t n)
 {
     ws_outq_net_done(&ws->outq, n);
+    ws->wire_out += n;
     ws_stats_add(WS_STAT_BYTES_OUT, (apr_uint64_t)n);
+    ws_stats_loc_add(ws->loc, WS_LSTAT_BYTES_OUT, (apr_uint64_t)n);
 }
 
 ws_state_e ws_session_engine_state(const ws_session_t *ws)
@@ -706,6 +720,9 @@ void ws_session_end(ws_session_t *ws)
             code, ws->engine.close_reason, ws->engine.msgs_in,
             ws->engine.msgs_out);
     ws_stats_add(WS_STAT_OPEN, (apr_uint64_t)-1);
+    ws_stats_loc_add(ws->loc, WS_LSTAT_OPEN, (apr_uint64_t)-1);
+    ws_stats_closed(code, ws->engine.peer_closed_first ? 'c'
+                          : ws->engine.close_sent ? 's' : 0);
     if (ws->plugin->h->on_close) {
         ws_session_t *outer = current_session;
 
@@ -766,6 +783,29 @@ int ws_session_close_code(const ws_session_t *ws)
 {
     return ws->engine.close_code ? ws->engine.close_code
                                  : WS_CLOSE_CODE_ABNORMAL;
+}
+
+void ws_session_outcome(const ws_session_t *ws, ws_session_outcome_t *out)
+{
+    out->close_code = ws_session_close_code(ws);
+    out->close_reason = ws->engine.close_reason;
+    out->closed_by = ws->engine.peer_closed_first ? 'c'
+                     : ws->engine.close_sent ? 's' : 0;
+    out->msgs_in = ws->engine.msgs_in;
+    out->msgs_out = ws->engine.msgs_out;
+    out->bytes_in = ws->wire_in;
+    out->bytes_out = ws->wire_out;
+    out->opened_at = ws->opened_at;
+}
+
+void ws_session_set_logline(ws_session_t *ws, void *block)
+{
+    free(__atomic_exchange_n(&ws->logline, block, __ATOMIC_ACQ_REL));
+}
+
+void *ws_session_take_logline(ws_session_t *ws)
+{
+    return __atomic_exchange_n(&ws->logline, NULL, __ATOMIC_ACQ_REL);
 }
 
 apr_uint64_t ws_session_bytes_out(const ws_session_t *ws)
@@ -888,6 +928,7 @@ static int send_message(ws_session_t *ws, ws_msg_type_e type,
         rv = map_conn_rv(ws_conn_send(&ws->engine, type, data, len));
         if (rv == WS_OK) {
             ws_stats_add(WS_STAT_MSGS_OUT, 1);
+            ws_stats_loc_add(ws->loc, WS_LSTAT_MSGS_OUT, 1);
             owner_sent(ws);
         }
         return rv;

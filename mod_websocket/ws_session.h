@@ -245,6 +245,24 @@ ws_plugin_t *ws_session_plugin(const ws_session_t *ws);
 int ws_session_close_code(const ws_session_t *ws);
 apr_uint64_t ws_session_bytes_out(const ws_session_t *ws);
 
+/* How it went, for its access-log line (after ws_session_end; the
+ * owner's thread).  close_reason lives as long as ws. */
+typedef struct {
+    int close_code;             /* 1006 if no closing handshake */
+    const char *close_reason;
+    int closed_by;              /* 'c' the client's close frame came first,
+                                 * 's' ours, 0 none was exchanged */
+    apr_uint64_t msgs_in, msgs_out;
+    apr_uint64_t bytes_in, bytes_out;  /* on the wire (frames) */
+    apr_time_t opened_at;       /* the 101 */
+} ws_session_outcome_t;
+void ws_session_outcome(const ws_session_t *ws, ws_session_outcome_t *out);
+
+/* The access-log line's data (ws_accesslog): one malloc'd block the
+ * session frees with itself if nobody took it.  take: once (atomic). */
+void ws_session_set_logline(ws_session_t *ws, void *block);
+void *ws_session_take_logline(ws_session_t *ws);
+
 /* --- the handler API (ws_api.c) ----------------------------------------- */
 
 /* ws_api_t's send and close: WS_OK, WS_ECLOSED, WS_EQUEUE, WS_EINVAL. */

@@ -38,6 +38,7 @@ struct ws_slots {
     apr_size_t stride;          /* bytes per region, with its meta */
     int nregions;
     void *mine;                 /* this child's region, once claimed */
+    void (*reclaim)(const void *region, void *header);
 };
 
 /* Claiming a region is rare (once per table per child): one lock. */
@@ -114,8 +115,13 @@ void *ws_slots_mine(ws_slots_t *t)
     for (i = 0; !t->mine && i < t->nregions; i++) {
         if (ap_scoreboard_image->parent[i].pid == me) {
             region_meta_t *rm = region_meta(t, i);
+            pid_t was = __atomic_exchange_n(&rm->owner, 0,
+                                            __ATOMIC_ACQ_REL);
 
-            __atomic_store_n(&rm->owner, 0, __ATOMIC_RELEASE);
+            if (was && t->reclaim) {
+                t->reclaim((char *)rm + REGION_META_SIZE,
+                           ws_slots_header(t));
+            }
             memset((char *)rm + REGION_META_SIZE, 0,
                    t->stride - REGION_META_SIZE);
             __atomic_store_n(&rm->owner, me, __ATOMIC_RELEASE);
@@ -144,4 +150,30 @@ void ws_slots_each(ws_slots_t *t, void (*fn)(void *region, void *baton),
             fn((char *)rm + REGION_META_SIZE, baton);
         }
     }
+}
+
+void ws_slots_each_claimed(ws_slots_t *t,
+                           void (*fn)(void *region, int live, void *baton),
+                           void *baton)
+{
+    int i;
+
+    if (!ap_scoreboard_image) {
+        return;
+    }
+    for (i = 0; i < t->nregions; i++) {
+        region_meta_t *rm = region_meta(t, i);
+        pid_t owner = __atomic_load_n(&rm->owner, __ATOMIC_ACQUIRE);
+
+        if (owner) {
+            fn((char *)rm + REGION_META_SIZE,
+               ap_scoreboard_image->parent[i].pid == owner, baton);
+        }
+    }
+}
+
+void ws_slots_on_reclaim(ws_slots_t *t,
+                         void (*fn)(const void *region, void *header))
+{
+    t->reclaim = fn;
 }

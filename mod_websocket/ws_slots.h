@@ -48,4 +48,18 @@ void *ws_slots_mine(ws_slots_t *t);
 void ws_slots_each(ws_slots_t *t, void (*fn)(void *region, void *baton),
                    void *baton);
 
+/* Call fn(region, live, baton) for every claimed region: those of live
+ * children (live 1) and those a child that exited or crashed left behind
+ * (live 0) until a new child of its slot claims it. */
+void ws_slots_each_claimed(ws_slots_t *t,
+                           void (*fn)(void *region, int live, void *baton),
+                           void *baton);
+
+/* fn(region, header) is called with what a previous child left in a
+ * region, just before a new child claims (and zeroes) it: where counters
+ * that only grow fold it into the header.  Set in post_config, before the
+ * children are made. */
+void ws_slots_on_reclaim(ws_slots_t *t,
+                         void (*fn)(const void *region, void *header));
+
 #endif /* WS_SLOTS_H */

@@ -267,6 +267,21 @@ const char *ws_snapshot_header(const ws_snapshot_t *snap, const char *name)
     return kv_get(&snap->headers, name, strcasecmp);
 }
 
+int ws_snapshot_nheaders(const ws_snapshot_t *snap)
+{
+    return snap->headers.n;
+}
+
+const char *ws_snapshot_header_at(const ws_snapshot_t *snap, int i,
+                                  const char **value)
+{
+    if (i < 0 || i >= snap->headers.n) {
+        return NULL;
+    }
+    *value = snap->headers.kv[i].val;
+    return snap->headers.kv[i].key;
+}
+
 const char *ws_snapshot_cookie(const ws_snapshot_t *snap, const char *name)
 {
     return kv_get(&snap->cookies, name, strcmp);

@@ -52,6 +52,12 @@ const char *ws_snapshot_remote_addr(const ws_snapshot_t *snap);
  * (httpd merged repeats with ", "); NULL if absent. */
 const char *ws_snapshot_header(const ws_snapshot_t *snap, const char *name);
 
+/* The i-th request header (0 <= i < ws_snapshot_nheaders), its value in
+ * *value; NULL past the end. */
+int ws_snapshot_nheaders(const ws_snapshot_t *snap);
+const char *ws_snapshot_header_at(const ws_snapshot_t *snap, int i,
+                                  const char **value);
+
 /* A cookie's value by its case-sensitive name (RFC 6265 section 4.2.1:
  * "a=1; b=\"two\"", quotes removed; the first if repeated); NULL if
  * absent. */

@@ -21,6 +21,7 @@
 #include "ws_io.h"
 #include "ws_handoff.h"
 #include "ws_registry.h"
+#include "ws_accesslog.h"
 #include "ws_addrlimit.h"
 #include "ws_capacity.h"
 #include "ws_stats.h"
@@ -125,6 +126,8 @@ static int send_101(request_rec *r, ws_session_t *ws, const char *key)
     }
     r->status = HTTP_SWITCHING_PROTOCOLS;
     r->status_line = "101 Switching Protocols";
+    /* Now: sending the headers clears them. */
+    ws_accesslog_prepare(ws, r);
     ap_send_interim_response(r, 1);
     return OK;
 }
@@ -165,7 +168,6 @@ static int upgrade(request_rec *r, const ws_dir_conf_t *conf)
     const char *why, *origin, *key;
     ws_session_t *ws;
     ws_io_t *io;
-    char code[16];
     ws_capacity_hold_t hold;
     ws_capacity_e cap;
     int status, limit, held, token = -1;
@@ -212,6 +214,7 @@ static int upgrade(request_rec *r, const ws_dir_conf_t *conf)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00041)
                       "bad WebSocket handshake for %s: %s; answering %d",
                       r->uri, why, status);
+        ws_stats_add(WS_STAT_HANDSHAKE_REFUSED, 1);
         return status;
     }
 
@@ -226,6 +229,7 @@ static int upgrade(request_rec *r, const ws_dir_conf_t *conf)
                       "WebSocketAllowedOrigins", r->uri, origin,
                       ap_http_scheme(r),
                       apr_table_get(r->headers_in, "Host"));
+        ws_stats_add(WS_STAT_ORIGIN_REFUSED, 1);
         return HTTP_FORBIDDEN;
     }
     if (!conf->handler->ready) {
@@ -271,6 +275,7 @@ static int upgrade(request_rec *r, const ws_dir_conf_t *conf)
     ws_session_hold_admission(ws, token, &hold);
     status = ws_session_open(ws, r, conf);
     if (status != 0) {
+        ws_stats_add(WS_STAT_HANDLER_REFUSED, 1);
         ws_session_unref(ws);
         return status;
     }
@@ -289,12 +294,9 @@ static int upgrade(request_rec *r, const ws_dir_conf_t *conf)
         ws_session_unref(ws);
         return OK;
     }
+    /* It runs on this thread; its session line (ws_accesslog) is written
+     * at its end, then httpd logs this request's 101 line. */
     ws_io_run_thread(io);
-    /* It ran on this thread: %b counts the WebSocket bytes sent, and
-     * %{WS_CLOSE_CODE}e says how it ended. */
-    r->bytes_sent = (apr_off_t)ws_session_bytes_out(ws);
-    apr_snprintf(code, sizeof(code), "%d", ws_session_close_code(ws));
-    apr_table_set(r->subprocess_env, "WS_CLOSE_CODE", code);
     ws_session_unref(ws);
     return OK;
 }

@@ -1,0 +1,304 @@
+"""What an admin sees: the `websocket-status` page (HTML and JSON) and
+mod_status's section with the whole server's figures -- every child, the
+old generation after a graceful restart, a killed child's counters kept
+but its sockets no longer open -- and one access-log line per WebSocket
+session at its end, the same under event, worker and prefork."""
+import asyncio
+import json
+import os
+import re
+import signal
+import time
+
+import pytest
+import websockets
+
+import childmap
+import wsutil
+from conftest import server_status, stop_server
+
+SITE = """
+WebSocketLoadHandler echo "@ECHO_SO@"
+<Location "/echo">
+    WebSocketHandler echo
+    WebSocketMaxMessageSize 1K
+</Location>
+<Location "/echo2">
+    WebSocketHandler echo
+</Location>
+<Location "/websocket-status">
+    SetHandler websocket-status
+    Require local
+</Location>
+LogFormat "%>s %D \\"%r\\" s=%{WS_SESSION}e d=%{WS_DURATION}e code=%{WS_CLOSE_CODE}e by=%{WS_CLOSED_BY}e reason=\\"%{WS_CLOSE_REASON}e\\" in=%{WS_MSGS_IN}e/%{WS_BYTES_IN}e out=%{WS_MSGS_OUT}e/%{WS_BYTES_OUT}e b=%b proto=%{WS_PROTOCOL}e ext=\\"%{WS_COMPRESSION}e\\" ua=\\"%{User-Agent}i\\"" session
+CustomLog "@ROOT@/logs/session_log" session env=WS_SESSION
+CustomLog "@ROOT@/logs/upgrade_log" session env=!WS_SESSION
+"""
+
+# Killing a child on purpose: httpd says so at error level.
+KILLED = (r"AH00052", r"exit signal Killed")
+
+
+@pytest.fixture(scope="module")
+def event2(httpd_factory):
+    srv = httpd_factory("status-event", SITE, servers=2, start_servers=2)
+    yield srv
+    stop_server(srv)
+
+
+def uri(srv, path):
+    return "ws://127.0.0.1:{}{}".format(srv.port, path)
+
+
+async def connect(srv, path, **kw):
+    kw.setdefault("compression", None)
+    return await websockets.connect(uri(srv, path), open_timeout=20,
+                                    close_timeout=5, **kw)
+
+
+def status_json(srv, query="json"):
+    r = wsutil.http_get(srv.port, "/websocket-status?" + query)
+    assert r.status == 200, r
+    assert r.header("Content-Type") == "application/json"
+    return json.loads(r.body)
+
+
+def location(model, path):
+    return next(loc for loc in model["locations"] if loc["path"] == path)
+
+
+def wait_for(pred, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.05)
+    return pred()
+
+
+# --- the status page ---------------------------------------------------------
+
+def test_totals_match_what_was_opened_across_children(event2):
+    """Connections spread over two children: the page's totals, its rows
+    per child (checked against the kernel's view of which child holds
+    which socket) and per location, and mod_status's ?auto lines agree."""
+    before = status_json(event2)
+
+    async def main():
+        conns, pids = await childmap.spread(event2, connect, "/echo2", 12)
+        for ws in conns:
+            for i in range(3):
+                await ws.send("m%d" % i)
+                assert await ws.recv() == "m%d" % i
+        model = status_json(event2)
+        html = wsutil.http_get(event2.port, "/websocket-status").body
+        auto = server_status(event2.port)
+        for ws in conns:
+            await ws.close()
+        return conns, pids, model, html.decode(), auto
+
+    conns, pids, model, html, auto = wsutil.run(main(), 60)
+    n = len(conns)
+    tot = model["totals"]
+    assert tot["open"] == before["totals"]["open"] + n
+    assert tot["in_event_loops"] == tot["open"]
+    assert tot["in_threads"] == 0
+    assert tot["accepted"] - before["totals"]["accepted"] == n
+    assert tot["messages_in"] - before["totals"]["messages_in"] == 3 * n
+    assert tot["messages_out"] - before["totals"]["messages_out"] == 3 * n
+    assert tot["bytes_in"] > before["totals"]["bytes_in"]
+    loc = location(model, "/echo2")
+    assert loc["handler"] == "echo"
+    assert loc["open"] == n
+    assert loc["limits"]["max_message_size"] > 0
+    by_pid = {c["pid"]: c for c in model["children"]}
+    assert len(by_pid) >= 2
+    for pid in set(pids):
+        assert by_pid[pid]["open"] == pids.count(pid), (pid, by_pid)
+    assert sum(c["open"] for c in model["children"]) == tot["open"]
+    assert model["config"]["mpm"] == "event"
+    assert model["config"]["event_loops_per_child"] >= 1
+    assert model["server"]["uptime_s"] >= 0
+    # The same totals for people, and on mod_status's page.
+    assert "<h1>WebSocket status</h1>" in html
+    assert "<td>/echo2</td><td>echo</td><td>{}</td>".format(n) in html
+    assert int(auto["WebSocketsOpen"]) == tot["open"]
+    assert int(auto["WebSocketMessagesIn"]) == tot["messages_in"]
+    # Closed by the clients, with 1000.
+    after = wait_for(lambda: (lambda m: m if m["totals"]["open"] == 0
+                              else None)(status_json(event2)))
+    assert after["totals"]["open"] == 0
+    closes = after["totals"]["closes_by_code"]
+    assert closes["1000"] - before["totals"]["closes_by_code"]["1000"] == n
+    assert after["drops_and_closes"]["closed_by_client"] \
+        - before["drops_and_closes"]["closed_by_client"] == n
+
+
+def test_refusals_by_reason(event2):
+    before = status_json(event2)["refused"]
+    r = wsutil.handshake_status(
+        event2.port, "/echo", headers={"Origin": "http://elsewhere.example"})
+    assert r.status == 403
+    r = wsutil.handshake_status(event2.port, "/echo",
+                                headers={"Sec-WebSocket-Version": "8"})
+    assert r.status == 426
+    after = status_json(event2)["refused"]
+    assert after["origin"] == before["origin"] + 1
+    assert after["handshake"] == before["handshake"] + 1
+
+
+def test_refresh_json_flag_and_methods(event2):
+    r = wsutil.http_get(event2.port, "/websocket-status?refresh=5")
+    assert r.status == 200
+    assert r.header("Refresh") == "5"
+    assert "text/html" in r.header("Content-Type")
+    r = wsutil.http_get(event2.port, "/websocket-status?json&refresh=2")
+    assert r.header("Refresh") == "2"
+    json.loads(r.body)
+    r = wsutil.http_raw(event2.port, "POST /websocket-status HTTP/1.1\r\n"
+                        "Host: 127.0.0.1\r\nContent-Length: 1\r\n"
+                        "Connection: close\r\n\r\nx")
+    assert r.status == 405
+
+
+def test_a_too_big_message_is_counted_as_1009_closed_by_the_server(event2):
+    before = status_json(event2)["totals"]["closes_by_code"]["1009"]
+
+    async def main():
+        ws = await connect(event2, "/echo")
+        await ws.send("x" * 2000)
+        with pytest.raises(websockets.ConnectionClosed):
+            await ws.recv()
+        return ws.close_code
+
+    assert wsutil.run(main(), 20) == 1009
+    assert wait_for(lambda: status_json(event2)["totals"]["closes_by_code"]
+                    ["1009"] == before + 1)
+
+
+@pytest.mark.expect_log(*KILLED)
+def test_old_generation_counts_and_a_killed_child(httpd_factory):
+    """After a graceful restart the old generation's open sockets still
+    count (its children listed as old); a killed child's sockets stop
+    counting as open, but what it had accepted and received still counts."""
+    srv = httpd_factory("status-graceful", SITE, servers=2,
+                        start_servers=2)
+    try:
+        async def main():
+            old = [await connect(srv, "/echo2") for _ in range(3)]
+            for ws in old:
+                await ws.send("before")
+                await ws.recv()
+            old_pids = {childmap.child_of(srv, ws.local_address[1])
+                        for ws in old}
+            os.kill(srv.proc.pid, signal.SIGUSR1)       # apachectl graceful
+            deadline = time.time() + 15
+            while True:
+                new = await connect(srv, "/echo2")
+                pid = childmap.child_of(srv, new.local_address[1])
+                if pid not in old_pids and pid is not None:
+                    break
+                await new.close()
+                assert time.time() < deadline
+                await asyncio.sleep(0.3)
+            after_restart = status_json(srv)
+            # Kill the new child that holds `new`: its socket is gone.
+            os.kill(pid, signal.SIGKILL)
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(new.recv(), 10)
+            # Not open once httpd has reaped the child (its maintenance
+            # runs each second).
+            deadline = time.time() + 10
+            while True:
+                after_kill = status_json(srv)
+                if after_kill["totals"]["open"] == 3 \
+                        or time.time() > deadline:
+                    break
+                await asyncio.sleep(0.2)
+            for ws in old:
+                await ws.send("still here")
+                assert await ws.recv() == "still here"
+                await ws.close()
+            return old_pids, after_restart, after_kill
+
+        old_pids, after_restart, after_kill = wsutil.run(main(), 90)
+        tot = after_restart["totals"]
+        assert tot["open"] == 4
+        olds = [c for c in after_restart["children"] if c["old_generation"]]
+        assert {c["pid"] for c in olds} >= old_pids
+        assert sum(c["open"] for c in olds) == 3
+        assert after_kill["totals"]["open"] == 3
+        # Counters kept: 3 + the new one (and any that raced the restart).
+        assert after_kill["totals"]["accepted"] >= 4
+        assert after_kill["totals"]["messages_in"] >= 3
+    finally:
+        stop_server(srv)
+
+
+# --- one access-log line per session ------------------------------------------
+
+def session_lines(srv, n, timeout=10.0):
+    path = os.path.join(srv.dir, "logs", "session_log")
+
+    def read():
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            lines = f.read().splitlines()
+        return lines if len(lines) >= n else None
+
+    return wait_for(read, timeout) or []
+
+
+@pytest.mark.parametrize("mpm", ["event", "worker", "prefork"])
+def test_one_session_line_at_the_end_under_each_mpm(httpd_factory, mpm):
+    """A client that talks 1.2 s, sends 3 messages and closes with 4001:
+    one line at the end (none before it), with the close code, who closed,
+    the duration, the counts each way, the subprotocol and compression;
+    a second session closed by the server (1009) says so.  httpd's own
+    line of the upgrade (101) is there too, without WS_SESSION."""
+    srv = httpd_factory("status-log-" + mpm, SITE, mpm=mpm)
+    try:
+        async def main():
+            ws = await websockets.connect(
+                uri(srv, "/echo2"), subprotocols=["chat.v1"],
+                user_agent_header="status-test/1", open_timeout=20)
+            for i in range(3):
+                await ws.send("hello %d" % i)
+                await ws.recv()
+            await asyncio.sleep(1.2)
+            early = session_lines(srv, 1, timeout=0.1)
+            await ws.close(4001, "done here")
+            big = await connect(srv, "/echo")
+            await big.send("x" * 2000)
+            with pytest.raises(websockets.ConnectionClosed):
+                await big.recv()
+            return early
+
+        early = wsutil.run(main(), 30)
+        assert early == []
+        lines = session_lines(srv, 2)
+        assert len(lines) == 2, lines
+        first = next(line for line in lines if "/echo2" in line)
+        m = re.match(r'101 (\d+) "GET /echo2 HTTP/1.1" s=(\d+) '
+                     r'd=(\d+)\.(\d{3}) code=4001 by=client '
+                     r'reason="done here" in=3/(\d+) out=3/(\d+) b=(\d+) '
+                     r'proto=chat.v1 ext="permessage-deflate[^"]*" '
+                     r'ua="status-test/1"$', first)
+        assert m, first
+        micros, secs = int(m.group(1)), int(m.group(3))
+        assert 1_200_000 <= micros < 20_000_000
+        assert secs >= 1
+        assert int(m.group(5)) > 0 and int(m.group(6)) > 0
+        assert int(m.group(7)) == int(m.group(6))        # %b = bytes out
+        second = next(line for line in lines if "GET /echo " in line)
+        assert "code=1009 by=server" in second, second
+        # httpd's line for each upgrade, apart (env=!WS_SESSION).
+        with open(os.path.join(srv.dir, "logs", "upgrade_log")) as f:
+            upgrades = [line for line in f if '"GET /echo' in line]
+        assert len(upgrades) == 2
+        assert all(line.startswith("101 ") and "s=-" in line
+                   for line in upgrades)
+    finally:
+        stop_server(srv)
