@@ -262,21 +262,23 @@ CONF_BUILD := $(BUILD)/conf/$(LAYOUT)
 SHIPPED    := $(WS_DATADIR)/conf
 INSTALL_SH := sh tools/install.sh
 
-# Files installed as they are, DEST:SOURCE (DEST without DESTDIR).
+# Files installed as they are, DEST:SOURCE (DEST without DESTDIR; "$\" at
+# a line's end joins it to the next without a space).
 INSTALL_FILES := \
     $(HTTPD_LIBEXECDIR)/mod_websocket.so:$(MODULE) \
     $(foreach h,$(HANDLERS),\
         $(HTTPD_LIBEXECDIR)/websocket/$(h).so:$(BUILD)/handlers/$(h).so) \
     $(HTTPD_INCLUDEDIR)/ws_plugin_api.h:$(INC)/ws_plugin_api.h \
     $(WS_DATADIR)/ws-client.js:demo/htdocs/ws-client.js \
-    $(WS_DATADIR)/react/useWebSocket.js:demo/htdocs/examples/react/useWebSocket.js \
-    $(WS_DATADIR)/vue/useWebSocket.js:demo/htdocs/examples/vue/useWebSocket.js
+    $(foreach f,react vue,$(WS_DATADIR)/$(f)/useWebSocket.js:$\
+        demo/htdocs/examples/$(f)/useWebSocket.js)
 # Configuration files (kept once edited), DEST:SOURCE.
 ifeq ($(LAYOUT),debian)
 CONF_FILES := \
-    $(HTTPD_SYSCONFDIR)/mods-available/websocket.load:$(CONF_BUILD)/websocket.load \
-    $(HTTPD_SYSCONFDIR)/mods-available/websocket.conf:$(CONF_BUILD)/websocket.conf \
-    $(HTTPD_SYSCONFDIR)/conf-available/websocket-echo.conf:$(CONF_BUILD)/websocket-echo.conf
+    $(foreach f,websocket.load websocket.conf,$\
+        $(HTTPD_SYSCONFDIR)/mods-available/$(f):$(CONF_BUILD)/$(f)) \
+    $(HTTPD_SYSCONFDIR)/conf-available/websocket-echo.conf:$\
+        $(CONF_BUILD)/websocket-echo.conf
 else
 CONF_FILES := \
     $(HTTPD_SYSCONFDIR)/conf.d/websocket.conf:$(CONF_BUILD)/websocket.conf
