@@ -85,7 +85,7 @@ UNIT_LIBS  := $(shell pkg-config --cflags --libs check apr-1 apr-util-1 \
         integration start stop run clean format fuzz fuzz-smoke test-asan \
         valgrind
 
-all: module handlers
+all: module handlers conf
 
 module: $(MODULE)
 
@@ -293,21 +293,27 @@ OWN_DIRS := $(HTTPD_LIBEXECDIR)/websocket $(WS_DATADIR)/react \
 ENABLED := $(HTTPD_SYSCONFDIR)/mods-enabled/websocket.load \
            $(HTTPD_SYSCONFDIR)/conf-enabled/websocket-echo.conf
 
-# conf.d/'s snippets with this install's paths written in.
+# conf.d/'s snippets with this install's paths written in, into
+# $(CONF_BUILD) (by `make` too, so that `sudo make install` finds them
+# there and writes into build/ only if a path changed, through a new file:
+# a later `make` by the user can still replace it).
 CONF_SED := -e 's|/usr/lib/apache2/modules|$(HTTPD_LIBEXECDIR)|g' \
             -e 's|/usr/share/mod_websocket|$(WS_DATADIR)|g'
+# $(call render,SOURCES,TARGET)
+render = sed $(CONF_SED) $(1) >$(2).tmp && \
+         { cmp -s $(2).tmp $(2) && rm -f $(2).tmp || mv -f $(2).tmp $(2); }
 
 conf:
 	@mkdir -p $(CONF_BUILD)
 ifeq ($(LAYOUT),debian)
-	@sed $(CONF_SED) conf.d/websocket.load >$(CONF_BUILD)/websocket.load
-	@sed $(CONF_SED) conf.d/websocket.conf >$(CONF_BUILD)/websocket.conf
+	@$(call render,conf.d/websocket.load,$(CONF_BUILD)/websocket.load)
+	@$(call render,conf.d/websocket.conf,$(CONF_BUILD)/websocket.conf)
 else
-	@sed $(CONF_SED) conf.d/websocket.load conf.d/websocket.conf \
-	    >$(CONF_BUILD)/websocket.conf
+	@$(call render,conf.d/websocket.load conf.d/websocket.conf,\
+	    $(CONF_BUILD)/websocket.conf)
 endif
-	@sed $(CONF_SED) conf.d/websocket-echo.conf \
-	    >$(CONF_BUILD)/websocket-echo.conf
+	@$(call render,conf.d/websocket-echo.conf,\
+	    $(CONF_BUILD)/websocket-echo.conf)
 
 install: all conf
 	@echo "make install: $(LAYOUT) layout$(if $(DESTDIR), under $(DESTDIR))"
