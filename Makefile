@@ -326,7 +326,7 @@ install: all conf
 	        "$(DESTDIR)$(SHIPPED)/$${d##*/}"; \
 	done
 ifeq ($(LAYOUT),debian)
-	@if [ -e $(DESTDIR)$(firstword $(ENABLED)) ]; then \
+	@if [ -e "$(DESTDIR)$(firstword $(ENABLED))" ]; then \
 	    echo "make install: websocket is enabled: apachectl graceful" \
 	         "loads the new files"; \
 	else \
@@ -338,7 +338,7 @@ endif
 uninstall: conf
 ifeq ($(LAYOUT),debian)
 	@for l in $(ENABLED); do \
-	    if [ -e $(DESTDIR)$$l ] || [ -L $(DESTDIR)$$l ]; then \
+	    if [ -e "$(DESTDIR)$$l" ] || [ -L "$(DESTDIR)$$l" ]; then \
 	        echo "make uninstall: $(DESTDIR)$$l is enabled: run" \
 	             "a2dismod websocket and a2disconf websocket-echo, then" \
 	             "apachectl graceful, first (httpd would not start" \
