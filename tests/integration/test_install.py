@@ -71,9 +71,17 @@ def tree(root):
             dirs.add(rel)
         for n in names:
             p = os.path.join(d, n)
-            files[os.path.relpath(p, root)] = \
-                os.readlink(p) if os.path.islink(p) else open(p, "rb").read()
+            if os.path.islink(p):
+                files[os.path.relpath(p, root)] = os.readlink(p)
+            else:
+                with open(p, "rb") as f:
+                    files[os.path.relpath(p, root)] = f.read()
     return files, dirs
+
+
+def read(path, mode="r"):
+    with open(path, mode) as f:
+        return f.read()
 
 
 def real_paths(text, destdir):
@@ -141,8 +149,7 @@ def test_install_serves_echo_keeps_edits_and_uninstalls_cleanly(
         with open(path, "w") as f:
             f.write(text)
         confs[os.path.basename(rel)] = path
-    assert "LoadModule websocket_module" in open(confs["websocket.load"]) \
-        .read()
+    assert "LoadModule websocket_module" in read(confs["websocket.load"])
 
     generate = serverroot.generate
 
@@ -166,8 +173,7 @@ def test_install_serves_echo_keeps_edits_and_uninstalls_cleanly(
                            env=httpd_env())
     assert check.returncode == 0, check.stdout + check.stderr
     assert "Syntax OK" in check.stdout + check.stderr
-    with open(srv.conf) as f:
-        assert 'Include "{}"'.format(confs["websocket.load"]) in f.read()
+    assert 'Include "{}"'.format(confs["websocket.load"]) in read(srv.conf)
     assert wsutil.run(wsutil.echo_once(srv.port, "/echo", "hello")) \
         == "hello"
     assert wsutil.http_get(srv.port, "/echo").status == 426
@@ -178,7 +184,7 @@ def test_install_serves_echo_keeps_edits_and_uninstalls_cleanly(
     conf = os.path.join(dest, MODS, "websocket.conf")
     with open(conf, "a") as f:
         f.write("# the admin's own line\n")
-    edited = open(conf, "rb").read()
+    edited = read(conf, "rb")
     inodes = {rel: os.stat(os.path.join(dest, rel)).st_ino
               for rel in (LIBEXEC + "/mod_websocket.so",
                           LIBEXEC + "/websocket/echo.so")}
@@ -188,9 +194,9 @@ def test_install_serves_echo_keeps_edits_and_uninstalls_cleanly(
     assert kept == ["make install: kept {0}: it was edited; this version's "
                     "is {0}.dist (merge what you need into yours, then "
                     "delete it)".format(conf)], out
-    assert open(conf, "rb").read() == edited
-    assert open(conf + ".dist", "rb").read() == \
-        open(os.path.join(dest, SHARE, "conf", "websocket.conf"), "rb").read()
+    assert read(conf, "rb") == edited
+    assert read(conf + ".dist", "rb") == \
+        read(os.path.join(dest, SHARE, "conf", "websocket.conf"), "rb")
     for rel, ino in inodes.items():
         assert os.stat(os.path.join(dest, rel)).st_ino != ino, rel
     # Nothing was written into the files the server maps: it still maps
@@ -255,9 +261,7 @@ def test_uninstall_leaves_the_system_as_it_was(layout):
     install(dest, "LAYOUT=" + layout)
     files, _ = tree(dest)
     if layout == "conf.d":
-        with open(os.path.join(dest, "etc/apache2/conf.d/websocket.conf")) \
-                as f:
-            text = f.read()
+        text = read(os.path.join(dest, "etc/apache2/conf.d/websocket.conf"))
         # One file, the module loaded before its <IfModule> block.
         assert text.index("LoadModule websocket_module") \
             < text.index("<IfModule websocket_module>")
@@ -279,11 +283,9 @@ def test_install_writes_its_own_paths_into_the_configuration():
     os.makedirs(dest)
     install(dest, "LAYOUT=debian", "WS_DATADIR=/opt/wsdata",
             "HTTPD_LIBEXECDIR=/opt/httpd/modules")
-    with open(os.path.join(dest, MODS, "websocket.load")) as f:
-        assert "LoadModule websocket_module " \
-            "/opt/httpd/modules/mod_websocket.so" in f.read()
-    with open(os.path.join(dest, MODS, "websocket.conf")) as f:
-        text = f.read()
+    assert "LoadModule websocket_module /opt/httpd/modules/mod_websocket.so" \
+        in read(os.path.join(dest, MODS, "websocket.load"))
+    text = read(os.path.join(dest, MODS, "websocket.conf"))
     assert "WebSocketLoadHandler echo /opt/httpd/modules/websocket/echo.so" \
         in text
     assert "Alias /ws-client.js /opt/wsdata/ws-client.js" in text
