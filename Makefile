@@ -1,7 +1,9 @@
 # mod_websocket -- build, test, install and demo.
 #
 #   make                 build the module and the handlers (apxs)
-#   make install         install into httpd's places (honours DESTDIR)
+#   make install         install into httpd's places (honours DESTDIR;
+#                        LAYOUT=debian|conf.d: see "Install" below)
+#   make uninstall       remove what install put there (same variables)
 #   make test            unit + integration tests (after ./build.sh deps)
 #   make start PORT=n    demo site in the background (default 8080);
 #                        TLS=1: https/wss with HTTP/2 (self-signed cert);
@@ -29,7 +31,8 @@ INC     := $(SRC)/include
 HTTPD_INCLUDEDIR := $(shell $(APXS) -q INCLUDEDIR)
 HTTPD_LIBEXECDIR := $(shell $(APXS) -q LIBEXECDIR)
 HTTPD_SYSCONFDIR := $(shell $(APXS) -q SYSCONFDIR)
-HTTPD_BIN        := $(shell $(APXS) -q SBINDIR)/$(shell $(APXS) -q TARGET)
+HTTPD_TARGET     := $(shell $(APXS) -q TARGET)
+HTTPD_BIN        := $(shell $(APXS) -q SBINDIR)/$(HTTPD_TARGET)
 # The browser client and the React/Vue hooks (make install; not httpd's).
 WS_DATADIR       ?= /usr/share/mod_websocket
 APR_CFLAGS       := $(shell $(APXS) -q EXTRA_CPPFLAGS) \
@@ -80,10 +83,11 @@ UNIT_BIN   := $(BUILD)/tests/unit_tests
 UNIT_LIBS  := $(shell pkg-config --cflags --libs check apr-1 apr-util-1 \
                 2>/dev/null) -lz
 
-.PHONY: all module handlers test-handlers install test unit integration \
-        start stop run clean format fuzz fuzz-smoke test-asan valgrind
+.PHONY: all module handlers test-handlers install uninstall conf test unit \
+        integration start stop run clean format fuzz fuzz-smoke test-asan \
+        valgrind
 
-all: module handlers
+all: module handlers conf
 
 module: $(MODULE)
 
@@ -222,28 +226,141 @@ valgrind: $(UNIT_BIN)
 # the dependencies.
 test: unit fuzz-smoke integration
 
-install: all
-	install -d $(DESTDIR)$(HTTPD_LIBEXECDIR)/websocket
-	install -m 644 $(MODULE) $(DESTDIR)$(HTTPD_LIBEXECDIR)/mod_websocket.so
-	install -m 644 $(HANDLER_SOS) $(DESTDIR)$(HTTPD_LIBEXECDIR)/websocket/
-	install -d $(DESTDIR)$(HTTPD_INCLUDEDIR)
-	install -m 644 $(INC)/ws_plugin_api.h $(DESTDIR)$(HTTPD_INCLUDEDIR)/
-	install -d $(DESTDIR)$(WS_DATADIR)/react $(DESTDIR)$(WS_DATADIR)/vue
-	install -m 644 demo/htdocs/ws-client.js $(DESTDIR)$(WS_DATADIR)/
-	install -m 644 demo/htdocs/examples/react/useWebSocket.js \
-	    $(DESTDIR)$(WS_DATADIR)/react/
-	install -m 644 demo/htdocs/examples/vue/useWebSocket.js \
-	    $(DESTDIR)$(WS_DATADIR)/vue/
-	if [ -d $(DESTDIR)$(HTTPD_SYSCONFDIR)/mods-available ]; then \
-	    install -m 644 conf.d/websocket.load conf.d/websocket.conf \
-	        $(DESTDIR)$(HTTPD_SYSCONFDIR)/mods-available/; \
+# --- Install -------------------------------------------------------------
+#
+# Every file is installed as a new file (tools/install.sh: a temporary name
+# in the same directory, then a rename), never written into: httpd maps the
+# module and the handlers, and writing into a mapped .so crashes every child.
+#
+# The configuration snippets (conf.d/) are installed with the paths below
+# (HTTPD_LIBEXECDIR, WS_DATADIR) written in, in one of two layouts:
+#   debian  websocket.load and websocket.conf in
+#           $(HTTPD_SYSCONFDIR)/mods-available (a2enmod websocket),
+#           websocket-echo.conf in conf-available (a2enconf websocket-echo);
+#   conf.d  one $(HTTPD_SYSCONFDIR)/conf.d/websocket.conf, the LoadModule
+#           line first (RHEL and the like read conf.d/*.conf); the echo
+#           snippet goes to $(WS_DATADIR)/websocket-echo.conf only, for the
+#           admin to copy (in conf.d/ it would enable /echo on every site).
+# The layout is decided from the system, never from DESTDIR (a staged
+# install must get the layout of the system it is for): debian where
+# $(HTTPD_SYSCONFDIR)/mods-available exists, or where apxs is Debian's own
+# (httpd named apache2 on a Debian system); conf.d elsewhere.  LAYOUT=
+# decides instead.
+#
+# Configuration files are never overwritten once edited: the shipped
+# versions are kept in $(WS_DATADIR)/conf/ to tell an edited file from an
+# old unedited one; an edited one is kept and the new version goes beside
+# it as <name>.dist, with a line saying so.  make uninstall removes what
+# install put there, but keeps an edited configuration file (saying so).
+DEBIAN_APXS := $(and $(filter apache2,$(HTTPD_TARGET)),\
+                 $(wildcard /etc/debian_version))
+LAYOUT ?= $(if $(or $(wildcard $(HTTPD_SYSCONFDIR)/mods-available),\
+                    $(DEBIAN_APXS)),debian,conf.d)
+ifeq ($(filter debian conf.d,$(LAYOUT)),)
+$(error LAYOUT=$(LAYOUT): use LAYOUT=debian or LAYOUT=conf.d)
+endif
+
+CONF_BUILD := $(BUILD)/conf/$(LAYOUT)
+SHIPPED    := $(WS_DATADIR)/conf
+INSTALL_SH := sh tools/install.sh
+
+# Files installed as they are, DEST:SOURCE (DEST without DESTDIR; "$\" at
+# a line's end joins it to the next without a space).
+INSTALL_FILES := \
+    $(HTTPD_LIBEXECDIR)/mod_websocket.so:$(MODULE) \
+    $(foreach h,$(HANDLERS),\
+        $(HTTPD_LIBEXECDIR)/websocket/$(h).so:$(BUILD)/handlers/$(h).so) \
+    $(HTTPD_INCLUDEDIR)/ws_plugin_api.h:$(INC)/ws_plugin_api.h \
+    $(WS_DATADIR)/ws-client.js:demo/htdocs/ws-client.js \
+    $(foreach f,react vue,$(WS_DATADIR)/$(f)/useWebSocket.js:$\
+        demo/htdocs/examples/$(f)/useWebSocket.js)
+# Configuration files (kept once edited), DEST:SOURCE.
+ifeq ($(LAYOUT),debian)
+CONF_FILES := \
+    $(foreach f,websocket.load websocket.conf,$\
+        $(HTTPD_SYSCONFDIR)/mods-available/$(f):$(CONF_BUILD)/$(f)) \
+    $(HTTPD_SYSCONFDIR)/conf-available/websocket-echo.conf:$\
+        $(CONF_BUILD)/websocket-echo.conf
+else
+CONF_FILES := \
+    $(HTTPD_SYSCONFDIR)/conf.d/websocket.conf:$(CONF_BUILD)/websocket.conf
+INSTALL_FILES += \
+    $(WS_DATADIR)/websocket-echo.conf:$(CONF_BUILD)/websocket-echo.conf
+endif
+# Directories that are ours alone, removed by uninstall when empty
+# (deepest first).  httpd's own (modules, include, mods-available...) stay.
+OWN_DIRS := $(HTTPD_LIBEXECDIR)/websocket $(WS_DATADIR)/react \
+            $(WS_DATADIR)/vue $(SHIPPED) $(WS_DATADIR)
+# Debian: the links a2enmod and a2enconf make.
+ENABLED := $(HTTPD_SYSCONFDIR)/mods-enabled/websocket.load \
+           $(HTTPD_SYSCONFDIR)/conf-enabled/websocket-echo.conf
+
+# conf.d/'s snippets with this install's paths written in, into
+# $(CONF_BUILD) (by `make` too, so that `sudo make install` finds them
+# there and writes into build/ only if a path changed, through a new file:
+# a later `make` by the user can still replace it).
+CONF_SED := -e 's|/usr/lib/apache2/modules|$(HTTPD_LIBEXECDIR)|g' \
+            -e 's|/usr/share/mod_websocket|$(WS_DATADIR)|g'
+# $(call render,SOURCES,TARGET)
+render = sed $(CONF_SED) $(1) >$(2).tmp && \
+         { cmp -s $(2).tmp $(2) && rm -f $(2).tmp || mv -f $(2).tmp $(2); }
+
+conf:
+	@mkdir -p $(CONF_BUILD)
+ifeq ($(LAYOUT),debian)
+	@$(call render,conf.d/websocket.load,$(CONF_BUILD)/websocket.load)
+	@$(call render,conf.d/websocket.conf,$(CONF_BUILD)/websocket.conf)
+else
+	@$(call render,conf.d/websocket.load conf.d/websocket.conf,\
+	    $(CONF_BUILD)/websocket.conf)
+endif
+	@$(call render,conf.d/websocket-echo.conf,\
+	    $(CONF_BUILD)/websocket-echo.conf)
+
+install: all conf
+	@echo "make install: $(LAYOUT) layout$(if $(DESTDIR), under $(DESTDIR))"
+	@set -e; for f in $(INSTALL_FILES); do \
+	    $(INSTALL_SH) file 644 "$${f#*:}" "$(DESTDIR)$${f%%:*}"; \
+	done
+	@set -e; for f in $(CONF_FILES); do \
+	    d=$${f%%:*}; \
+	    $(INSTALL_SH) conffile 644 "$${f#*:}" "$(DESTDIR)$$d" \
+	        "$(DESTDIR)$(SHIPPED)/$${d##*/}"; \
+	done
+ifeq ($(LAYOUT),debian)
+	@if [ -e "$(DESTDIR)$(firstword $(ENABLED))" ]; then \
+	    echo "make install: websocket is enabled: apachectl graceful" \
+	         "loads the new files"; \
 	else \
-	    install -d $(DESTDIR)$(HTTPD_SYSCONFDIR)/conf.d; \
-	    install -m 644 conf.d/websocket.load \
-	        $(DESTDIR)$(HTTPD_SYSCONFDIR)/conf.d/websocket.load.conf; \
-	    install -m 644 conf.d/websocket.conf \
-	        $(DESTDIR)$(HTTPD_SYSCONFDIR)/conf.d/websocket.conf; \
+	    echo "make install: next, a2enmod websocket (and a2enconf" \
+	         "websocket-echo for ws://<site>/echo), apachectl graceful"; \
 	fi
+endif
+
+uninstall: conf
+ifeq ($(LAYOUT),debian)
+	@for l in $(ENABLED); do \
+	    if [ -e "$(DESTDIR)$$l" ] || [ -L "$(DESTDIR)$$l" ]; then \
+	        echo "make uninstall: $(DESTDIR)$$l is enabled: run" \
+	             "a2dismod websocket and a2disconf websocket-echo, then" \
+	             "apachectl graceful, first (httpd would not start" \
+	             "without the files); nothing removed"; \
+	        exit 1; \
+	    fi; \
+	done
+endif
+	@echo "make uninstall: $(LAYOUT) layout$(if $(DESTDIR), under $(DESTDIR))"
+	@set -e; for f in $(CONF_FILES); do \
+	    d=$${f%%:*}; \
+	    $(INSTALL_SH) rmconffile "$(DESTDIR)$$d" \
+	        "$(DESTDIR)$(SHIPPED)/$${d##*/}" "$${f#*:}"; \
+	done
+	@set -e; for f in $(INSTALL_FILES); do \
+	    $(INSTALL_SH) rmfile "$(DESTDIR)$${f%%:*}"; \
+	done
+	@set -e; for d in $(OWN_DIRS); do \
+	    $(INSTALL_SH) rmdir "$(DESTDIR)$$d"; \
+	done
 
 # A ServerRoot per port: two demos with the same REDIS share channels.
 DEMO_DIR := $(if $(filter 8080,$(PORT)),$(BUILD)/demo,$(BUILD)/demo-$(PORT))
