@@ -51,14 +51,22 @@ static const struct {
 static const struct {
     const char *key;
     ws_stat_e which;
+    const char *what;
 } drops[] = {
-    { "messages_dropped_queue_full", WS_STAT_DROPPED },
-    { "closed_queue_overflow", WS_STAT_OVERFLOW_CLOSES },
-    { "channel_messages_dropped", WS_STAT_CHANNEL_DROPPED },
-    { "closed_dead_peer", WS_STAT_DEAD_PEERS },
-    { "closed_protocol_violation", WS_STAT_VIOLATIONS },
-    { "closed_by_client", WS_STAT_CLOSED_BY_CLIENT },
-    { "closed_by_server", WS_STAT_CLOSED_BY_SERVER },
+    { "messages_dropped_queue_full", WS_STAT_DROPPED,
+      "messages dropped: a client's output queue full" },
+    { "closed_queue_overflow", WS_STAT_OVERFLOW_CLOSES,
+      "closed 1008: output queue full (WebSocketQueueOverflow Close)" },
+    { "channel_messages_dropped", WS_STAT_CHANNEL_DROPPED,
+      "channel messages dropped: hub unreachable, or target gone" },
+    { "closed_dead_peer", WS_STAT_DEAD_PEERS,
+      "closed: no pong in time (dead peer)" },
+    { "closed_protocol_violation", WS_STAT_VIOLATIONS,
+      "closed: protocol violation" },
+    { "closed_by_client", WS_STAT_CLOSED_BY_CLIENT,
+      "closes the client started" },
+    { "closed_by_server", WS_STAT_CLOSED_BY_SERVER,
+      "closes the server started" },
 };
 
 static const struct {
@@ -277,6 +285,22 @@ static void row(request_rec *r, const char *name, apr_int64_t v,
                "<td>%s</td></tr>\n", name, v, note ? note : "");
 }
 
+/* A limit as the page says it: "none" for 0. */
+static const char *limit_text(request_rec *r, apr_int64_t v,
+                              const char *unit)
+{
+    return v ? apr_psprintf(r->pool, "%" APR_INT64_T_FMT "%s", v, unit)
+             : "none";
+}
+
+static void pair(request_rec *r, const char *name, apr_int64_t a,
+                 apr_int64_t b, const char *note)
+{
+    ap_rprintf(r, "<tr><th>%s</th><td>%" APR_INT64_T_FMT " / %"
+               APR_INT64_T_FMT "</td><td>%s</td></tr>\n", name, a, b,
+               note ? note : "");
+}
+
 static void html(request_rec *r, json_t *m)
 {
     json_t *srv = json_object_get(m, "server");
@@ -307,32 +331,38 @@ static void html(request_rec *r, json_t *m)
                jint(srv, "generation"));
 
     ap_rputs("<h2>Connections and messages</h2><table>\n", r);
-    row(r, "open", jint(tot, "open"), NULL);
-    row(r, "in event loops", jint(tot, "in_event_loops"),
-        "no httpd thread each");
-    row(r, "on a thread each", jint(tot, "in_threads"), NULL);
-    row(r, "accepted", jint(tot, "accepted"), "since start");
-    row(r, "messages in / out", jint(tot, "messages_in"), NULL);
-    row(r, "", jint(tot, "messages_out"), NULL);
-    row(r, "bytes in / out", jint(tot, "bytes_in"), "on the wire");
-    row(r, "", jint(tot, "bytes_out"), NULL);
+    row(r, "open", jint(tot, "open"), apr_psprintf(
+        r->pool, "%" APR_INT64_T_FMT " in event loops (no httpd thread "
+        "each), %" APR_INT64_T_FMT " on a thread each",
+        jint(tot, "in_event_loops"), jint(tot, "in_threads")));
+    row(r, "accepted", jint(tot, "accepted"), "since the server started");
+    pair(r, "messages in / out", jint(tot, "messages_in"),
+         jint(tot, "messages_out"), NULL);
+    pair(r, "bytes in / out", jint(tot, "bytes_in"), jint(tot, "bytes_out"),
+         "on the wire");
     row(r, "pings sent", jint(tot, "pings_sent"), NULL);
     row(r, "channel subscriptions", jint(tot, "subscriptions"), NULL);
-    row(r, "channel messages published", jint(tot, "channel_published"),
-        NULL);
-    row(r, "channel messages delivered", jint(tot, "channel_delivered"),
-        "to subscribers");
+    pair(r, "channel messages published / delivered",
+         jint(tot, "channel_published"), jint(tot, "channel_delivered"),
+         "delivered: to each subscriber here");
     ap_rputs("</table>\n<h2>Drops and closes</h2><table>\n", r);
     v = json_object_get(m, "drops_and_closes");
-    json_object_foreach(v, key, ch) {
-        row(r, key, (apr_int64_t)json_integer_value(ch), NULL);
+    for (k = 0; k < N(drops); k++) {
+        row(r, drops[k].what, jint(v, drops[k].key), NULL);
     }
+    ap_rputs("</table>\n<div class=\"wide\"><table><tr><th>close code"
+             "</th>", r);
     v = json_object_get(tot, "closes_by_code");
     json_object_foreach(v, key, ch) {
-        row(r, apr_pstrcat(r->pool, "closed with ", key, NULL),
-            (apr_int64_t)json_integer_value(ch), NULL);
+        ap_rprintf(r, "<th>%s</th>", key);
     }
-    ap_rputs("</table>\n<h2>Refused upgrades</h2><table>\n", r);
+    ap_rputs("</tr>\n<tr><th>connections</th>", r);
+    json_object_foreach(v, key, ch) {
+        ap_rprintf(r, "<td>%" APR_INT64_T_FMT "</td>",
+                   (apr_int64_t)json_integer_value(ch));
+    }
+    ap_rputs("</tr></table></div>\n", r);
+    ap_rputs("<h2>Refused upgrades</h2><table>\n", r);
     v = json_object_get(m, "refused");
     for (k = 0; k < N(refusals); k++) {
         row(r, refusals[k].key, jint(v, refusals[k].key), refusals[k].what);
@@ -356,15 +386,14 @@ static void html(request_rec *r, json_t *m)
                    jint(v, "messages_in"), jint(v, "messages_out"),
                    jint(v, "bytes_in"), jint(v, "bytes_out"));
         if (lim) {
-            ap_rprintf(r, "<td>message %" APR_INT64_T_FMT " B, queue %"
-                       APR_INT64_T_FMT " B, per address %"
-                       APR_INT64_T_FMT ", ping %" APR_INT64_T_FMT
-                       " s, idle %" APR_INT64_T_FMT " s, compression "
-                       "%s</td></tr>\n", jint(lim, "max_message_size"),
-                       jint(lim, "max_queued_output"),
-                       jint(lim, "max_connections_per_address"),
-                       jint(lim, "ping_interval_s"),
-                       jint(lim, "idle_timeout_s"),
+            ap_rprintf(r, "<td>message %s, queue %s, per address %s, ping "
+                       "%s, idle %s, compression %s</td></tr>\n",
+                       limit_text(r, jint(lim, "max_message_size"), " B"),
+                       limit_text(r, jint(lim, "max_queued_output"), " B"),
+                       limit_text(r, jint(lim, "max_connections_per_address"),
+                                  ""),
+                       limit_text(r, jint(lim, "ping_interval_s"), " s"),
+                       limit_text(r, jint(lim, "idle_timeout_s"), " s"),
                        json_is_true(json_object_get(lim, "compression"))
                        ? "on" : "off");
         }

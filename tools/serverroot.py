@@ -101,6 +101,11 @@ WebSocketLoadHandler chat "{build}/handlers/chat.so"
     # Chat requests are small (chat.md): refuse big ones at the frame.
     WebSocketMaxMessageSize 64K
 </Location>
+# The whole server's WebSocket figures: HTML, ?json, ?refresh=N.
+<Location "/websocket-status">
+    SetHandler websocket-status
+    Require local
+</Location>
 # curl -d 'hello' http://localhost:PORT/publish/NAME: to /broadcast's NAME.
 <Location "/publish">
     SetHandler websocket-publish
@@ -399,7 +404,8 @@ def main():
     ws = "wss" if a.tls else "ws"
     print("demo up: {2}://localhost:{0}/  (WebSocket: {3}://localhost:{0}"
           "/echo, /broadcast?channel=NAME, /chat{4}); publish: curl -d "
-          "hello {2}://localhost:{0}/publish/NAME;{6} logs in {1}/logs; "
+          "hello {2}://localhost:{0}/publish/NAME; status: {2}://localhost:"
+          "{0}/websocket-status (?json);{6} logs in {1}/logs; "
           "`{5}` stops it".format(
               a.port, d, scheme, ws, "; also over HTTP/2" if a.tls else "",
               stop_cmd, " channels over Redis ({}), shared with every demo "

@@ -22,7 +22,8 @@ def test_every_link_of_the_landing_page_answers_200(httpd_factory):
             path = href if href.startswith("/") else "/" + href
             got = wsutil.http_get(srv.port, path)
             assert got.status == 200, (href, got.status)
-        assert {"examples/react/", "examples/vue/"} <= links
+        assert {"examples/react/", "examples/vue/", "/websocket-status",
+                "/websocket-status?json"} <= links
         # Each page's own assets answer too: links, scripts, module
         # imports and import-map targets (React, ReactDOM, htm and Vue
         # from npm, under /vendor/), relative to the page.

@@ -6,6 +6,7 @@ edited configuration file survives a second install, with the new one
 beside it as .dist and a line saying so; every install writes new inodes
 (a running httpd keeps the files it mapped, and keeps serving); uninstall
 leaves nothing behind but the edited file it says it kept."""
+import json
 import os
 import re
 import signal
@@ -117,6 +118,10 @@ def ancestors(paths):
     return out
 
 
+def location(model, path):
+    return next(loc for loc in model["locations"] if loc["path"] == path)
+
+
 def test_install_serves_echo_keeps_edits_and_uninstalls_cleanly(
         httpd_factory, monkeypatch):
     dest = os.path.join(TESTROOT, "install-destdir")
@@ -177,6 +182,12 @@ def test_install_serves_echo_keeps_edits_and_uninstalls_cleanly(
     assert wsutil.run(wsutil.echo_once(srv.port, "/echo", "hello")) \
         == "hello"
     assert wsutil.http_get(srv.port, "/echo").status == 426
+    # The shipped websocket.conf serves the status page (from here only)
+    # and counts the session that just ended.
+    page = wsutil.http_get(srv.port, "/websocket-status?json")
+    assert page.status == 200
+    model = json.loads(page.body)
+    assert location(model, "/echo")["accepted"] >= 1
 
     # The admin edits websocket.conf; a second install, with the server
     # running, keeps it and says so, and replaces the module and handlers
