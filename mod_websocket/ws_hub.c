@@ -51,6 +51,7 @@
 #include "ws_hubredis.h"
 #include "ws_hubstore.h"
 #include "ws_ids.h"
+#include "ws_stats.h"
 
 #define HUB_KEY "mod_websocket-hub"
 #define WS_HUB_CHILD_QUEUE (64u * 1024 * 1024)
@@ -1202,6 +1203,22 @@ static void accept_conns(int lfd)
 
 /* The end of a round: write what was queued, free closed connections,
  * log drops. */
+/* The status page's channel figures (ws_stats), once a second. */
+static void show_figures(apr_time_t now)
+{
+    ws_stats_hub_t f;
+    size_t channels, kept, bytes;
+    uint64_t evicted;
+
+    ws_hubstore_figures(store, &channels, &kept, &bytes, &evicted);
+    f.channels = channels;
+    f.kept = kept;
+    f.bytes = bytes;
+    f.evicted = evicted;
+    f.updated = now;
+    ws_stats_hub_write(&f);
+}
+
 static void end_round(apr_time_t now)
 {
     uint32_t i;
@@ -1351,6 +1368,7 @@ static int hub_main(server_rec *s, const char *path, pid_t parent,
         if (now - last_expire >= apr_time_from_sec(1)) {
             ws_hubstore_expire(store, (uint64_t)now);
             last_expire = now;
+            show_figures(now);
         }
         if (redis) {
             ws_hubredis_tick(redis, now);

@@ -26,6 +26,7 @@ typedef struct {
     int nnames;
     char names[WS_STATS_LOCATIONS][WS_STATS_NAME_MAX];
     ws_stats_t retired;         /* counters of children gone (atomic) */
+    ws_stats_hub_t hub;         /* written by the hub only (atomic) */
 } header_t;
 
 typedef struct {
@@ -280,4 +281,35 @@ const char *ws_stats_location_name(int i)
 apr_time_t ws_stats_started(void)
 {
     return table ? ((header_t *)ws_slots_header(table))->started : 0;
+}
+
+void ws_stats_hub_write(const ws_stats_hub_t *in)
+{
+    ws_stats_hub_t *h;
+
+    if (!table) {
+        return;
+    }
+    h = &((header_t *)ws_slots_header(table))->hub;
+    __atomic_store_n(&h->channels, in->channels, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->kept, in->kept, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->bytes, in->bytes, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->evicted, in->evicted, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->updated, in->updated, __ATOMIC_RELEASE);
+}
+
+void ws_stats_hub_read(ws_stats_hub_t *out)
+{
+    ws_stats_hub_t *h;
+
+    memset(out, 0, sizeof(*out));
+    if (!table) {
+        return;
+    }
+    h = &((header_t *)ws_slots_header(table))->hub;
+    out->updated = __atomic_load_n(&h->updated, __ATOMIC_ACQUIRE);
+    out->channels = __atomic_load_n(&h->channels, __ATOMIC_RELAXED);
+    out->kept = __atomic_load_n(&h->kept, __ATOMIC_RELAXED);
+    out->bytes = __atomic_load_n(&h->bytes, __ATOMIC_RELAXED);
+    out->evicted = __atomic_load_n(&h->evicted, __ATOMIC_RELAXED);
 }

@@ -114,6 +114,16 @@ void ws_stats_closed(int code, int closed_by);
 void ws_stats_read(apr_pool_t *p, ws_stats_t *out,
                    ws_stats_child_t **children, int *nchildren);
 
+/* The channel hub's figures (ws_hub, once a second): channels it holds,
+ * history messages and bytes kept, messages evicted by the memory limit.
+ * ws_stats_hub_read gives them with when they were written (0: never). */
+typedef struct {
+    apr_uint64_t channels, kept, bytes, evicted;
+    apr_time_t updated;
+} ws_stats_hub_t;
+void ws_stats_hub_write(const ws_stats_hub_t *h);
+void ws_stats_hub_read(ws_stats_hub_t *out);
+
 /* Row i's location path, or NULL for an unused row. */
 const char *ws_stats_location_name(int i);
 

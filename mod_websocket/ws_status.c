@@ -199,6 +199,7 @@ static json_t *config_model(void)
 static json_t *model(request_rec *r)
 {
     ws_stats_t sum;
+    ws_stats_hub_t hub;
     ws_stats_child_t *children;
     int nchildren, i, current = 0;
     json_t *o, *arr, *refused, *dropped;
@@ -222,6 +223,16 @@ static json_t *model(request_rec *r)
         "answered_by_pid", (int)getpid()));
     json_object_set_new(o, "config", config_model());
     json_object_set_new(o, "totals", figures_model(&sum));
+    ws_stats_hub_read(&hub);
+    json_object_set_new(o, "channels", json_pack(
+        "{s:o, s:o, s:o, s:o, s:o, s:o}",
+        "channels", num(hub.channels),
+        "subscriptions", num(sum.c[WS_STAT_SUBSCRIPTIONS]),
+        "history_messages", num(hub.kept),
+        "history_bytes", num(hub.bytes),
+        "evicted", num(hub.evicted),
+        "as_of", hub.updated ? iso_time(r->pool, hub.updated)
+                             : json_null()));
 
     refused = json_object();
     for (k = 0; k < N(refusals); k++) {
@@ -341,6 +352,12 @@ static void html(request_rec *r, json_t *m)
     pair(r, "bytes in / out", jint(tot, "bytes_in"), jint(tot, "bytes_out"),
          "on the wire");
     row(r, "pings sent", jint(tot, "pings_sent"), NULL);
+    v = json_object_get(m, "channels");
+    row(r, "channels", jint(v, "channels"), apr_psprintf(
+        r->pool, "in the channel hub, with %" APR_INT64_T_FMT " messages "
+        "(%" APR_INT64_T_FMT " bytes) of history; %" APR_INT64_T_FMT
+        " evicted by WebSocketChannelMemory", jint(v, "history_messages"),
+        jint(v, "history_bytes"), jint(v, "evicted")));
     row(r, "channel subscriptions", jint(tot, "subscriptions"), NULL);
     pair(r, "channel messages published / delivered",
          jint(tot, "channel_published"), jint(tot, "channel_delivered"),

@@ -15,10 +15,16 @@ import websockets
 
 import childmap
 import wsutil
-from conftest import server_status, stop_server
+from conftest import BUILD, server_status, stop_server
+
+BROADCAST_SO = os.path.join(BUILD, "handlers", "broadcast.so")
 
 SITE = """
 WebSocketLoadHandler echo "@ECHO_SO@"
+WebSocketLoadHandler broadcast "{bc}"
+<Location "/bc">
+    WebSocketHandler broadcast
+</Location>
 <Location "/echo">
     WebSocketHandler echo
     WebSocketMaxMessageSize 1K
@@ -33,7 +39,7 @@ WebSocketLoadHandler echo "@ECHO_SO@"
 LogFormat "%>s %D \\"%r\\" s=%{WS_SESSION}e d=%{WS_DURATION}e code=%{WS_CLOSE_CODE}e by=%{WS_CLOSED_BY}e reason=\\"%{WS_CLOSE_REASON}e\\" in=%{WS_MSGS_IN}e/%{WS_BYTES_IN}e out=%{WS_MSGS_OUT}e/%{WS_BYTES_OUT}e b=%b proto=%{WS_PROTOCOL}e ext=\\"%{WS_COMPRESSION}e\\" ua=\\"%{User-Agent}i\\"" session
 CustomLog "@ROOT@/logs/session_log" session env=WS_SESSION
 CustomLog "@ROOT@/logs/upgrade_log" session env=!WS_SESSION
-"""
+""".replace("{bc}", BROADCAST_SO)
 
 # Killing a child on purpose: httpd says so at error level.
 KILLED = (r"AH00052", r"exit signal Killed")
@@ -133,6 +139,36 @@ def test_totals_match_what_was_opened_across_children(event2):
     assert closes["1000"] - before["totals"]["closes_by_code"]["1000"] == n
     assert after["drops_and_closes"]["closed_by_client"] \
         - before["drops_and_closes"]["closed_by_client"] == n
+
+
+def test_channels_and_subscriptions(event2):
+    """Subscribers of two channels in two children: the page counts the
+    subscriptions, and the hub's channels (its figures are written once a
+    second)."""
+    async def main():
+        conns = []
+        for name in ("stat-a", "stat-b"):
+            more, _ = await childmap.spread(
+                event2, connect, "/bc?channel=" + name, 3)
+            conns += more
+        await conns[0].send("to a")
+        await asyncio.sleep(0.3)
+        deadline = time.time() + 5
+        while True:
+            model = status_json(event2)
+            if model["channels"]["channels"] >= 2 or time.time() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        for ws in conns:
+            await ws.close()
+        return len(conns), model
+
+    n, model = wsutil.run(main(), 60)
+    assert model["channels"]["subscriptions"] == n
+    assert model["totals"]["subscriptions"] == n
+    assert model["channels"]["channels"] >= 2
+    assert model["channels"]["as_of"]
+    assert model["totals"]["channel_published"] >= 1
 
 
 def test_refusals_by_reason(event2):
