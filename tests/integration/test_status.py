@@ -338,3 +338,33 @@ def test_one_session_line_at_the_end_under_each_mpm(httpd_factory, mpm):
                    for line in upgrades)
     finally:
         stop_server(srv)
+
+
+def test_prefork_counts_each_process_and_threads(httpd_factory):
+    """Under prefork each socket holds a process: the page adds up the
+    processes and counts the sockets as on a thread each."""
+    srv = httpd_factory("status-prefork", SITE, mpm="prefork")
+    try:
+        async def main():
+            conns = [await connect(srv, "/echo2") for _ in range(3)]
+            for ws in conns:
+                await ws.send("x")
+                await ws.recv()
+            pids = {childmap.child_of(srv, ws.local_address[1])
+                    for ws in conns}
+            model = status_json(srv)
+            for ws in conns:
+                await ws.close()
+            return pids, model
+
+        pids, model = wsutil.run(main(), 30)
+        assert len(pids) == 3
+        assert model["totals"]["open"] == 3
+        assert model["totals"]["in_threads"] == 3
+        assert model["totals"]["in_event_loops"] == 0
+        assert model["config"]["mpm"] == "prefork"
+        busy = {c["pid"]: c["open"] for c in model["children"]
+                if c["open"]}
+        assert busy == {pid: 1 for pid in pids}
+    finally:
+        stop_server(srv)
