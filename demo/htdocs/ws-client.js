@@ -20,7 +20,9 @@
 //   - sendJSON(value), and event.json on "message" events (undefined when
 //     the data is not JSON text);
 //   - events: "open", "message", "close" ({code, reason, wasClean,
-//     willReconnect}), "reconnecting" ({attempt, delay}), "drop" ({data}).
+//     willReconnect}), "reconnecting" ({attempt, delay}), "drop" ({data});
+//     a connection given up by the heartbeat closes at once with code 4000,
+//     reason "no answer in time", wasClean false.
 //   close(code, reason) closes for good (no reconnection).  The socket is
 //   opened in a microtask after the constructor: a client closed at once
 //   (React StrictMode's double mount) never opens one.
@@ -134,15 +136,20 @@ export class WSClient extends EventTarget {
       }
       this.dispatchEvent(event("message", { data: m.data, json }));
     };
-    ws.onclose = (c) => {
-      this._clearTimers();
-      const willReconnect = !this.closedForGood;
-      this.dispatchEvent(event("close", { code: c.code, reason: c.reason,
-                                          wasClean: c.wasClean,
-                                          willReconnect }));
-      if (willReconnect) this._schedule();
-    };
+    ws.onclose = (c) => this._closed(ws, c.code, c.reason, c.wasClean);
     ws.onerror = () => { /* a close event follows */ };
+  }
+
+  // The socket ws has ended, or was given up: one "close" event, then a
+  // reconnection unless close() was called.
+  _closed(ws, code, reason, wasClean) {
+    if (ws !== this.ws) return;
+    this.ws = null;
+    this._clearTimers();
+    const willReconnect = !this.closedForGood;
+    this.dispatchEvent(event("close", { code, reason, wasClean,
+                                        willReconnect }));
+    if (willReconnect) this._schedule();
   }
 
   _startHeartbeat() {
@@ -150,8 +157,13 @@ export class WSClient extends EventTarget {
     if (!hb || !hb.message) return;
     this.timers.heartbeat = setInterval(() => {
       if (Date.now() - this.lastSeen > hb.timeout) {
-        // Dead: the close event reconnects.
-        this.ws.close(4000, "no answer in time");
+        // Dead.  Its close event would come only after the closing
+        // handshake, which a dead peer never answers (Chromium waits about
+        // a minute): give the socket up now, and reconnect.
+        const ws = this.ws;
+        ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+        ws.close(4000, "no answer in time");
+        this._closed(ws, 4000, "no answer in time", false);
         return;
       }
       if (this.connected) this.ws.send(hb.message);

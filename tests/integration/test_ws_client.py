@@ -89,3 +89,30 @@ def test_sends_before_open_are_queued_and_sent(httpd_factory):
     finally:
         stop_server(srv)
     assert result["got"] == ["q%d" % i for i in range(5)]
+
+
+def test_a_dead_connection_is_given_up_and_reopened_by_the_heartbeat(
+        httpd_factory):
+    """The connection stops answering (a proxy drops its bytes both ways,
+    as a dead peer or network would): the heartbeat gives it up once
+    nothing came for `timeout` ms, at once -- not after a closing
+    handshake that nobody answers (the `ws` package waits 30 s for it,
+    Chromium about a minute) -- and a new connection opens."""
+    srv = httpd_factory("ws-client-hb", SITE)
+    try:
+        proc = node_scenario({"scenario": "heartbeat", "wait_ms": 8000,
+                              "heartbeat": {"message": "hb", "interval": 100,
+                                            "timeout": 500},
+                              "url": wsutil.ws_uri(srv.port, "/echo")})
+        result = read_json(proc)
+        assert proc.wait(10) == 0
+    finally:
+        stop_server(srv)
+    assert result["code"] == 4000, result
+    assert result["reason"] == "no answer in time"
+    assert result["wasClean"] is False
+    assert result["willReconnect"] is True
+    assert 500 <= result["closeAfterMs"] < 2000, result
+    assert result["reopenAfterMs"] is not None and \
+        result["reopenAfterMs"] < 3000, result
+

@@ -11,6 +11,11 @@
 //          counts reconnections
 //   queue  WSClient on an echo URL: sends spec.count messages before it is
 //          open; reports what came back
+//   heartbeat  WSClient with a heartbeat on spec.url through a TCP proxy of
+//          this script's; once open, the proxy stops passing that
+//          connection's bytes either way (a dead peer): how long until the
+//          "close" event and the next "open", and that close event
+import net from 'node:net';
 import WebSocket from 'ws';
 import { WSClient, ChatClient } from '../../demo/htdocs/ws-client.js';
 
@@ -50,6 +55,45 @@ if (spec.scenario === 'chat') {
       print({ got });
       ws.close();
       setTimeout(() => process.exit(0), 50);
+    }
+  });
+} else if (spec.scenario === 'heartbeat') {
+  const target = new URL(spec.url);
+  const pipes = [];
+  const proxy = net.createServer((down) => {
+    const up = net.connect(+target.port, target.hostname);
+    const pipe = { dead: false };
+    pipes.push(pipe);
+    down.on('data', (d) => { if (!pipe.dead) up.write(d); });
+    up.on('data', (d) => { if (!pipe.dead) down.write(d); });
+    for (const s of [down, up]) s.on('error', () => {});
+    down.on('close', () => up.destroy());
+    up.on('close', () => down.destroy());
+  });
+  await new Promise((ok) => proxy.listen(0, '127.0.0.1', ok));
+  const url = 'ws://127.0.0.1:' + proxy.address().port + target.pathname;
+  const ws = new WSClient(url, { minDelay: 50, maxDelay: 200,
+                                 heartbeat: spec.heartbeat });
+  let deadAt = 0, closed = null;
+  const finish = (reopenAfterMs) => {
+    print({ ...closed, reopenAfterMs });
+    ws.close();
+    setTimeout(() => process.exit(0), 50);
+  };
+  ws.addEventListener('open', () => {
+    if (!deadAt) {
+      deadAt = Date.now();
+      for (const p of pipes) p.dead = true;
+      setTimeout(() => finish(null), spec.wait_ms);
+    } else {
+      finish(Date.now() - deadAt);
+    }
+  });
+  ws.addEventListener('close', (e) => {
+    if (!closed) {
+      closed = { code: e.code, reason: e.reason, wasClean: e.wasClean,
+                 willReconnect: e.willReconnect,
+                 closeAfterMs: Date.now() - deadAt };
     }
   });
 } else {
