@@ -23,7 +23,9 @@
 //     willReconnect}), "reconnecting" ({attempt, delay}), "drop" ({data});
 //     a connection given up by the heartbeat closes at once with code 4000,
 //     reason "no answer in time", wasClean false.
-//   close(code, reason) closes for good (no reconnection).  The socket is
+//   close(code, reason) closes for good (no reconnection); like the
+//   browser's, it throws on a code other than 1000 or 3000-4999 or a reason
+//   over 123 bytes (and then changes nothing).  The socket is
 //   opened in a microtask after the constructor: a client closed at once
 //   (React StrictMode's double mount) never opens one.
 //
@@ -101,6 +103,17 @@ export class WSClient extends EventTarget {
   }
 
   close(code = 1000, reason = "") {
+    // Checked first, as the browser's close() would (it throws on these),
+    // so that a refused code leaves the client as it was, not half-closed.
+    if (!Number.isInteger(code)
+        || (code !== 1000 && (code < 3000 || code > 4999))) {
+      throw new DOMException("close code " + code + ": 1000, or 3000 to 4999",
+                             "InvalidAccessError");
+    }
+    if (new TextEncoder().encode(reason).length > 123) {
+      throw new DOMException("close reason: at most 123 bytes of UTF-8",
+                             "SyntaxError");
+    }
     this.closedForGood = true;
     this._clearTimers();
     if (this.ws && this.ws.readyState < 2) this.ws.close(code, reason);

@@ -116,3 +116,22 @@ def test_a_dead_connection_is_given_up_and_reopened_by_the_heartbeat(
     assert result["reopenAfterMs"] is not None and \
         result["reopenAfterMs"] < 3000, result
 
+
+def test_close_with_a_code_the_browser_refuses_throws_and_changes_nothing(
+        httpd_factory):
+    """close(1001) and a reason over 123 bytes throw (as the browser's
+    close() does) before the client is marked closed for good: it stays
+    open and usable, and a valid close() then works."""
+    srv = httpd_factory("ws-client-close", SITE)
+    try:
+        proc = node_scenario({"scenario": "badclose",
+                              "url": wsutil.ws_uri(srv.port, "/echo")})
+        result = read_json(proc)
+        assert proc.wait(10) == 0
+    finally:
+        stop_server(srv)
+    assert result == {"code1001": "InvalidAccessError",
+                      "longReason": "SyntaxError", "readyState": 1,
+                      "echoed": "still here", "closeCode": 4001,
+                      "willReconnect": False, "readyStateAfter": 3}
+

@@ -15,6 +15,9 @@
 //          this script's; once open, the proxy stops passing that
 //          connection's bytes either way (a dead peer): how long until the
 //          "close" event and the next "open", and that close event
+//   badclose   WSClient on an echo URL, once open: close(1001) and a close
+//          reason over 123 bytes (what each throws), whether the client
+//          still echoes after them, then close()
 import net from 'node:net';
 import WebSocket from 'ws';
 import { WSClient, ChatClient } from '../../demo/htdocs/ws-client.js';
@@ -95,6 +98,27 @@ if (spec.scenario === 'chat') {
                  willReconnect: e.willReconnect,
                  closeAfterMs: Date.now() - deadAt };
     }
+  });
+} else if (spec.scenario === 'badclose') {
+  const ws = new WSClient(spec.url);
+  const result = {};
+  const attempt = (...args) => {
+    try { ws.close(...args); return 'closed'; } catch (e) { return e.name; }
+  };
+  ws.addEventListener('open', () => {
+    result.code1001 = attempt(1001);
+    result.longReason = attempt(1000, 'x'.repeat(124));
+    result.readyState = ws.readyState;
+    ws.send('still here');
+  });
+  ws.addEventListener('message', (e) => {
+    result.echoed = e.data;
+    ws.close(4001, 'done');
+  });
+  ws.addEventListener('close', (e) => {
+    print({ ...result, closeCode: e.code, willReconnect: e.willReconnect,
+            readyStateAfter: ws.readyState });
+    setTimeout(() => process.exit(0), 50);
   });
 } else {
   process.stderr.write('unknown scenario\n');
