@@ -211,9 +211,13 @@ export class ChatClient extends EventTarget {
     this.ws.addEventListener("message", (e) => this._onMessage(e.json));
   }
 
+  // Joins and leaves are sent only on an open connection: the "open"
+  // handler above joins every room on each (re)connection, so a join made
+  // while connecting is sent once, not twice ("already joined"), and a
+  // leave made while offline needs nothing sent.  Messages are queued.
   join(room, name) {
     this.rooms.set(room, { name, lastId: 0 });
-    this.ws.sendJSON({ type: "join", room, name });
+    if (this.ws.connected) this.ws.sendJSON({ type: "join", room, name });
   }
 
   say(room, text) {
@@ -222,7 +226,7 @@ export class ChatClient extends EventTarget {
 
   leave(room) {
     this.rooms.delete(room);
-    this.ws.sendJSON({ type: "leave", room });
+    if (this.ws.connected) this.ws.sendJSON({ type: "leave", room });
   }
 
   close() {
@@ -239,6 +243,10 @@ export class ChatClient extends EventTarget {
 
   _onMessage(m) {
     if (!m || typeof m !== "object") return;
+    // What is still on its way from a room left (or never joined) is not
+    // shown (handlers/chat.md: ignore messages for rooms you are not in).
+    if (["message", "presence", "joined", "history"].includes(m.type)
+        && !this.rooms.has(m.room)) return;
     if (m.type === "message") {
       if (this._seen(m)) this._emit("message", m);
     } else if (m.type === "history") {

@@ -135,3 +135,32 @@ def test_close_with_a_code_the_browser_refuses_throws_and_changes_nothing(
                       "echoed": "still here", "closeCode": 4001,
                       "willReconnect": False, "readyStateAfter": 3}
 
+
+def test_a_join_made_before_the_socket_is_open_is_sent_once(httpd_factory):
+    """ChatClient.join() right after the constructor: joined once, and no
+    "already joined" error (the join used to be queued and also sent by
+    the rejoin-on-open)."""
+    srv = httpd_factory("ws-client-early", SITE)
+    try:
+        proc = node_scenario({"scenario": "joinearly", "room": "early",
+                              "url": wsutil.ws_uri(srv.port, "/chat")})
+        result = read_json(proc)
+        assert proc.wait(10) == 0
+    finally:
+        stop_server(srv)
+    assert [e["type"] for e in result["events"]] == ["joined"], result
+
+
+def test_chat_client_ignores_what_comes_for_rooms_it_is_not_in():
+    """handlers/chat.md: a message of a room already on its way when the
+    leave is done may arrive after "left" -- ignore it.  A server of the
+    scenario's own sends one, and a presence, of another room."""
+    proc = node_scenario({"scenario": "stray"})
+    try:
+        result = read_json(proc)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert result["events"] == [
+        {"type": "message", "room": "here", "text": "mine"}]

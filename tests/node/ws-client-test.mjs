@@ -18,8 +18,14 @@
 //   badclose   WSClient on an echo URL, once open: close(1001) and a close
 //          reason over 123 bytes (what each throws), whether the client
 //          still echoes after them, then close()
+//   joinearly  ChatClient joins spec.room before its socket is open; the
+//          events it gets in the next second ("joined", "error")
+//   stray  ChatClient against a server of this script's that answers its
+//          join, then sends a message and a presence of a room the client
+//          is not in, then one of its room: the "message" and "presence"
+//          events the client emits
 import net from 'node:net';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import { WSClient, ChatClient } from '../../demo/htdocs/ws-client.js';
 
 globalThis.WebSocket = WebSocket;
@@ -120,6 +126,46 @@ if (spec.scenario === 'chat') {
             readyStateAfter: ws.readyState });
     setTimeout(() => process.exit(0), 50);
   });
+} else if (spec.scenario === 'joinearly') {
+  const chat = new ChatClient(spec.url);
+  const events = [];
+  for (const type of ['joined', 'error']) {
+    chat.addEventListener(type, (e) => events.push({ type, ...e.detail }));
+  }
+  chat.join(spec.room, 'early');
+  chat.addEventListener('history', () => setTimeout(() => {
+    print({ events });
+    chat.close();
+    setTimeout(() => process.exit(0), 50);
+  }, 1000));
+} else if (spec.scenario === 'stray') {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((ok) => server.on('listening', ok));
+  server.on('connection', (sock) => sock.on('message', (data) => {
+    const req = JSON.parse(data);
+    if (req.type !== 'join') return;
+    const room = req.room, other = 'elsewhere';
+    for (const m of [
+      { type: 'joined', room, name: req.name, users: [req.name], count: 1, last_id: 0 },
+      { type: 'history', room, messages: [], gap: false },
+      { type: 'message', room: other, from: 'x', text: 'not mine', id: 5, ts: 1 },
+      { type: 'presence', room: other, event: 'join', name: 'y', count: 2 },
+      { type: 'message', room, from: 'z', text: 'mine', id: 6, ts: 2 },
+    ]) sock.send(JSON.stringify(m));
+  }));
+  const chat = new ChatClient('ws://127.0.0.1:' + server.address().port + '/');
+  const events = [];
+  for (const type of ['message', 'presence']) {
+    chat.addEventListener(type, (e) => {
+      events.push({ type, room: e.detail.room, text: e.detail.text });
+      if (e.detail.text === 'mine') {
+        print({ events });
+        chat.close();
+        setTimeout(() => process.exit(0), 50);
+      }
+    });
+  }
+  chat.join('here', 'me');
 } else {
   process.stderr.write('unknown scenario\n');
   process.exit(1);
