@@ -12,6 +12,9 @@
 //     maxDelay); the backoff is reset only once a connection has stayed up
 //     for stableAfter ms, so a server that accepts and drops at once does
 //     not cause a storm;
+//   - a connection attempt not open after connectTimeout ms is given up
+//     and retried (a "close" event with code 1006, reason "not open in
+//     time");
 //   - dead-connection detection (optional): with heartbeat.message set, that
 //     message is sent every heartbeat.interval ms, and a connection that
 //     received nothing for heartbeat.timeout ms is closed and reconnected;
@@ -41,6 +44,7 @@ const defaults = {
   maxDelay: 30000,
   stableAfter: 5000,
   maxQueue: 100,
+  connectTimeout: 10000,        // a handshake not done by then is retried
   heartbeat: null,              // {message, interval, timeout}
   binaryType: "arraybuffer",
 };
@@ -131,7 +135,15 @@ export class WSClient extends EventTarget {
     const ws = new WebSocket(this.url, this.options.protocols);
     ws.binaryType = this.options.binaryType;
     this.ws = ws;
+    // A handshake nobody answers (a silent network, a stalled server)
+    // would hold the client in CONNECTING for minutes: give it up.
+    if (this.options.connectTimeout > 0) {
+      this.timers.connect = setTimeout(() => {
+        this._giveUp(ws, 1006, "not open in time");
+      }, this.options.connectTimeout);
+    }
     ws.onopen = () => {
+      clearTimeout(this.timers.connect);
       this.lastSeen = Date.now();
       this.timers.stable = setTimeout(() => { this.attempt = 0; },
                                       this.options.stableAfter);
@@ -151,6 +163,15 @@ export class WSClient extends EventTarget {
     };
     ws.onclose = (c) => this._closed(ws, c.code, c.reason, c.wasClean);
     ws.onerror = () => { /* a close event follows */ };
+  }
+
+  // Stop listening to ws and close it (its closing handshake may never
+  // end): it ends now for the client.
+  _giveUp(ws, code, reason) {
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    ws.onerror = () => {};      // (Node's ws throws an error nobody hears)
+    if (code === 1006) ws.close(); else ws.close(code, reason);
+    this._closed(ws, code, reason, false);
   }
 
   // The socket ws has ended, or was given up: one "close" event, then a
@@ -173,10 +194,7 @@ export class WSClient extends EventTarget {
         // Dead.  Its close event would come only after the closing
         // handshake, which a dead peer never answers (Chromium waits about
         // a minute): give the socket up now, and reconnect.
-        const ws = this.ws;
-        ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-        ws.close(4000, "no answer in time");
-        this._closed(ws, 4000, "no answer in time", false);
+        this._giveUp(this.ws, 4000, "no answer in time");
         return;
       }
       if (this.connected) this.ws.send(hb.message);

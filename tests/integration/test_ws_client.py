@@ -117,6 +117,27 @@ def test_a_dead_connection_is_given_up_and_reopened_by_the_heartbeat(
         result["reopenAfterMs"] < 3000, result
 
 
+def test_a_handshake_nobody_answers_is_given_up_and_retried():
+    """A server that accepts the TCP connection and never answers the
+    handshake (a stalled server, a silent network): the attempt is given
+    up after connectTimeout (1006, "not open in time") and retried --
+    neither the browser nor `ws` has a handshake timeout of its own, and
+    the client sat in CONNECTING until the server hung up."""
+    proc = node_scenario({"scenario": "connecttimeout",
+                          "connect_timeout": 300, "wait_ms": 5000})
+    try:
+        result = read_json(proc)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    closed = result["closed"]
+    assert closed is not None, result
+    assert (closed["code"], closed["reason"], closed["wasClean"]) == \
+        (1006, "not open in time", False)
+    assert 300 <= closed["afterMs"] < 1500, closed
+
+
 def test_close_with_a_code_the_browser_refuses_throws_and_changes_nothing(
         httpd_factory):
     """close(1001) and a reason over 123 bytes throw (as the browser's

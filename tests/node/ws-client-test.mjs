@@ -15,6 +15,10 @@
 //          this script's; once open, the proxy stops passing that
 //          connection's bytes either way (a dead peer): how long until the
 //          "close" event and the next "open", and that close event
+//   connecttimeout  WSClient (connectTimeout spec.connect_timeout) on a
+//          TCP server of this script's that accepts and never answers: the
+//          first "close" event, when it came, and whether a reconnection
+//          attempt followed
 //   badclose   WSClient on an echo URL, once open: close(1001) and a close
 //          reason over 123 bytes (what each throws), whether the client
 //          still echoes after them, then close()
@@ -105,6 +109,25 @@ if (spec.scenario === 'chat') {
                  closeAfterMs: Date.now() - deadAt };
     }
   });
+} else if (spec.scenario === 'connecttimeout') {
+  const silent = net.createServer(() => {});
+  await new Promise((ok) => silent.listen(0, '127.0.0.1', ok));
+  const opts = { minDelay: 50, maxDelay: 100 };
+  if (spec.connect_timeout !== undefined) opts.connectTimeout = spec.connect_timeout;
+  const ws = new WSClient('ws://127.0.0.1:' + silent.address().port + '/', opts);
+  const t0 = Date.now();
+  let closed = null;
+  const finish = () => {
+    print({ closed });
+    ws.close();
+    setTimeout(() => process.exit(0), 50);
+  };
+  ws.addEventListener('close', (e) => {
+    closed = closed || { code: e.code, reason: e.reason, wasClean: e.wasClean,
+                         afterMs: Date.now() - t0 };
+  });
+  ws.addEventListener('reconnecting', () => { if (closed) finish(); });
+  setTimeout(finish, spec.wait_ms);
 } else if (spec.scenario === 'badclose') {
   const ws = new WSClient(spec.url);
   const result = {};
