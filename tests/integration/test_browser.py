@@ -75,6 +75,27 @@ def test_pages_echo_and_chat_in_chromium(demo):
         assert os.path.getsize(os.path.join(SHOTS, shot)) > 10000
 
 
+def test_echo_console_refuses_bad_close_codes_in_the_page(demo):
+    """Close codes a page may not send (1005, 5000, 1001) and a reason
+    over 123 bytes, typed into the echo console: the page says why and
+    stays open (they were uncaught exceptions in the console, with nothing
+    on the page); a long text is shown cut, with its length; an empty code
+    closes without one (the server answers 1005)."""
+    result = run_browser({"scenario": "echoclose",
+                          "base": "http://127.0.0.1:{}".format(demo.port)})
+    assert result["errors"] == []
+    assert result["stateAfterRefused"] == "OPEN"
+    refused = [l for l in result["lines"] if l.startswith("not closed")]
+    assert len(refused) == 4, result["lines"]
+    for code, line in zip(("1005", "5000", "1001"), refused):
+        assert "1000 or 3000 to 4999, not " + code in line
+    assert "124 bytes of UTF-8, at most 123" in refused[3]
+    assert "< still open" in result["lines"]
+    assert result["longest"] < 1200
+    assert any(l.startswith("close code=1005 ") for l in result["lines"]), \
+        result["lines"]
+
+
 def test_a_page_reconnects_after_a_restart_and_shows_what_was_said(demo):
     """The chat page loses its server (stopped and started again, as `make
     stop; make start`); a message said in its room meanwhile reaches it

@@ -15,6 +15,10 @@
 //   frameworks the React example (in StrictMode) and the Vue example talk
 //              to each other; how many sockets each page opened, and what
 //              each page logged to its console at warning or error level
+//   echoclose  the echo console: close codes and a reason the browser
+//              refuses typed in (the page says why, stays open), a long
+//              text (its log line is cut), then an empty code (a close
+//              without one); what the page logged and threw
 //   xorigin    a page of http://evil.example (served by the test itself)
 //              opens spec.ws: how it closed and what Chromium logged
 import { chromium } from 'playwright-core';
@@ -121,6 +125,34 @@ try {
       vueSockets: await vue.evaluate(() => window.__sockets),
       console: console_,
     });
+  } else if (spec.scenario === 'echoclose') {
+    const page = await (await browser.newContext()).newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    await page.goto(spec.base + '/echo.html');
+    await page.click('#connect');
+    await page.waitForFunction(() => document.getElementById('state').textContent === 'OPEN');
+    for (const [code, reason] of [['1005', 'bye'], ['5000', 'bye'], ['1001', 'bye'],
+                                  ['1000', 'é'.repeat(62)]]) {
+      await page.fill('#code', code);
+      await page.fill('#reason', reason);
+      await page.click('#close');
+    }
+    const stateAfterRefused = await text(page, '#state');
+    await page.fill('#msg', 'still open');
+    await page.click('#send');
+    await page.waitForFunction(() => document.getElementById('log').textContent.includes('< still open'));
+    await page.evaluate(() => { document.getElementById('msg').value = 'x'.repeat(200000); });
+    await page.click('#send');
+    await page.waitForFunction(() => /< x+ … \(200000 characters in all\)/.test(document.getElementById('log').textContent));
+    await page.fill('#code', '');
+    await page.click('#close');
+    await page.waitForFunction(() => document.getElementById('state').textContent === 'CLOSED');
+    await page.waitForFunction(() => document.getElementById('log').textContent.includes('close code='));
+    const lines = await page.evaluate(() => [...document.querySelectorAll('#log div')].map((d) => d.textContent));
+    print({ stateAfterRefused, errors, lines: lines.map((l) => l.replace(/^\S+ (AM|PM)?\s*/, '')),
+            longest: Math.max(...lines.map((l) => l.length)) });
   } else if (spec.scenario === 'xorigin') {
     const page = await (await browser.newContext()).newPage();
     const logged = [];
