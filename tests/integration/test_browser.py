@@ -96,6 +96,27 @@ def test_echo_console_refuses_bad_close_codes_in_the_page(demo):
         result["lines"]
 
 
+def test_chat_page_names_in_bytes_repeated_names_and_a_message_too_big(demo):
+    """Three chat pages, two named "guest".  A name of 20 characters but
+    40 bytes is refused by the page itself, which stays in its room (it
+    used to leave the room, then get the server's refusal and keep an
+    enabled input in a room it was not in); when one guest leaves, the
+    other is still listed (the list was a set of names); a message over
+    the location's WebSocketMaxMessageSize (64K) closes the connection
+    with 1009, and the page says so before reconnecting (it showed
+    nothing: the message was just gone)."""
+    result = run_browser({"scenario": "chatedge", "room": "edges",
+                          "base": "http://127.0.0.1:{}".format(demo.port)})
+    assert result["errors"] == []
+    assert sorted(result["peopleBefore"]) == ["carol", "guest", "guest"]
+    assert sorted(result["peopleAfter"]) == ["carol", "guest"]
+    log = result["logA"]
+    assert "⚠ name: at most 32 bytes of UTF-8 (this one is 40)" in log
+    assert "guest: still here" in log
+    assert re.search(r"⚠ disconnected \(1009 .*\), reconnecting…", log), log
+    assert result["whereA"] == "edges"
+
+
 def test_a_page_reconnects_after_a_restart_and_shows_what_was_said(demo):
     """The chat page loses its server (stopped and started again, as `make
     stop; make start`); a message said in its room meanwhile reaches it

@@ -19,6 +19,11 @@
 //              refuses typed in (the page says why, stays open), a long
 //              text (its log line is cut), then an empty code (a close
 //              without one); what the page logged and threw
+//   chatedge   three chat pages in spec.room, two of them named "guest":
+//              a name too long in bytes (not in characters) is refused by
+//              the page, which stays in its room; one guest leaves; a
+//              message over the server's limit (70000 bytes); the people
+//              lists and logs
 //   xorigin    a page of http://evil.example (served by the test itself)
 //              opens spec.ws: how it closed and what Chromium logged
 import { chromium } from 'playwright-core';
@@ -153,6 +158,37 @@ try {
     const lines = await page.evaluate(() => [...document.querySelectorAll('#log div')].map((d) => d.textContent));
     print({ stateAfterRefused, errors, lines: lines.map((l) => l.replace(/^\S+ (AM|PM)?\s*/, '')),
             longest: Math.max(...lines.map((l) => l.length)) });
+  } else if (spec.scenario === 'chatedge') {
+    const pages = [];
+    const errors = [];
+    for (const name of ['guest', 'guest', 'carol']) {
+      const p = await (await browser.newContext()).newPage();
+      p.on('pageerror', (e) => errors.push(String(e)));
+      await p.goto(spec.base + '/chat.html');
+      await p.waitForFunction(() => document.getElementById('state').textContent === 'connected');
+      await p.fill('#name', name);
+      await p.fill('#room', spec.room);
+      await p.click('#join');
+      await p.waitForFunction(() => !document.getElementById('text').disabled);
+      pages.push(p);
+    }
+    const [a, b, c] = pages;
+    const people = (p) => p.evaluate(() => [...document.querySelectorAll('#people li')].map((li) => li.textContent));
+    await c.waitForFunction(() => document.querySelectorAll('#people li').length === 3);
+    const peopleBefore = await people(c);
+    await a.fill('#name', 'é'.repeat(20));          // 20 characters, 40 bytes
+    await a.click('#join');
+    await a.fill('#text', 'still here');
+    await a.click('#say');
+    await c.waitForFunction(() => /guest: still here/.test(document.getElementById('log').textContent));
+    await b.close();
+    await c.waitForFunction(() => document.querySelectorAll('#people li').length === 2);
+    const peopleAfter = await people(c);
+    await a.evaluate(() => { document.getElementById('text').value = 'k'.repeat(70000); });
+    await a.click('#say');
+    await a.waitForFunction(() => document.getElementById('log').textContent.includes('⚠ disconnected'));
+    await a.waitForFunction(() => document.getElementById('state').textContent === 'connected');
+    print({ peopleBefore, peopleAfter, errors, logA: await text(a, '#log'), whereA: await text(a, '#where') });
   } else if (spec.scenario === 'xorigin') {
     const page = await (await browser.newContext()).newPage();
     const logged = [];
