@@ -117,6 +117,17 @@ def test_chat_page_names_in_bytes_repeated_names_and_a_message_too_big(demo):
     assert result["whereA"] == "edges"
 
 
+def test_long_words_do_not_make_pages_wider_than_the_screen(demo):
+    """A ticker message that is one long word (a URL) on a phone, and a
+    chat name and room without spaces on a phone and a desktop: no page
+    scrolls sideways (the ticker's row and the chat's people list grew
+    past the screen)."""
+    result = run_browser({"scenario": "overflow",
+                          "base": "http://127.0.0.1:{}".format(demo.port)})
+    for page in ("ticker390", "chat390", "chat1200"):
+        assert result[page]["scroll"] <= result[page]["client"], result
+
+
 def test_a_page_reconnects_after_a_restart_and_shows_what_was_said(demo):
     """The chat page loses its server (stopped and started again, as `make
     stop; make start`); a message said in its room meanwhile reaches it

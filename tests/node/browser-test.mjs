@@ -24,6 +24,9 @@
 //              the page, which stays in its room; one guest leaves; a
 //              message over the server's limit (70000 bytes); the people
 //              lists and logs
+//   overflow   long words without a break point: a ticker message (on a
+//              390 px wide phone), a chat name and room (at 390 and 1200
+//              px): each page's width and the width of its content
 //   xorigin    a page of http://evil.example (served by the test itself)
 //              opens spec.ws: how it closed and what Chromium logged
 import { chromium } from 'playwright-core';
@@ -189,6 +192,33 @@ try {
     await a.waitForFunction(() => document.getElementById('log').textContent.includes('⚠ disconnected'));
     await a.waitForFunction(() => document.getElementById('state').textContent === 'connected');
     print({ peopleBefore, peopleAfter, errors, logA: await text(a, '#log'), whereA: await text(a, '#where') });
+  } else if (spec.scenario === 'overflow') {
+    const widths = (p) => p.evaluate(() => ({ scroll: document.documentElement.scrollWidth,
+                                              client: document.documentElement.clientWidth }));
+    const out = {};
+    const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
+    await phone.goto(spec.base + '/ticker.html');
+    await phone.waitForFunction(() => document.getElementById('state').textContent === 'live');
+    const word = 'https://example.com/' + 'a'.repeat(100) + '?q=' + 'b'.repeat(60);
+    const r = await fetch(spec.base + '/publish/ticker', { method: 'POST', body: word,
+                                                           headers: { 'Content-Type': 'text/plain' } });
+    if (r.status !== 200) throw new Error('publish: ' + r.status);
+    await phone.waitForFunction(() => document.getElementById('count').textContent === '1 message');
+    out.ticker390 = await widths(phone);
+    for (const width of [390, 1200]) {
+      const p = await (await browser.newContext({ viewport: { width, height: 800 } })).newPage();
+      await p.goto(spec.base + '/chat.html');
+      await p.waitForFunction(() => document.getElementById('state').textContent === 'connected');
+      await p.fill('#name', 'W'.repeat(32));
+      await p.fill('#room', 'R'.repeat(64));
+      await p.click('#join');
+      await p.waitForFunction(() => !document.getElementById('text').disabled);
+      await p.fill('#text', 'M'.repeat(300));
+      await p.click('#say');
+      await p.waitForFunction(() => document.getElementById('log').textContent.includes('MMMM'));
+      out['chat' + width] = await widths(p);
+    }
+    print(out);
   } else if (spec.scenario === 'xorigin') {
     const page = await (await browser.newContext()).newPage();
     const logged = [];
