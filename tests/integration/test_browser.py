@@ -168,12 +168,19 @@ def test_react_and_vue_examples_talk_to_each_other(demo):
     """The React example (useWebSocket in StrictMode) and the Vue example
     (the composable) on /broadcast?channel=frameworks: each shows what the
     other sent; StrictMode's double mount opens one socket, not two; no
-    warning or error in either page's console."""
+    warning or error in either page's console, also after messages of
+    other shapes were published to the channel."""
     result = run_browser({"scenario": "frameworks",
                           "base": "http://127.0.0.1:{}".format(demo.port)})
     for log in (result["reactLog"], result["vueLog"]):
         assert "React: hello from React" in log
         assert "Vue: hello from Vue" in log
+        # What others published that is not {from, text} strings: shown
+        # with its text if that is a string, else not at all.  (An object
+        # made React unmount the app: a blank page.)
+        assert "?: object from" in log
+        assert "?: no from" in log
+        assert "evil" not in log and '"a"' not in log
     assert result["reactSockets"] == 1
     assert result["vueSockets"] == 1
     assert result["console"] == {"react": [], "vue": []}

@@ -121,6 +121,18 @@ try {
     for (const p of [react, vue]) {
       await p.waitForFunction(() => document.getElementById('state')?.textContent === 'open');
     }
+    // Anyone may publish to the channel: JSON that is not {from, text}
+    // strings must not break either page.
+    for (const body of ['{"from":{"evil":1},"text":"object from"}',
+                        '{"from":"x","text":{"a":1}}', '{"text":["a"]}', '[1,2]',
+                        '{"text":"no from"}']) {
+      const r = await fetch(spec.base + '/publish/frameworks', { method: 'POST', body,
+                                                                 headers: { 'Content-Type': 'application/json' } });
+      if (r.status !== 200) throw new Error('publish: ' + r.status);
+    }
+    for (const p of [react, vue]) {
+      await p.waitForFunction(() => document.getElementById('log')?.textContent.includes('?: no from'));
+    }
     await react.fill('#text', 'hello from React');
     await react.click('#send');
     await vue.waitForFunction(() => document.getElementById('log').textContent.includes('React: hello from React'));
