@@ -186,6 +186,20 @@ def test_react_and_vue_examples_talk_to_each_other(demo):
     assert result["console"] == {"react": [], "vue": []}
 
 
+def test_react_hook_with_a_new_url_does_not_show_the_old_socket_closing(
+        demo):
+    """useWebSocket given a new url: the old client's close event, which
+    comes after the new client has started, does not set readyState to 3
+    (closed) for the new url -- it did, so a page showed "closed" while
+    its new socket connected, or even once it was open."""
+    result = run_browser({"scenario": "hookurl",
+                          "base": "http://127.0.0.1:{}".format(demo.port)})
+    assert result["errors"] == []
+    second = [r for r in result["rendered"] if r.startswith("/echo?second")]
+    assert second[-1] == "/echo?second 1", result
+    assert "/echo?second 3" not in second, result
+
+
 def test_a_page_of_another_site_is_refused_and_the_log_says_why(
         httpd_factory):
     """A page of http://evil.example opens a socket to the demo's /echo

@@ -27,6 +27,10 @@
 //   overflow   long words without a break point: a ticker message (on a
 //              390 px wide phone), a chat name and room (at 390 and 1200
 //              px): each page's width and the width of its content
+//   hookurl    a page of the test's (served at /examples/react/) with a
+//              component using useWebSocket in StrictMode, whose url
+//              changes once open: the readyState values it rendered for
+//              each url
 //   xorigin    a page of http://evil.example (served by the test itself)
 //              opens spec.ws: how it closed and what Chromium logged
 import { chromium } from 'playwright-core';
@@ -231,6 +235,40 @@ try {
       out['chat' + width] = await widths(p);
     }
     print(out);
+  } else if (spec.scenario === 'hookurl') {
+    const page = await (await browser.newContext()).newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.route(spec.base + '/examples/react/hook-test.html', (route) => route.fulfill({
+      contentType: 'text/html',
+      body: `<!doctype html><title>hook test</title>
+<script src="/vendor/react.development.js"></script>
+<script src="/vendor/react-dom.development.js"></script>
+<script type="importmap">{ "imports": { "react": "./react-global.js",
+  "react-dom/client": "./react-dom-global.js", "htm": "/vendor/htm.module.js" } }</script>
+<div id="root"></div>
+<script type="module">
+import { StrictMode, createElement, useEffect, useState } from "react";
+import { createRoot } from "react-dom/client";
+import htm from "htm";
+import { useWebSocket } from "./useWebSocket.js";
+const html = htm.bind(createElement);
+window.rendered = [];
+function Probe() {
+  const [url, setUrl] = useState("/echo?first");
+  window.setUrl = setUrl;
+  const { readyState } = useWebSocket(url);
+  useEffect(() => { window.rendered.push(url + " " + readyState); }, [url, readyState]);
+  return html\`<span>\${url} \${readyState}</span>\`;
+}
+createRoot(document.getElementById("root")).render(html\`<\${StrictMode}><\${Probe} /><//>\`);
+</script>` }));
+    await page.goto(spec.base + '/examples/react/hook-test.html');
+    await page.waitForFunction(() => window.rendered?.includes('/echo?first 1'));
+    await page.evaluate(() => window.setUrl('/echo?second'));
+    await page.waitForFunction(() => window.rendered.includes('/echo?second 1'));
+    await page.waitForTimeout(500);      // the old socket's close event
+    print({ rendered: await page.evaluate(() => window.rendered), errors });
   } else if (spec.scenario === 'xorigin') {
     const page = await (await browser.newContext()).newPage();
     const logged = [];
