@@ -1,11 +1,14 @@
 """The demo pages in a real browser: Debian's Chromium driven by
 playwright-core (npm), against the demo's configuration (`make start`'s)
-on a free port.  Echo text and binary, two pages chatting (also from two
-child processes), the chat page reconnecting by itself after the server is
-stopped and started again and showing what was said meanwhile, the React
-and Vue examples talking to each other, a page of another site refused
-with the reason in the error log at httpd's default level; screenshots of
-the landing and chat pages are kept in build/test/artifacts."""
+on a free port.  Echo text and binary, and close codes a page may not
+send; two pages chatting (also from two child processes), names in bytes,
+repeated names, a message too big; the chat page reconnecting by itself
+after the server is stopped and started again and showing what was said
+meanwhile; long words on a phone; the React and Vue examples talking to
+each other (and surviving messages of other shapes), the React hook given
+a new url; a page of another site refused with the reason in the error log
+at httpd's default level; screenshots of the landing and chat pages are
+kept in build/test/artifacts."""
 import json
 import os
 import re

@@ -2,8 +2,12 @@
 `ws` package as its WebSocket: a chat page that loses its server
 (stopped and started again, as `make stop; make start`) reconnects by
 itself and gets the messages published while it was away, once each; sends
-made before the socket is open are queued and sent.  (The same module in
-Chromium is the front-end issue's browser tests.)"""
+made before the socket is open are queued and sent; a dead connection is
+given up by the heartbeat, and a handshake nobody answers by
+connectTimeout, at once; close() with a code the browser refuses throws
+and changes nothing; ChatClient joins once when asked before it is open,
+and ignores rooms it is not in.  (The same module in Chromium is the
+front-end issue's browser tests.)"""
 import json
 import os
 import subprocess
