@@ -26,6 +26,10 @@
 //     willReconnect}), "reconnecting" ({attempt, delay}), "drop" ({data});
 //     a connection given up by the heartbeat closes at once with code 4000,
 //     reason "no answer in time", wasClean false.
+//   The constructor throws a SyntaxError, as WebSocket's does, on a URL
+//   that is not ws:, wss:, http: or https: (relative ones are resolved
+//   against the page; a fragment is dropped) and on subprotocols that are
+//   not distinct tokens.
 //   close(code, reason) closes for good (no reconnection); like the
 //   browser's, it throws on a code other than 1000 or 3000-4999 or a reason
 //   over 123 bytes (and then changes nothing).  The socket is
@@ -49,11 +53,37 @@ const defaults = {
   binaryType: "arraybuffer",
 };
 
+// The URL to open: a relative one against the page's, http(s): as
+// ws(s):, without a fragment (the browser refuses one).  What the
+// WebSocket constructor would refuse is refused here, at once, with its
+// SyntaxError: the socket itself is made later, in a microtask, where a
+// throw reaches no one and the client would wait forever.
 function absolute(url) {
-  if (/^wss?:\/\//.test(url) || typeof location === "undefined") return url;
-  const u = new URL(url, location.href);
-  u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
+  let u;
+  try {
+    u = typeof location === "undefined" ? new URL(url)
+                                        : new URL(url, location.href);
+  } catch (e) {
+    throw new DOMException("not a URL: " + url, "SyntaxError");
+  }
+  if (u.protocol === "https:") u.protocol = "wss:";
+  if (u.protocol === "http:") u.protocol = "ws:";
+  if (u.protocol !== "ws:" && u.protocol !== "wss:") {
+    throw new DOMException("not a ws:, wss:, http: or https: URL: " + url,
+                           "SyntaxError");
+  }
+  u.hash = "";
   return u.href;
+}
+
+function checkProtocols(protocols) {
+  if (protocols === undefined) return;
+  const list = Array.isArray(protocols) ? protocols : [protocols];
+  const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+  if (list.some((p) => !token.test(p)) || new Set(list).size < list.length) {
+    throw new DOMException("subprotocols must be distinct tokens: "
+                           + JSON.stringify(list), "SyntaxError");
+  }
 }
 
 function event(type, props) {
@@ -67,6 +97,7 @@ export class WSClient extends EventTarget {
     super();
     this.url = absolute(url);
     this.options = { ...defaults, ...options };
+    checkProtocols(this.options.protocols);
     this.queue = [];
     this.attempt = 0;
     this.closedForGood = false;
@@ -132,7 +163,19 @@ export class WSClient extends EventTarget {
   }
 
   _connect() {
-    const ws = new WebSocket(this.url, this.options.protocols);
+    let ws;
+    try {
+      ws = new WebSocket(this.url, this.options.protocols);
+    } catch (e) {
+      // Refused by the browser for a reason not checked above: the
+      // client ends, and says why.
+      this.closedForGood = true;
+      this.dispatchEvent(event("close", { code: 1006,
+                                          reason: String(e.message || e),
+                                          wasClean: false,
+                                          willReconnect: false }));
+      return;
+    }
     ws.binaryType = this.options.binaryType;
     this.ws = ws;
     // A handshake nobody answers (a silent network, a stalled server)

@@ -142,6 +142,25 @@ def test_a_handshake_nobody_answers_is_given_up_and_retried():
     assert 300 <= closed["afterMs"] < 1500, closed
 
 
+def test_what_websocket_would_refuse_is_refused_by_the_constructor(
+        httpd_factory):
+    """A bad subprotocol or a URL of another scheme throws from the
+    constructor, as `new WebSocket` does (the socket is made in a
+    microtask, where the throw reached no one: the client waited in
+    CONNECTING forever, with no event); a fragment, which browsers refuse,
+    is dropped."""
+    srv = httpd_factory("ws-client-args", SITE)
+    try:
+        url = wsutil.ws_uri(srv.port, "/echo")
+        proc = node_scenario({"scenario": "badargs", "url": url})
+        result = read_json(proc)
+        assert proc.wait(10) == 0
+    finally:
+        stop_server(srv)
+    assert result == {"badProtocol": "SyntaxError", "twice": "SyntaxError",
+                      "ftp": "SyntaxError", "url": url, "opened": True}
+
+
 def test_close_with_a_code_the_browser_refuses_throws_and_changes_nothing(
         httpd_factory):
     """close(1001) and a reason over 123 bytes throw (as the browser's

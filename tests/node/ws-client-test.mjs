@@ -19,6 +19,9 @@
 //          TCP server of this script's that accepts and never answers: the
 //          first "close" event, when it came, and whether a reconnection
 //          attempt followed
+//   badargs    WSClient with a URL with a fragment (spec.url + '#x'), a
+//          bad subprotocol, a ftp: URL: what the constructor throws, and
+//          whether the first opens
 //   badclose   WSClient on an echo URL, once open: close(1001) and a close
 //          reason over 123 bytes (what each throws), whether the client
 //          still echoes after them, then close()
@@ -128,6 +131,20 @@ if (spec.scenario === 'chat') {
   });
   ws.addEventListener('reconnecting', () => { if (closed) finish(); });
   setTimeout(finish, spec.wait_ms);
+} else if (spec.scenario === 'badargs') {
+  const thrown = (f) => { try { f(); return null; } catch (e) { return e.name; } };
+  const result = {
+    badProtocol: thrown(() => new WSClient(spec.url, { protocols: 'a b' })),
+    twice: thrown(() => new WSClient(spec.url, { protocols: ['chat', 'chat'] })),
+    ftp: thrown(() => new WSClient('ftp://127.0.0.1/')),
+  };
+  const ws = new WSClient(spec.url + '#x');
+  result.url = ws.url;
+  ws.addEventListener('open', () => {
+    print({ ...result, opened: true });
+    ws.close();
+    setTimeout(() => process.exit(0), 50);
+  });
 } else if (spec.scenario === 'badclose') {
   const ws = new WSClient(spec.url);
   const result = {};
