@@ -69,7 +69,8 @@ def test_pages_echo_and_chat_in_chromium(demo):
     result = run_browser({"scenario": "pages", "room": "browsers",
                           "shots": SHOTS,
                           "base": "http://127.0.0.1:{}".format(demo.port)})
-    assert result["failed"] == []               # no 404, favicon included
+    # No 404, favicon included (/favicon.ico, for httpd's status page).
+    assert result["failed"] == []
     assert "mod_websocket" in result["title"]
     assert "permessage-deflate" in result["echoExt"]
     assert "ann: hi bob" in result["chatB"]

@@ -6,7 +6,8 @@
 //
 // Prints JSON lines: {"ready": true} when a scenario waits for the test
 // to act, then one result object.  Exits 0, or 1 with the error on stderr.
-//   pages      landing, echo (text and binary), two chat pages talking;
+//   pages      landing, httpd's status page (what failed to load on both),
+//              echo (text and binary), two chat pages talking;
 //              screenshots of the landing and chat pages into spec.shots
 //   reconnect  the chat page joins spec.room: ready once joined, then waits
 //              for spec.expect in its log (the test restarts the server and
@@ -84,6 +85,12 @@ try {
     await landing.goto(spec.base + '/');
     await landing.screenshot({ path: spec.shots + '/landing.png', fullPage: true });
     const title = await landing.title();
+    // httpd's status page links no icon: Chromium asks for /favicon.ico.
+    const status = await ctx.newPage();
+    // (Playwright does not report that request: Chromium's console does.)
+    status.on('console', (m) => { if (m.type() === 'error') failed.push('/server-status: ' + m.text()); });
+    await status.goto(spec.base + '/server-status');
+    await status.waitForTimeout(1000);
 
     const echo = await ctx.newPage();
     await echo.goto(spec.base + '/echo.html');
