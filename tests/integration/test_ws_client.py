@@ -2,8 +2,12 @@
 `ws` package as its WebSocket: a chat page that loses its server
 (stopped and started again, as `make stop; make start`) reconnects by
 itself and gets the messages published while it was away, once each; sends
-made before the socket is open are queued and sent.  (The same module in
-Chromium is the front-end issue's browser tests.)"""
+made before the socket is open are queued and sent; a dead connection is
+given up by the heartbeat, and a handshake nobody answers by
+connectTimeout, at once; close() with a code the browser refuses throws
+and changes nothing; ChatClient joins once when asked before it is open,
+and ignores rooms it is not in.  (The same module in Chromium is the
+front-end issue's browser tests.)"""
 import json
 import os
 import subprocess
@@ -89,3 +93,118 @@ def test_sends_before_open_are_queued_and_sent(httpd_factory):
     finally:
         stop_server(srv)
     assert result["got"] == ["q%d" % i for i in range(5)]
+
+
+def test_a_dead_connection_is_given_up_and_reopened_by_the_heartbeat(
+        httpd_factory):
+    """The connection stops answering (a proxy drops its bytes both ways,
+    as a dead peer or network would): the heartbeat gives it up once
+    nothing came for `timeout` ms, at once -- not after a closing
+    handshake that nobody answers (the `ws` package waits 30 s for it,
+    Chromium about a minute) -- and a new connection opens."""
+    srv = httpd_factory("ws-client-hb", SITE)
+    try:
+        proc = node_scenario({"scenario": "heartbeat", "wait_ms": 8000,
+                              "heartbeat": {"message": "hb", "interval": 100,
+                                            "timeout": 500},
+                              "url": wsutil.ws_uri(srv.port, "/echo")})
+        result = read_json(proc)
+        assert proc.wait(10) == 0
+    finally:
+        stop_server(srv)
+    assert result["code"] == 4000, result
+    assert result["reason"] == "no answer in time"
+    assert result["wasClean"] is False
+    assert result["willReconnect"] is True
+    assert 500 <= result["closeAfterMs"] < 2000, result
+    assert result["reopenAfterMs"] is not None and \
+        result["reopenAfterMs"] < 3000, result
+
+
+def test_a_handshake_nobody_answers_is_given_up_and_retried():
+    """A server that accepts the TCP connection and never answers the
+    handshake (a stalled server, a silent network): the attempt is given
+    up after connectTimeout (1006, "not open in time") and retried --
+    neither the browser nor `ws` has a handshake timeout of its own, and
+    the client sat in CONNECTING until the server hung up."""
+    proc = node_scenario({"scenario": "connecttimeout",
+                          "connect_timeout": 300, "wait_ms": 5000})
+    try:
+        result = read_json(proc)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    closed = result["closed"]
+    assert closed is not None, result
+    assert (closed["code"], closed["reason"], closed["wasClean"]) == \
+        (1006, "not open in time", False)
+    assert 300 <= closed["afterMs"] < 1500, closed
+
+
+def test_what_websocket_would_refuse_is_refused_by_the_constructor(
+        httpd_factory):
+    """A bad subprotocol or a URL of another scheme throws from the
+    constructor, as `new WebSocket` does (the socket is made in a
+    microtask, where the throw reached no one: the client waited in
+    CONNECTING forever, with no event); a fragment, which browsers refuse,
+    is dropped."""
+    srv = httpd_factory("ws-client-args", SITE)
+    try:
+        url = wsutil.ws_uri(srv.port, "/echo")
+        proc = node_scenario({"scenario": "badargs", "url": url})
+        result = read_json(proc)
+        assert proc.wait(10) == 0
+    finally:
+        stop_server(srv)
+    assert result == {"badProtocol": "SyntaxError", "twice": "SyntaxError",
+                      "ftp": "SyntaxError", "url": url, "opened": True}
+
+
+def test_close_with_a_code_the_browser_refuses_throws_and_changes_nothing(
+        httpd_factory):
+    """close(1001) and a reason over 123 bytes throw (as the browser's
+    close() does) before the client is marked closed for good: it stays
+    open and usable, and a valid close() then works."""
+    srv = httpd_factory("ws-client-close", SITE)
+    try:
+        proc = node_scenario({"scenario": "badclose",
+                              "url": wsutil.ws_uri(srv.port, "/echo")})
+        result = read_json(proc)
+        assert proc.wait(10) == 0
+    finally:
+        stop_server(srv)
+    assert result == {"code1001": "InvalidAccessError",
+                      "longReason": "SyntaxError", "readyState": 1,
+                      "echoed": "still here", "closeCode": 4001,
+                      "willReconnect": False, "readyStateAfter": 3}
+
+
+def test_a_join_made_before_the_socket_is_open_is_sent_once(httpd_factory):
+    """ChatClient.join() right after the constructor: joined once, and no
+    "already joined" error (the join used to be queued and also sent by
+    the rejoin-on-open)."""
+    srv = httpd_factory("ws-client-early", SITE)
+    try:
+        proc = node_scenario({"scenario": "joinearly", "room": "early",
+                              "url": wsutil.ws_uri(srv.port, "/chat")})
+        result = read_json(proc)
+        assert proc.wait(10) == 0
+    finally:
+        stop_server(srv)
+    assert [e["type"] for e in result["events"]] == ["joined"], result
+
+
+def test_chat_client_ignores_what_comes_for_rooms_it_is_not_in():
+    """handlers/chat.md: a message of a room already on its way when the
+    leave is done may arrive after "left" -- ignore it.  A server of the
+    scenario's own sends one, and a presence, of another room."""
+    proc = node_scenario({"scenario": "stray"})
+    try:
+        result = read_json(proc)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert result["events"] == [
+        {"type": "message", "room": "here", "text": "mine"}]

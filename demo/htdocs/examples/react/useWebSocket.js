@@ -42,7 +42,9 @@ export function useWebSocket(url, options = {}) {
       latest.current.onOpen?.();
     });
     c.addEventListener("close", (e) => {
-      setReadyState(e.willReconnect ? 0 : 3);
+      // The close of a client this hook has replaced (a new url) comes
+      // after the new one's state: it must not say "closed" over it.
+      if (client.current === c) setReadyState(e.willReconnect ? 0 : 3);
       latest.current.onClose?.(e);
     });
     c.addEventListener("message", (e) => {
