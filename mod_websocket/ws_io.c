@@ -539,12 +539,22 @@ static void take_stop_signal(void)
 typedef struct {
     ws_owner_t owner;
     apr_pollset_t *ps;
+    int woken;                  /* atomic: a wake-up is pending */
 } thread_owner_t;
 
+/* Called with the session's lock held, from any thread.  One wake-up
+ * pending at most: the pollset's wake-up pipe (4 KB when the user has many
+ * pipes) must never fill -- a sender blocked writing to it while holding
+ * the session's lock would stop the owner, which may no longer be polling
+ * (ending the session, it takes that lock), for good. */
 static void thread_wake(ws_owner_t *owner, ws_session_t *ws, void *slot)
 {
+    thread_owner_t *me = (thread_owner_t *)owner;
+
     (void)ws; (void)slot;
-    apr_pollset_wakeup(((thread_owner_t *)owner)->ps);
+    if (!__atomic_exchange_n(&me->woken, 1, __ATOMIC_ACQ_REL)) {
+        apr_pollset_wakeup(me->ps);
+    }
 }
 
 /* Poll what carries the connection's input: its socket, or the pipe
@@ -639,6 +649,9 @@ void ws_io_run_thread(ws_io_t *io)
             rv = apr_pollset_poll(me.ps, io->busy ? 0
                                   : apr_time_from_msec(WS_TIMER_TICK_MS),
                                   &n, &out);
+            /* The poll drained the wake-up pipe (if it woke us); mail
+             * posted from now on wakes it again. */
+            __atomic_store_n(&me.woken, 0, __ATOMIC_RELEASE);
             if (rv != APR_SUCCESS && !APR_STATUS_IS_EINTR(rv)
                 && !APR_STATUS_IS_TIMEUP(rv)) {
                 WS_SLOG(io->ws, APLOG_ERR, rv, 00033, "poll failed");

@@ -234,7 +234,7 @@ def test_two_chat_pages_in_two_children_talk(httpd_factory):
     written when the session ends under prefork) proves where each was."""
     srv = httpd_factory("browser-children", """
 LogFormat "%P %r %>s" childpid
-CustomLog "@ROOT@/logs/child_log" childpid
+CustomLog "@ROOT@/logs/child_log" childpid env=WS_SESSION
 """, mpm="prefork", demo=True)
     result = run_browser({"scenario": "chat", "room": "children",
                           "base": "http://127.0.0.1:{}".format(srv.port)})
