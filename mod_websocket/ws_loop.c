@@ -27,6 +27,8 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,6 +36,7 @@
 #include <sys/eventfd.h>
 
 #include "apr_atomic.h"
+#include "apr_strings.h"
 #include "apr_thread_proc.h"
 #include "http_core.h"
 
@@ -492,14 +495,68 @@ static apr_status_t loops_stop(void *data)
     return APR_SUCCESS;
 }
 
+/* A cgroup v2 CPU quota on this process ("200000 100000" in cpu.max:
+ * two CPUs' worth), rounded up; 0 if none or unknown. */
+static int cgroup_cpus(void)
+{
+    char line[512], path[600];
+    long quota, period;
+    FILE *f;
+    int n = 0;
+
+    f = fopen("/proc/self/cgroup", "r");
+    if (!f) {
+        return 0;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        if (!strncmp(line, "0::", 3)) {
+            line[strcspn(line, "\n")] = '\0';
+            apr_snprintf(path, sizeof(path), "/sys/fs/cgroup%s/cpu.max",
+                         line + 3);
+            n = 1;
+            break;
+        }
+    }
+    fclose(f);
+    if (!n || !(f = fopen(path, "r"))) {
+        return 0;
+    }
+    n = 0;
+    if (fscanf(f, "%ld %ld", &quota, &period) == 2 && quota > 0
+        && period > 0) {
+        n = (int)((quota + period - 1) / period);
+    }
+    fclose(f);
+    return n;
+}
+
+/* The CPUs this process may run on: its affinity mask (taskset, systemd's
+ * CPUAffinity) and its cgroup's quota, not every CPU online -- two loops
+ * on one usable CPU only take turns. */
+static int usable_cpus(void)
+{
+    cpu_set_t set;
+    int n = 0, quota = cgroup_cpus();
+
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        n = CPU_COUNT(&set);
+    }
+    if (n < 1) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+
+        n = online < 1 ? 1 : (int)online;
+    }
+    return quota > 0 && quota < n ? quota : n;
+}
+
 void ws_loop_child_init(apr_pool_t *pchild, server_rec *s)
 {
     int want = ws_event_loops, i;
 
     if (want <= 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        int cpus = usable_cpus();
 
-        want = cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
+        want = cpus > 8 ? 8 : cpus;
     }
     loops = apr_pcalloc(pchild, sizeof(*loops) * (size_t)want);
     for (i = 0; i < want; i++) {

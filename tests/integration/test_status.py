@@ -368,3 +368,23 @@ def test_prefork_counts_each_process_and_threads(httpd_factory):
         assert busy == {pid: 1 for pid in pids}
     finally:
         stop_server(srv)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2,
+                    reason="needs two usable CPUs to restrict to one")
+def test_event_loops_follow_the_cpus_httpd_may_use(httpd_factory):
+    """httpd started with taskset-like affinity on one CPU runs one event
+    loop per child (two loops on one CPU only take turns), as the status
+    page's configuration says."""
+    mine = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(mine)})
+    try:
+        srv = httpd_factory("status-affinity", SITE)
+    finally:
+        os.sched_setaffinity(0, mine)
+    try:
+        assert status_json(srv)["config"]["event_loops_per_child"] == 1
+        assert wsutil.run(wsutil.echo_once(srv.port, "/echo2", "one")) \
+            == "one"
+    finally:
+        stop_server(srv)
