@@ -88,6 +88,21 @@ def test_close_code_and_reason_round_trip_over_h2(server):
         ws.wait_stream_end()
 
 
+def test_an_h2_session_has_its_access_log_line(server):
+    """A WebSocket over HTTP/2 ends with its session line in the access
+    log, as over HTTP/1.1: its close code, status 101."""
+    marker = "h2log{}".format(int(time.time() * 1000))
+    with h2ws(server, "/echo?" + marker) as ws:
+        ws.send_frame(OP_TEXT, "logged")
+        assert ws.recv_message() == (OP_TEXT, b"logged")
+        ws.send_frame(OP_CLOSE, close_payload(4002, "bye"))
+        assert ws.expect_close() == (4002, b"bye")
+        ws.wait_stream_end()
+    line = server.wait_access_log(
+        r"/echo\?{} HTTP/2(\.0)?\" 101 .* ws=4002$".format(marker))
+    assert line is not None
+
+
 def test_handler_close_reaches_the_h2_client(server):
     with h2ws(server, "/test") as ws:
         ws.send_frame(OP_TEXT, "close 4001 bye")
