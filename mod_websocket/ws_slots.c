@@ -134,22 +134,28 @@ void *ws_slots_mine(ws_slots_t *t)
     return mine;
 }
 
+typedef struct {
+    void (*fn)(void *region, void *baton);
+    void *baton;
+} live_only_t;
+
+static void live_only(void *region, int live, void *baton)
+{
+    live_only_t *lo = baton;
+
+    if (live) {
+        lo->fn(region, lo->baton);
+    }
+}
+
 void ws_slots_each(ws_slots_t *t, void (*fn)(void *region, void *baton),
                    void *baton)
 {
-    int i;
+    live_only_t lo;
 
-    if (!ap_scoreboard_image) {
-        return;
-    }
-    for (i = 0; i < t->nregions; i++) {
-        region_meta_t *rm = region_meta(t, i);
-        pid_t owner = __atomic_load_n(&rm->owner, __ATOMIC_ACQUIRE);
-
-        if (owner && ap_scoreboard_image->parent[i].pid == owner) {
-            fn((char *)rm + REGION_META_SIZE, baton);
-        }
-    }
+    lo.fn = fn;
+    lo.baton = baton;
+    ws_slots_each_claimed(t, live_only, &lo);
 }
 
 void ws_slots_each_claimed(ws_slots_t *t,
