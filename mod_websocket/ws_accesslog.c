@@ -182,6 +182,8 @@ void ws_accesslog_write(ws_session_t *ws, conn_rec *c)
     r->headers_out = apr_table_make(p, 2);
     r->err_headers_out = apr_table_make(p, 1);
     r->notes = apr_table_make(p, 1);
+    r->trailers_in = apr_table_make(p, 1);   /* %{...}^ti reads them */
+    r->trailers_out = apr_table_make(p, 1);
     r->subprocess_env = apr_table_make(p, l->nenv + 12);
     for (i = 0; i < l->nenv; i++) {
         apr_table_set(r->subprocess_env, l->env[2 * i], l->env[2 * i + 1]);

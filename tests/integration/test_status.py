@@ -39,6 +39,10 @@ WebSocketLoadHandler broadcast "{bc}"
 LogFormat "%>s %D \\"%r\\" s=%{WS_SESSION}e d=%{WS_DURATION}e code=%{WS_CLOSE_CODE}e by=%{WS_CLOSED_BY}e reason=\\"%{WS_CLOSE_REASON}e\\" in=%{WS_MSGS_IN}e/%{WS_BYTES_IN}e out=%{WS_MSGS_OUT}e/%{WS_BYTES_OUT}e b=%b proto=%{WS_PROTOCOL}e ext=\\"%{WS_COMPRESSION}e\\" ua=\\"%{User-Agent}i\\"" session
 CustomLog "@ROOT@/logs/session_log" session env=WS_SESSION
 CustomLog "@ROOT@/logs/upgrade_log" session env=!WS_SESSION
+# Every field mod_log_config (and mod_logio, built in) has, on every line: the
+# session's line is a request httpd never made, and must not trip any.
+LogFormat "%a %{c}a %A %b %B %{Cookie}C %D %{WS_SESSION}e %f %h %{c}h %H %{User-Agent}i %k %l %L %m %{x}n %{Sec-WebSocket-Accept}o %p %{remote}p %P %{tid}P %q %r %R %s %>s %t %{%s}t %{end:msec}t %T %{ms}T %u %U %v %V %X %I %O %S %{x}^ti %{x}^to" sink
+CustomLog "@ROOT@/logs/sink_log" sink
 """.replace("{bc}", BROADCAST_SO)
 
 # Killing a child on purpose: httpd says so at error level.
@@ -336,6 +340,10 @@ def test_one_session_line_at_the_end_under_each_mpm(httpd_factory, mpm):
         assert len(upgrades) == 2
         assert all(line.startswith("101 ") and "s=-" in line
                    for line in upgrades)
+        # Every field of the sink format, on the session lines too.
+        with open(os.path.join(srv.dir, "logs", "sink_log")) as f:
+            sink = [line for line in f if "GET /echo" in line]
+        assert len(sink) == 4, sink
     finally:
         stop_server(srv)
 
