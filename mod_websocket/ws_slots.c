@@ -103,14 +103,17 @@ void *ws_slots_header(ws_slots_t *t)
 
 void *ws_slots_mine(ws_slots_t *t)
 {
-    pid_t me = getpid();
     void *mine;
+    pid_t me;
     int i;
 
+    /* The fast path is one load: counters call this per message (and
+     * getpid() is a system call). */
     mine = __atomic_load_n(&t->mine, __ATOMIC_ACQUIRE);
     if (mine || !ap_scoreboard_image) {
         return mine;
     }
+    me = getpid();
     pthread_mutex_lock(&claim_lock);
     for (i = 0; !t->mine && i < t->nregions; i++) {
         if (ap_scoreboard_image->parent[i].pid == me) {

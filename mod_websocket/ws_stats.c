@@ -151,11 +151,18 @@ void ws_stats_child_init(void)
     mine();
 }
 
-/* This child's figures: its region, claimed on first use. */
+/* This child's figures: its region, claimed on first use (then one load
+ * per call: counters are added per message). */
 static ws_stats_t *mine(void)
 {
-    region_t *rg = table ? ws_slots_mine(table) : NULL;
+    static ws_stats_t *claimed;
+    ws_stats_t *f = __atomic_load_n(&claimed, __ATOMIC_ACQUIRE);
+    region_t *rg;
 
+    if (f) {
+        return f;
+    }
+    rg = table ? ws_slots_mine(table) : NULL;
     if (!rg) {
         return &local;
     }
@@ -164,6 +171,7 @@ static ws_stats_t *mine(void)
         rg->generation = my_generation;
         __atomic_store_n(&rg->started, apr_time_now(), __ATOMIC_RELAXED);
     }
+    __atomic_store_n(&claimed, &rg->figures, __ATOMIC_RELEASE);
     return &rg->figures;
 }
 
