@@ -6,11 +6,18 @@
  *
  * Owns: creating such a table (once for the life of the server: it lives
  * in the process pool, so it survives restarts and old children's counts
- * still count), finding and claiming this child's region (the scoreboard
- * slot holding our pid; whatever a previous child of that slot left is
- * cleared first), and walking the regions of live children (a region
- * whose owner no longer holds its slot -- the child exited or crashed --
- * is skipped, so nothing leaks).
+ * still count), finding and claiming this child's region (the one of the
+ * scoreboard slot holding our pid; whatever a previous child of that slot
+ * left is cleared first), and walking the regions of live children (a
+ * region whose owner has exited or crashed -- httpd has reaped it -- is
+ * skipped, so nothing leaks).
+ *
+ * A region belongs to a process, not to a slot: mpm_worker starts a new
+ * child in the slot of an old-generation one that is still finishing its
+ * connections after a graceful restart, both alive at once.  The new one
+ * then takes a spare region (threaded MPMs have twice ServerLimit of
+ * them), and the old one, out of the scoreboard, stays live while its
+ * process exists.
  *
  * Threads and processes: only the owning child writes its region (under a
  * lock of its own if several of its threads do); every process reads all
@@ -41,8 +48,11 @@ apr_status_t ws_slots_attach(server_rec *s, const char *key,
 void *ws_slots_header(ws_slots_t *t);
 
 /* In a child: its own region, claimed and zeroed on first use; NULL if the
- * scoreboard has no slot for this process. */
+ * scoreboard has no slot for this process (yet), or no region is free. */
 void *ws_slots_mine(ws_slots_t *t);
+
+/* How many regions the table has: at most that many live children. */
+int ws_slots_count(ws_slots_t *t);
 
 /* Call fn(region, baton) for the region of every live child. */
 void ws_slots_each(ws_slots_t *t, void (*fn)(void *region, void *baton),

@@ -263,8 +263,8 @@ void ws_stats_read(apr_pool_t *p, ws_stats_t *out,
     memset(&rd, 0, sizeof(rd));
     rd.sum = out;
     if (children) {
-        ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &max);
-        max = max < 1 ? 1 : max;
+        /* At most one live child per region. */
+        max = table ? ws_slots_count(table) : 1;
         rd.children = apr_pcalloc(p, sizeof(*rd.children) * (apr_size_t)max);
         rd.max = max;
     }

@@ -396,3 +396,80 @@ def test_event_loops_follow_the_cpus_httpd_may_use(httpd_factory):
             == "one"
     finally:
         stop_server(srv)
+
+
+# (AH00287: a worker this small runs near its MaxRequestWorkers.)
+@pytest.mark.expect_log(r"WS00072", r"AH00287")
+def test_worker_graceful_restart_keeps_open_and_capacity_right(
+        httpd_factory):
+    """mpm_worker starts a new child in the slot of an old one that is
+    still finishing its sockets after a graceful restart (both alive at
+    once): the old child's sockets still count as open, listed under the
+    old generation, the new child's count starts at 0, and once they have
+    all closed nothing stays open or goes below 0 -- nor does
+    WebSocketMaxConnections's own count, so the limit still refuses the
+    one too many."""
+    limit = 8
+    srv = httpd_factory(
+        "status-worker-graceful", SITE
+        + "WebSocketGracefulTimeout 30\nWebSocketMaxConnections {}\n"
+        .format(limit), mpm="worker", servers=2, start_servers=2, threads=5,
+        expected=[r"AH00287"])
+
+    def generations():
+        """The page, and the children of a generation after the first."""
+        model = status_json(srv)
+        gen = model["server"]["generation"]
+        return model, [c for c in model["children"]
+                       if c["generation"] == gen and gen > 0]
+
+    async def main():
+        # 5 threads a child: the sockets sit in both children.
+        conns = [await connect(srv, "/echo2") for _ in range(limit)]
+        pids = {childmap.child_of(srv, ws.local_address[1])
+                for ws in conns}
+        os.kill(srv.proc.pid, signal.SIGUSR1)           # apachectl graceful
+        # The children worker may run are MaxRequestWorkers /
+        # ThreadsPerChild = 2, both slots held by old children: a new one
+        # starts in the slot of the old one with threads to spare.
+        deadline = time.time() + 15
+        while not generations()[1] and time.time() < deadline:
+            await asyncio.sleep(0.2)
+        during = generations()[0]
+        for ws in conns:
+            await ws.send("still here")
+            assert await ws.recv() == "still here"
+            await ws.close()
+        after = wait_for(lambda: (lambda m: m if m["totals"]["open"] == 0
+                                  else None)(status_json(srv)))
+        # The old children gone, two new ones: threads for `limit` more
+        # sockets, which the capacity admits, and for the one refused.
+        deadline = time.time() + 30
+        while len(generations()[1]) < 2 and time.time() < deadline:
+            await asyncio.sleep(0.2)
+        more = [await connect(srv, "/echo2") for _ in range(limit)]
+        with pytest.raises(websockets.InvalidStatusCode) as refused:
+            await connect(srv, "/echo2")
+        for ws in more:
+            await ws.close()
+        return pids, during, after, refused.value.status_code
+
+    try:
+        old_pids, during, after, status = wsutil.run(main(), 120)
+        gen = during["server"]["generation"]
+        kids = [(c["pid"], c["generation"], c["open"])
+                for c in during["children"]]
+        assert [k for k in kids if k[1] == gen], kids
+        assert during["totals"]["open"] == limit, kids
+        olds = {c["pid"]: c["open"] for c in during["children"]
+                if c["old_generation"]}
+        assert set(olds) == old_pids, kids
+        assert sum(olds.values()) == limit, kids
+        assert all(k[2] == 0 for k in kids if k[1] == gen), kids
+        assert after["totals"]["open"] == 0
+        assert [c["open"] for c in after["children"]] \
+            == [0] * len(after["children"]), after["children"]
+        assert location(after, "/echo2")["open"] == 0
+        assert status == 503
+    finally:
+        stop_server(srv)
