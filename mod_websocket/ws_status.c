@@ -16,6 +16,7 @@
 #include "http_config.h"
 #include "http_core.h"
 #include "http_protocol.h"
+#include "http_request.h"
 #include "mod_status.h"
 
 #include "ws_private.h"
@@ -456,13 +457,28 @@ static void html(request_rec *r, json_t *m)
     ap_rputs("</body></html>\n", r);
 }
 
+/* ?refresh=N: N seconds, 1 to 3600; 1 for nothing usable (as
+ * mod_status's ?refresh). */
+static int refresh_seconds(const char *v)
+{
+    char *end;
+    apr_int64_t n = apr_strtoi64(v, &end, 10);
+
+    if (end == v || n < 1) {
+        return 1;
+    }
+    return n > 3600 ? 3600 : (int)n;
+}
+
 int ws_status_handle(request_rec *r)
 {
     int as_json = 0, refresh = 0;
     char *args, *tok, *last;
     json_t *m;
 
-    r->allowed |= (AP_METHOD_BIT << M_GET);
+    /* Allow: GET, HEAD in the 405 (r->allowed alone is not what httpd's
+     * error page reads). */
+    ap_allow_methods(r, REPLACE_ALLOW, "GET", NULL);
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
     }
@@ -473,8 +489,7 @@ int ws_status_handle(request_rec *r)
             as_json = 1;
         }
         else if (!strncmp(tok, "refresh=", 8)) {
-            refresh = atoi(tok + 8);
-            refresh = refresh < 1 ? 1 : refresh > 3600 ? 3600 : refresh;
+            refresh = refresh_seconds(tok + 8);
         }
         else if (!strcmp(tok, "refresh")) {
             refresh = 1;

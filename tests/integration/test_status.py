@@ -200,6 +200,15 @@ def test_refresh_json_flag_and_methods(event2):
                         "Host: 127.0.0.1\r\nContent-Length: 1\r\n"
                         "Connection: close\r\n\r\nx")
     assert r.status == 405
+    # What it does allow, as a 405 must say.
+    assert "GET" in r.header("Allow").split(","), r
+    # Nothing usable: every second, as mod_status; too much: an hour.
+    for query, every in (("refresh=0", "1"), ("refresh=abc", "1"),
+                         ("refresh=99999", "3600"),
+                         ("refresh=2147483648", "3600"),
+                         ("refresh=99999999999999999999", "3600")):
+        r = wsutil.http_get(event2.port, "/websocket-status?" + query)
+        assert r.header("Refresh") == every, (query, r.header("Refresh"))
 
 
 def test_a_too_big_message_is_counted_as_1009_closed_by_the_server(event2):
