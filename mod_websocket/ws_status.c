@@ -293,8 +293,8 @@ static apr_int64_t jint(json_t *o, const char *key)
 static void row(request_rec *r, const char *name, apr_int64_t v,
                 const char *note)
 {
-    ap_rprintf(r, "<tr><th>%s</th><td>%" APR_INT64_T_FMT "</td>"
-               "<td>%s</td></tr>\n", name, v, note ? note : "");
+    ap_rprintf(r, "<tr><th>%s</th><td class=\"n\">%" APR_INT64_T_FMT
+               "</td><td>%s</td></tr>\n", name, v, note ? note : "");
 }
 
 /* A limit as the page says it: "none" for 0. */
@@ -308,8 +308,8 @@ static const char *limit_text(request_rec *r, apr_int64_t v,
 static void pair(request_rec *r, const char *name, apr_int64_t a,
                  apr_int64_t b, const char *note)
 {
-    ap_rprintf(r, "<tr><th>%s</th><td>%" APR_INT64_T_FMT " / %"
-               APR_INT64_T_FMT "</td><td>%s</td></tr>\n", name, a, b,
+    ap_rprintf(r, "<tr><th>%s</th><td class=\"n\">%" APR_INT64_T_FMT
+               " / %" APR_INT64_T_FMT "</td><td>%s</td></tr>\n", name, a, b,
                note ? note : "");
 }
 
@@ -329,9 +329,12 @@ static void html(request_rec *r, json_t *m)
              "system-ui,sans-serif;margin:1rem auto;max-width:64rem;"
              "padding:0 1rem}table{border-collapse:collapse;margin:.4rem 0 "
              "1.2rem}th,td{border-bottom:1px solid #ddd;padding:.25rem "
-             ".6rem;text-align:left}td{font-variant-numeric:tabular-nums}"
-             "h2{font-size:1.1rem;margin:1.2rem 0 .2rem}.wide{overflow-x:"
-             "auto}</style></head><body>\n", r);
+             ".6rem;text-align:left;vertical-align:top}td{font-variant-"
+             "numeric:tabular-nums;overflow-wrap:anywhere}td.n,.wide th,"
+             ".wide td{white-space:nowrap}.wide td.note{white-space:normal;"
+             "min-width:16rem}h2{font-size:1.1rem;margin:1.2rem 0 .2rem}"
+             ".wide{overflow-x:auto}@media (max-width:40rem){body{padding:0 "
+             ".5rem}th,td{padding:.2rem .35rem}}</style></head><body>\n", r);
     ap_rprintf(r, "<h1>WebSocket status</h1>\n<p>%s on %s, %s. Started %s "
                "(up %" APR_INT64_T_FMT " s), generation %"
                APR_INT64_T_FMT "; the figures cover every child process "
@@ -404,8 +407,9 @@ static void html(request_rec *r, json_t *m)
                    jint(v, "messages_in"), jint(v, "messages_out"),
                    jint(v, "bytes_in"), jint(v, "bytes_out"));
         if (lim) {
-            ap_rprintf(r, "<td>message %s, queue %s, per address %s, ping "
-                       "%s, idle %s, compression %s</td></tr>\n",
+            ap_rprintf(r, "<td class=\"note\">message %s, queue %s, per "
+                       "address %s, ping %s, idle %s, compression %s</td>"
+                       "</tr>\n",
                        limit_text(r, jint(lim, "max_message_size"), " B"),
                        limit_text(r, jint(lim, "max_queued_output"), " B"),
                        limit_text(r, jint(lim, "max_connections_per_address"),

@@ -211,6 +211,23 @@ def test_refresh_json_flag_and_methods(event2):
         assert r.header("Refresh") == every, (query, r.header("Refresh"))
 
 
+def test_the_page_fits_a_phone(event2):
+    """At a phone's width (390 CSS pixels) the page is no wider than the
+    screen, and the wide tables (locations, children) scroll by themselves
+    rather than squeeze a word a line into each cell."""
+    from test_browser import SHOTS, run_browser
+
+    os.makedirs(SHOTS, exist_ok=True)
+    got = run_browser({"scenario": "layout", "width": 390,
+                       "rows": ".wide tr",
+                       "shot": os.path.join(SHOTS, "websocket-status.png"),
+                       "url": "http://127.0.0.1:{}/websocket-status".format(
+                           event2.port)})
+    assert got["viewport"] == 390
+    assert got["pageWidth"] <= got["viewport"], got
+    assert got["tallestRow"] < 100, got
+
+
 def test_a_too_big_message_is_counted_as_1009_closed_by_the_server(event2):
     before = status_json(event2)["totals"]["closes_by_code"]["1009"]
 

@@ -34,6 +34,10 @@
 //              each url
 //   xorigin    a page of http://evil.example (served by the test itself)
 //              opens spec.ws: how it closed and what Chromium logged
+//   layout     spec.url at spec.width CSS pixels (a phone's): how wide the
+//              page is laid out, and its tallest table row (of those
+//              matching spec.rows, a selector); a screenshot into spec.shot
+//              if given
 import { chromium } from 'playwright-core';
 
 const spec = JSON.parse(process.argv[2]);
@@ -292,6 +296,16 @@ createRoot(document.getElementById("root")).render(html\`<\${StrictMode}><\${Pro
     await page.goto('http://evil.example/');
     const result = await page.evaluate(() => window.result);
     print({ ...result, console: logged });
+  } else if (spec.scenario === 'layout') {
+    const ctx = await browser.newContext({ viewport: { width: spec.width, height: 844 } });
+    const page = await ctx.newPage();
+    await page.goto(spec.url);
+    if (spec.shot) await page.screenshot({ path: spec.shot, fullPage: true });
+    print(await page.evaluate((rows) => ({
+      pageWidth: document.documentElement.scrollWidth,
+      viewport: window.innerWidth,
+      tallestRow: Math.max(...[...document.querySelectorAll(rows)].map((r) => r.getBoundingClientRect().height)),
+    }), spec.rows || 'tr'));
   } else if (spec.scenario === 'reconnect') {
     const page = await (await browser.newContext()).newPage();
     await page.goto(spec.base + '/chat.html');
