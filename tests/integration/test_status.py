@@ -15,7 +15,7 @@ import websockets
 
 import childmap
 import wsutil
-from conftest import BUILD, server_status, stop_server
+from conftest import BUILD, TOP, server_status, stop_server
 
 BROADCAST_SO = os.path.join(BUILD, "handlers", "broadcast.so")
 
@@ -370,6 +370,49 @@ def test_one_session_line_at_the_end_under_each_mpm(httpd_factory, mpm):
         with open(os.path.join(srv.dir, "logs", "sink_log")) as f:
             sink = [line for line in f if "GET /echo" in line]
         assert len(sink) == 4, sink
+    finally:
+        stop_server(srv)
+
+
+def shipped_logformat():
+    """The `websocket` LogFormat line of conf.d/websocket.conf."""
+    with open(os.path.join(TOP, "conf.d", "websocket.conf")) as f:
+        lines = [line.strip() for line in f
+                 if line.strip().startswith("LogFormat ")]
+    assert len(lines) == 1 and lines[0].endswith(" websocket"), lines
+    return lines[0]
+
+
+def test_the_shipped_logformat_says_how_each_session_ended(httpd_factory):
+    """The README's CustomLog with websocket.conf's LogFormat: a line per
+    session with the duration, the close code, who closed and why (the
+    client's reason, the server's "message too big"), the counts each
+    way."""
+    srv = httpd_factory("status-shipped-format", SITE + shipped_logformat()
+                        + '\nCustomLog "@ROOT@/logs/websocket.log" '
+                        "websocket env=WS_SESSION\n")
+    try:
+        async def main():
+            ws = await connect(srv, "/echo2", user_agent_header="fmt/1")
+            await ws.send("hello")
+            await ws.recv()
+            await ws.close(4001, 'done "here"')
+            big = await connect(srv, "/echo", user_agent_header="fmt/1")
+            await big.send("x" * 2000)
+            with pytest.raises(websockets.ConnectionClosed):
+                await big.recv()
+
+        wsutil.run(main(), 30)
+        path = os.path.join(srv.dir, "logs", "websocket.log")
+        lines = wait_for(lambda: (lambda ls: ls if len(ls) >= 2 else None)(
+            open(path).read().splitlines() if os.path.exists(path) else []))
+        assert lines and len(lines) == 2, lines
+        first = next(line for line in lines if "/echo2" in line)
+        assert re.search(r'"GET /echo2 HTTP/1.1" 101 \d+ \d+\.\d{3} 4001 '
+                         r'client "done \\"here\\"" in=1/\d+ out=1/\d+ - '
+                         r'"-" "fmt/1"$', first), first
+        second = next(line for line in lines if "GET /echo " in line)
+        assert ' 1009 server "message too big" in=0/' in second, second
     finally:
         stop_server(srv)
 
