@@ -107,22 +107,31 @@ static json_t *iso_time(apr_pool_t *p, apr_time_t t)
     return json_string(buf);
 }
 
-/* The location rows of this configuration, by row. */
+/* The location rows of this configuration, by row; a row that several
+ * sections share (the same path in two virtual hosts, or the last row,
+ * "(other locations)") has no one handler or limits to show. */
 typedef struct {
     const ws_location_t *by_row[WS_STATS_LOCATIONS];
+    unsigned char several[WS_STATS_LOCATIONS];
 } rows_t;
 
 static void note_row(ws_location_t *loc, void *baton)
 {
     rows_t *rows = baton;
 
-    if (loc->stats >= 0 && !rows->by_row[loc->stats]) {
+    if (loc->stats < 0) {
+        return;
+    }
+    if (!rows->by_row[loc->stats]) {
         rows->by_row[loc->stats] = loc;
+    }
+    else if (rows->by_row[loc->stats] != loc) {
+        rows->several[loc->stats] = 1;
     }
 }
 
 static json_t *location_model(const ws_stats_t *f, int i,
-                              const ws_location_t *loc)
+                              const ws_location_t *loc, int shared)
 {
     json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o}",
                           "path", ws_stats_location_name(i),
@@ -134,7 +143,10 @@ static json_t *location_model(const ws_stats_t *f, int i,
                           "bytes_out", num(f->loc[i][WS_LSTAT_BYTES_OUT]));
     ws_settings_t set;
 
-    if (!loc) {
+    if (shared) {
+        json_object_set_new(o, "shared", json_true());
+    }
+    if (!loc || shared) {
         json_object_set_new(o, "handler", json_null());
         return o;
     }
@@ -251,8 +263,8 @@ static json_t *model(request_rec *r)
     arr = json_array();
     for (i = 0; i < WS_STATS_LOCATIONS; i++) {
         if (ws_stats_location_name(i)) {
-            json_array_append_new(arr, location_model(&sum, i,
-                                                      rows.by_row[i]));
+            json_array_append_new(arr, location_model(
+                &sum, i, rows.by_row[i], rows.several[i]));
         }
     }
     json_object_set_new(o, "locations", arr);
@@ -419,8 +431,13 @@ static void html(request_rec *r, json_t *m)
                        json_is_true(json_object_get(lim, "compression"))
                        ? "on" : "off");
         }
+        else if (json_is_true(json_object_get(v, "shared"))) {
+            ap_rputs("<td class=\"note\">(several sections, each with its "
+                     "own limits)</td></tr>\n", r);
+        }
         else {
-            ap_rputs("<td>(not in this configuration)</td></tr>\n", r);
+            ap_rputs("<td class=\"note\">(not in this configuration)</td>"
+                     "</tr>\n", r);
         }
     }
 

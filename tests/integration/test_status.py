@@ -374,6 +374,31 @@ def test_one_session_line_at_the_end_under_each_mpm(httpd_factory, mpm):
         stop_server(srv)
 
 
+def test_locations_past_the_table_share_a_row(httpd_factory):
+    """Past 31 locations the rest are counted together, on a row
+    "(other locations)" that names no handler or limits of its own: each
+    of them has its own."""
+    many = "".join('<Location "/many{:02d}">\n    WebSocketHandler echo\n'
+                   "    WebSocketMaxMessageSize {}\n</Location>\n"
+                   .format(i, 1000 + i) for i in range(32))
+    srv = httpd_factory("status-many-locations", SITE + many)
+    try:
+        assert wsutil.run(wsutil.echo_once(srv.port, "/many31", "x")) == "x"
+        model = status_json(srv)
+        html = wsutil.http_get(srv.port, "/websocket-status").body.decode()
+    finally:
+        stop_server(srv)
+    assert len(model["locations"]) == 32
+    other = location(model, "(other locations)")
+    assert other["accepted"] == 1
+    assert other.get("shared") is True, other
+    assert other["handler"] is None and "limits" not in other, other
+    assert "(several sections, each with its own limits)" in html
+    alone = location(model, "/many00")
+    assert alone["handler"] == "echo" and "shared" not in alone
+    assert alone["limits"]["max_message_size"] == 1000
+
+
 def shipped_logformat():
     """The `websocket` LogFormat line of conf.d/websocket.conf."""
     with open(os.path.join(TOP, "conf.d", "websocket.conf")) as f:
