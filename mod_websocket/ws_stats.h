@@ -32,7 +32,7 @@ typedef enum {
     WS_STAT_IN_LOOPS,           /* gauge: open and run by event loops */
     WS_STAT_MSGS_IN,
     WS_STAT_MSGS_OUT,
-    WS_STAT_BYTES_IN,           /* payload bytes of messages received */
+    WS_STAT_BYTES_IN,           /* bytes read from sockets (frames) */
     WS_STAT_BYTES_OUT,          /* bytes written to sockets (frames) */
     WS_STAT_DROPPED,            /* messages refused: output queue full */
     WS_STAT_OVERFLOW_CLOSES,    /* connections closed 1008: queue full */
