@@ -11,10 +11,11 @@
 #       A configuration file the admin may edit (what dpkg calls a
 #       conffile).  SHIPPED is the copy of what the previous install
 #       shipped.  DEST is placed when it is new or unedited (the same as
-#       SHIPPED); an edited DEST is kept, SRC goes beside it as DEST.dist
-#       (as dpkg leaves .dpkg-dist) and one line says so; so does a DEST
-#       deleted since an earlier install (dpkg does not bring back a
-#       deleted conffile either).  SRC then becomes SHIPPED.
+#       SHIPPED); an edited DEST is kept, and when SRC differs from
+#       SHIPPED (this version ships something new) SRC goes beside it as
+#       DEST.dist (as dpkg leaves .dpkg-dist) and one line says so; so
+#       does a DEST deleted since an earlier install (dpkg does not bring
+#       back a deleted conffile either).  SRC then becomes SHIPPED.
 #   install.sh rmfile DEST
 #       DEST removed.
 #   install.sh rmconffile DEST SHIPPED SRC
@@ -62,7 +63,10 @@ conffile)
     [ $# -eq 4 ] || {
         say "usage: install.sh conffile MODE SRC DEST SHIPPED" >&2; exit 2; }
     mode=$1 src=$2 dest=$3 shipped=$4
-    if [ ! -e "$dest" ] && [ -f "$shipped" ]; then
+    if [ ! -e "$dest" ] && same "$src" "$shipped"; then
+        # Deleted since an install of this same file: nothing new to say.
+        say "  $dest (deleted after an earlier install: left absent)"
+    elif [ ! -e "$dest" ] && [ -f "$shipped" ]; then
         # Installed before, deleted since: the admin's choice stands.
         put "$mode" "$src" "$dest.dist"
         say "make install: left $dest absent: it was deleted after an" \
@@ -81,6 +85,11 @@ conffile)
         # Edited into what this version ships (merged by hand).
         say "  $dest (unchanged)"
         rm -f "$dest.dist"
+    elif same "$src" "$shipped"; then
+        # Edited, and this version ships what the last one did: nothing
+        # to merge (as dpkg keeps an edited conffile the package did not
+        # change, silently).
+        say "  $dest (edited: kept; this version ships the same)"
     else
         put "$mode" "$src" "$dest.dist"
         say "make install: kept $dest: it was edited; this version's is" \

@@ -189,13 +189,23 @@ def test_install_serves_echo_keeps_edits_and_uninstalls_cleanly(
     model = json.loads(page.body)
     assert location(model, "/echo")["accepted"] >= 1
 
-    # The admin edits websocket.conf; a second install, with the server
-    # running, keeps it and says so, and replaces the module and handlers
-    # by new files.
+    # The admin edits websocket.conf.  Reinstalling the same version
+    # keeps it without a word (nothing new to merge).
     conf = os.path.join(dest, MODS, "websocket.conf")
     with open(conf, "a") as f:
         f.write("# the admin's own line\n")
     edited = read(conf, "rb")
+    out = install(dest, "LAYOUT=debian")
+    assert "make install: kept" not in out, out
+    assert "(edited: kept; this version ships the same)" in out
+    assert read(conf, "rb") == edited
+    assert not os.path.exists(conf + ".dist")
+    # A new version (as if the last install had shipped something else),
+    # with the server running: the edit is kept, the new version beside
+    # it, one line says so; the module and handlers are new files.
+    shipped = os.path.join(dest, SHARE, "conf", "websocket.conf")
+    with open(shipped, "a") as f:
+        f.write("# what an older version shipped\n")
     inodes = {rel: os.stat(os.path.join(dest, rel)).st_ino
               for rel in (LIBEXEC + "/mod_websocket.so",
                           LIBEXEC + "/websocket/echo.so")}
@@ -316,6 +326,15 @@ def test_a_deleted_configuration_file_is_not_brought_back():
     install(dest, "LAYOUT=debian")
     echo = os.path.join(dest, CONFS, "websocket-echo.conf")
     os.unlink(echo)
+    # The same version again: left absent, nothing to say.
+    out = install(dest, "LAYOUT=debian")
+    assert not os.path.exists(echo)
+    assert not os.path.exists(echo + ".dist")
+    assert "left absent" in out and "make install: left" not in out
+    # A new version of it: left absent, the new one beside, said once.
+    with open(os.path.join(dest, SHARE, "conf", "websocket-echo.conf"),
+              "a") as f:
+        f.write("# what an older version shipped\n")
     out = install(dest, "LAYOUT=debian")
     assert not os.path.exists(echo)
     assert os.path.exists(echo + ".dist")
