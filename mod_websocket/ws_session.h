@@ -292,14 +292,16 @@ void *ws_session_user_data(const ws_session_t *ws);
 int ws_session_select_protocol(ws_session_t *ws, const char *name);
 
 /*
- * One log line about a session, prefixed with its id, path and state:
+ * One log line about a session, prefixed with its server-wide id (the
+ * access log's WS_SESSION), path and state:
  *     WS_SLOG(ws, APLOG_INFO, 0, 00020, "closing with %d: %s", code, why);
  * n is the line's log tag number (WSLOGNO; every message at debug level
  * and above carries one).  For files that include ws_private.h.
  */
 #define WS_SLOG(ws, level, status, n, fmt, ...) \
     ap_log_error(APLOG_MARK, (level), (status), ws_session_server(ws), \
-                 WSLOGNO(n) "[ws %lu %s %s] " fmt, ws_session_id(ws), \
+                 WSLOGNO(n) "[ws %" APR_UINT64_T_FMT " %s %s] " fmt, \
+                 (apr_uint64_t)ws_session_gid(ws), \
                  ws_snapshot_path(ws_session_snapshot(ws)), \
                  ws_session_state_str(ws), ##__VA_ARGS__)
 

@@ -360,6 +360,9 @@ def test_one_session_line_at_the_end_under_each_mpm(httpd_factory, mpm):
         assert int(m.group(7)) == int(m.group(6))        # %b = bytes out
         second = next(line for line in lines if "GET /echo " in line)
         assert "code=1009 by=server" in second, second
+        # The error log names the session by the same id.
+        sid = re.search(r" s=(\d+) ", second).group(1)
+        assert srv.wait_log(r"\[ws {} /echo ".format(sid)), sid
         # httpd's line for each upgrade, apart (env=!WS_SESSION).
         with open(os.path.join(srv.dir, "logs", "upgrade_log")) as f:
             upgrades = [line for line in f if '"GET /echo' in line]
