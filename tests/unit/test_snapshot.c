@@ -86,6 +86,26 @@ START_TEST(headers_are_found_by_case_insensitive_name)
 }
 END_TEST
 
+START_TEST(headers_are_listed_in_order_for_the_access_log)
+{
+    apr_table_t *h = apr_table_make(pool, 4);
+    ws_snapshot_t *snap;
+    const char *value = NULL;
+
+    apr_table_set(h, "Host", "example.com");
+    apr_table_set(h, "User-Agent", "test/1");
+    snap = make(h, NULL);
+    ck_assert_int_eq(ws_snapshot_nheaders(snap), 2);
+    ck_assert_str_eq(ws_snapshot_header_at(snap, 0, &value), "Host");
+    ck_assert_str_eq(value, "example.com");
+    ck_assert_str_eq(ws_snapshot_header_at(snap, 1, &value), "User-Agent");
+    ck_assert_str_eq(value, "test/1");
+    ck_assert_ptr_null(ws_snapshot_header_at(snap, 2, &value));
+    ck_assert_ptr_null(ws_snapshot_header_at(snap, -1, &value));
+    ws_snapshot_free(snap);
+}
+END_TEST
+
 START_TEST(cookies_are_parsed_as_rfc_6265_says)
 {
     apr_table_t *h = apr_table_make(pool, 4);
@@ -163,6 +183,7 @@ Suite *ws_snapshot_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, strings_are_copied_and_outlive_the_request);
     tcase_add_test(tc, headers_are_found_by_case_insensitive_name);
+    tcase_add_test(tc, headers_are_listed_in_order_for_the_access_log);
     tcase_add_test(tc, cookies_are_parsed_as_rfc_6265_says);
     tcase_add_test(tc, no_cookie_header_means_no_cookies);
     tcase_add_test(tc, options_and_offers_are_kept);
