@@ -6,12 +6,14 @@
  * configuration, is either sent as it is (?json) or rendered as HTML.
  */
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "ap_mpm.h"
 #include "apr_strings.h"
+#include "apr_time.h"
 #include "httpd.h"
 #include "http_config.h"
 #include "http_core.h"
@@ -98,12 +100,17 @@ static json_t *num(apr_uint64_t v)
     return json_integer((json_int_t)v);
 }
 
+/* ISO 8601 in UTC, to the second ("2026-12-05T23:27:21Z"): what
+ * monitoring tools parse. */
 static json_t *iso_time(apr_pool_t *p, apr_time_t t)
 {
-    char buf[APR_RFC822_DATE_LEN];
+    apr_time_exp_t tm;
+    char buf[32];
+    apr_size_t len;
 
     (void)p;
-    apr_rfc822_date(buf, t);
+    apr_time_exp_gmt(&tm, t);
+    apr_strftime(buf, &len, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
     return json_string(buf);
 }
 
@@ -506,7 +513,7 @@ int ws_status_handle(request_rec *r)
     args = r->args ? apr_pstrdup(r->pool, r->args) : NULL;
     for (tok = args ? apr_strtok(args, "&;", &last) : NULL; tok;
          tok = apr_strtok(NULL, "&;", &last)) {
-        if (!strcmp(tok, "json") || !strncmp(tok, "json=", 5)) {
+        if (!strcasecmp(tok, "json") || !strncasecmp(tok, "json=", 5)) {
             as_json = 1;
         }
         else if (!strncmp(tok, "refresh=", 8)) {

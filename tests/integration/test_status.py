@@ -130,6 +130,8 @@ def test_totals_match_what_was_opened_across_children(event2):
     assert model["config"]["mpm"] == "event"
     assert model["config"]["event_loops_per_child"] >= 1
     assert model["server"]["uptime_s"] >= 0
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$",
+                    model["server"]["started"])
     # The same totals for people, and on mod_status's page.
     assert "<h1>WebSocket status</h1>" in html
     assert "<td>/echo2</td><td>echo</td><td>{}</td>".format(n) in html
