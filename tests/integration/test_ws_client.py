@@ -50,6 +50,19 @@ def read_json(proc, timeout=60):
     return wsutil.read_json_line(proc, timeout)
 
 
+def run_scenario(spec):
+    """Run a scenario that needs nothing from the test meanwhile: its
+    result object (the script must exit 0)."""
+    proc = node_scenario(spec)
+    try:
+        result = read_json(proc)
+        assert proc.wait(10) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return result
+
+
 def publish(srv, room, text):
     req = urllib.request.Request(
         "http://127.0.0.1:{}/chat-publish/{}".format(srv.port, room),
@@ -86,10 +99,8 @@ def test_a_chat_page_reconnects_after_a_restart_and_gets_what_it_missed(
 def test_sends_before_open_are_queued_and_sent(httpd_factory):
     srv = httpd_factory("ws-client-q", SITE)
     try:
-        proc = node_scenario({"scenario": "queue", "count": 5,
-                              "url": wsutil.ws_uri(srv.port, "/echo")})
-        result = read_json(proc)
-        assert proc.wait(10) == 0
+        result = run_scenario({"scenario": "queue", "count": 5,
+                               "url": wsutil.ws_uri(srv.port, "/echo")})
     finally:
         stop_server(srv)
     assert result["got"] == ["q%d" % i for i in range(5)]
@@ -104,12 +115,10 @@ def test_a_dead_connection_is_given_up_and_reopened_by_the_heartbeat(
     Chromium about a minute) -- and a new connection opens."""
     srv = httpd_factory("ws-client-hb", SITE)
     try:
-        proc = node_scenario({"scenario": "heartbeat", "wait_ms": 8000,
-                              "heartbeat": {"message": "hb", "interval": 100,
-                                            "timeout": 500},
-                              "url": wsutil.ws_uri(srv.port, "/echo")})
-        result = read_json(proc)
-        assert proc.wait(10) == 0
+        result = run_scenario({"scenario": "heartbeat", "wait_ms": 8000,
+                               "heartbeat": {"message": "hb", "interval": 100,
+                                             "timeout": 500},
+                               "url": wsutil.ws_uri(srv.port, "/echo")})
     finally:
         stop_server(srv)
     assert result["code"] == 4000, result
@@ -127,14 +136,8 @@ def test_a_handshake_nobody_answers_is_given_up_and_retried():
     up after connectTimeout (1006, "not open in time") and retried --
     neither the browser nor `ws` has a handshake timeout of its own, and
     the client sat in CONNECTING until the server hung up."""
-    proc = node_scenario({"scenario": "connecttimeout",
-                          "connect_timeout": 300, "wait_ms": 5000})
-    try:
-        result = read_json(proc)
-        assert proc.wait(10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    result = run_scenario({"scenario": "connecttimeout",
+                           "connect_timeout": 300, "wait_ms": 5000})
     closed = result["closed"]
     assert closed is not None, result
     assert (closed["code"], closed["reason"], closed["wasClean"]) == \
@@ -152,9 +155,7 @@ def test_what_websocket_would_refuse_is_refused_by_the_constructor(
     srv = httpd_factory("ws-client-args", SITE)
     try:
         url = wsutil.ws_uri(srv.port, "/echo")
-        proc = node_scenario({"scenario": "badargs", "url": url})
-        result = read_json(proc)
-        assert proc.wait(10) == 0
+        result = run_scenario({"scenario": "badargs", "url": url})
     finally:
         stop_server(srv)
     assert result == {"badProtocol": "SyntaxError", "twice": "SyntaxError",
@@ -168,10 +169,8 @@ def test_close_with_a_code_the_browser_refuses_throws_and_changes_nothing(
     open and usable, and a valid close() then works."""
     srv = httpd_factory("ws-client-close", SITE)
     try:
-        proc = node_scenario({"scenario": "badclose",
-                              "url": wsutil.ws_uri(srv.port, "/echo")})
-        result = read_json(proc)
-        assert proc.wait(10) == 0
+        result = run_scenario({"scenario": "badclose",
+                               "url": wsutil.ws_uri(srv.port, "/echo")})
     finally:
         stop_server(srv)
     assert result == {"code1001": "InvalidAccessError",
@@ -186,10 +185,8 @@ def test_a_join_made_before_the_socket_is_open_is_sent_once(httpd_factory):
     the rejoin-on-open)."""
     srv = httpd_factory("ws-client-early", SITE)
     try:
-        proc = node_scenario({"scenario": "joinearly", "room": "early",
-                              "url": wsutil.ws_uri(srv.port, "/chat")})
-        result = read_json(proc)
-        assert proc.wait(10) == 0
+        result = run_scenario({"scenario": "joinearly", "room": "early",
+                               "url": wsutil.ws_uri(srv.port, "/chat")})
     finally:
         stop_server(srv)
     assert [e["type"] for e in result["events"]] == ["joined"], result
@@ -199,12 +196,6 @@ def test_chat_client_ignores_what_comes_for_rooms_it_is_not_in():
     """handlers/chat.md: a message of a room already on its way when the
     leave is done may arrive after "left" -- ignore it.  A server of the
     scenario's own sends one, and a presence, of another room."""
-    proc = node_scenario({"scenario": "stray"})
-    try:
-        result = read_json(proc)
-        assert proc.wait(10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    result = run_scenario({"scenario": "stray"})
     assert result["events"] == [
         {"type": "message", "room": "here", "text": "mine"}]
