@@ -348,10 +348,8 @@ int ws_session_open(ws_session_t *ws, request_rec *r,
         return status;
     }
     ws->opened = 1;
-    ws_stats_add(WS_STAT_OPEN, 1);
-    ws_stats_add(WS_STAT_TOTAL, 1);
-    ws_stats_loc_add(ws->loc, WS_LSTAT_OPEN, 1);
-    ws_stats_loc_add(ws->loc, WS_LSTAT_TOTAL, 1);
+    ws_stats_add_at(ws->loc, WS_LSTAT_OPEN, 1);
+    ws_stats_add_at(ws->loc, WS_LSTAT_TOTAL, 1);
     ws->opened_at = apr_time_now();
     pthread_mutex_lock(&ws->lock);
     transit(ws, WS_SESSION_HANDOFF);
@@ -377,8 +375,7 @@ static int engine_message(void *baton, int opcode, const uint8_t *data,
     int rv;
 
     ws_timers_message(&ws->timers, apr_time_now());
-    ws_stats_add(WS_STAT_MSGS_IN, 1);
-    ws_stats_loc_add(ws->loc, WS_LSTAT_MSGS_IN, 1);
+    ws_stats_add_at(ws->loc, WS_LSTAT_MSGS_IN, 1);
     current_session = ws;
     rv = ws->plugin->h->on_message(ws, opcode == WS_OP_TEXT ? WS_MSG_TEXT
                                                              : WS_MSG_BINARY,
@@ -485,8 +482,7 @@ ws_state_e ws_session_feed(ws_session_t *ws, uint8_t *buf, size_t len,
 {
     ws_timers_rx(&ws->timers, now);
     ws->wire_in += len;
-    ws_stats_add(WS_STAT_BYTES_IN, (apr_uint64_t)len);
-    ws_stats_loc_add(ws->loc, WS_LSTAT_BYTES_IN, (apr_uint64_t)len);
+    ws_stats_add_at(ws->loc, WS_LSTAT_BYTES_IN, (apr_uint64_t)len);
     return ws_conn_feed(&ws->engine, buf, len);
 }
 
@@ -580,8 +576,7 @@ void ws_session_take_mail(ws_session_t *ws, apr_time_t now)
         }
         else if (send_mail(ws, m) == WS_CONN_OK) {
             ws_timers_message(&ws->timers, now);
-            ws_stats_add(WS_STAT_MSGS_OUT, 1);
-            ws_stats_loc_add(ws->loc, WS_LSTAT_MSGS_OUT, 1);
+            ws_stats_add_at(ws->loc, WS_LSTAT_MSGS_OUT, 1);
         }
         ws_mail_free(m);
     }
@@ -650,8 +645,7 @@ void ws_session_written(ws_session_t *ws, size_t n)
 {
     ws_outq_net_done(&ws->outq, n);
     ws->wire_out += n;
-    ws_stats_add(WS_STAT_BYTES_OUT, (apr_uint64_t)n);
-    ws_stats_loc_add(ws->loc, WS_LSTAT_BYTES_OUT, (apr_uint64_t)n);
+    ws_stats_add_at(ws->loc, WS_LSTAT_BYTES_OUT, (apr_uint64_t)n);
 }
 
 ws_state_e ws_session_engine_state(const ws_session_t *ws)
@@ -675,6 +669,14 @@ void ws_session_note_end(ws_session_t *ws, const char *reason)
     if (!ws->end_reason) {
         ws->end_reason = reason;
     }
+}
+
+/* Who started the closing handshake: 'c' the client, 's' us, 0 nobody
+ * (the connection ended without one). */
+static int closed_by(const ws_session_t *ws)
+{
+    return ws->engine.peer_closed_first ? 'c'
+           : ws->engine.close_sent ? 's' : 0;
 }
 
 void ws_session_end(ws_session_t *ws)
@@ -719,10 +721,8 @@ void ws_session_end(ws_session_t *ws)
             APR_UINT64_T_FMT " messages in, %" APR_UINT64_T_FMT " out",
             code, ws->engine.close_reason, ws->engine.msgs_in,
             ws->engine.msgs_out);
-    ws_stats_add(WS_STAT_OPEN, (apr_uint64_t)-1);
-    ws_stats_loc_add(ws->loc, WS_LSTAT_OPEN, (apr_uint64_t)-1);
-    ws_stats_closed(code, ws->engine.peer_closed_first ? 'c'
-                          : ws->engine.close_sent ? 's' : 0);
+    ws_stats_add_at(ws->loc, WS_LSTAT_OPEN, (apr_uint64_t)-1);
+    ws_stats_closed(code, closed_by(ws));
     if (ws->plugin->h->on_close) {
         ws_session_t *outer = current_session;
 
@@ -789,8 +789,7 @@ void ws_session_outcome(const ws_session_t *ws, ws_session_outcome_t *out)
 {
     out->close_code = ws_session_close_code(ws);
     out->close_reason = ws->engine.close_reason;
-    out->closed_by = ws->engine.peer_closed_first ? 'c'
-                     : ws->engine.close_sent ? 's' : 0;
+    out->closed_by = closed_by(ws);
     out->msgs_in = ws->engine.msgs_in;
     out->msgs_out = ws->engine.msgs_out;
     out->bytes_in = ws->wire_in;
@@ -808,10 +807,6 @@ void *ws_session_take_logline(ws_session_t *ws)
     return __atomic_exchange_n(&ws->logline, NULL, __ATOMIC_ACQ_REL);
 }
 
-apr_uint64_t ws_session_bytes_out(const ws_session_t *ws)
-{
-    return ws->engine.bytes_out;
-}
 
 /* --- the handler API --- */
 
@@ -927,8 +922,7 @@ static int send_message(ws_session_t *ws, ws_msg_type_e type,
     case SEND_DIRECT:
         rv = map_conn_rv(ws_conn_send(&ws->engine, type, data, len));
         if (rv == WS_OK) {
-            ws_stats_add(WS_STAT_MSGS_OUT, 1);
-            ws_stats_loc_add(ws->loc, WS_LSTAT_MSGS_OUT, 1);
+            ws_stats_add_at(ws->loc, WS_LSTAT_MSGS_OUT, 1);
             owner_sent(ws);
         }
         return rv;

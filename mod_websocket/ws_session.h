@@ -240,10 +240,8 @@ const char *ws_session_state_str(ws_session_t *ws);
 const ws_snapshot_t *ws_session_snapshot(const ws_session_t *ws);
 server_rec *ws_session_server(const ws_session_t *ws);
 ws_plugin_t *ws_session_plugin(const ws_session_t *ws);
-/* How it ended (after ws_session_end): the close code (1006 if none) and
- * the bytes of WebSocket payload sent. */
+/* How it ended (after ws_session_end): the close code (1006 if none). */
 int ws_session_close_code(const ws_session_t *ws);
-apr_uint64_t ws_session_bytes_out(const ws_session_t *ws);
 
 /* How it went, for its access-log line (after ws_session_end; the
  * owner's thread).  close_reason lives as long as ws. */

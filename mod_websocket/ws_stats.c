@@ -72,28 +72,37 @@ int ws_stats_is_gauge(ws_stat_e which)
            || which == WS_STAT_SUBSCRIPTIONS;
 }
 
-/* A region a gone child left: what only grows is kept in the header. */
-static void reclaim(const void *region, void *header)
+/* Add f's gauges, counters or both to *to (atomically: *to may be shared
+ * memory). */
+static void add_figures(ws_stats_t *to, const ws_stats_t *f, int gauges,
+                        int counters)
 {
-    const ws_stats_t *f = &((const region_t *)region)->figures;
-    ws_stats_t *r = &((header_t *)header)->retired;
     int i, j;
 
     for (i = 0; i < WS_STAT_COUNT; i++) {
-        if (!ws_stats_is_gauge(i)) {
-            __atomic_add_fetch(&r->c[i], __atomic_load_n(&f->c[i],
-                                                         __ATOMIC_RELAXED),
+        if (ws_stats_is_gauge(i) ? gauges : counters) {
+            __atomic_add_fetch(&to->c[i], __atomic_load_n(&f->c[i],
+                                                          __ATOMIC_RELAXED),
                                __ATOMIC_RELAXED);
         }
     }
     for (i = 0; i < WS_STATS_LOCATIONS; i++) {
-        for (j = WS_LSTAT_TOTAL; j < WS_LSTAT_COUNT; j++) {
-            __atomic_add_fetch(&r->loc[i][j],
-                               __atomic_load_n(&f->loc[i][j],
-                                               __ATOMIC_RELAXED),
-                               __ATOMIC_RELAXED);
+        for (j = 0; j < WS_LSTAT_COUNT; j++) {
+            if (j == WS_LSTAT_OPEN ? gauges : counters) {
+                __atomic_add_fetch(&to->loc[i][j],
+                                   __atomic_load_n(&f->loc[i][j],
+                                                   __ATOMIC_RELAXED),
+                                   __ATOMIC_RELAXED);
+            }
         }
     }
+}
+
+/* A region a gone child left: what only grows is kept in the header. */
+static void reclaim(const void *region, void *header)
+{
+    add_figures(&((header_t *)header)->retired,
+                &((const region_t *)region)->figures, 0, 1);
 }
 
 /* The location's row: its path's, given at the first configuration that
@@ -180,12 +189,19 @@ void ws_stats_add(ws_stat_e which, apr_uint64_t n)
     __atomic_add_fetch(&mine()->c[which], n, __ATOMIC_RELAXED);
 }
 
-void ws_stats_loc_add(const ws_location_t *loc, ws_lstat_e which,
-                      apr_uint64_t n)
+void ws_stats_add_at(const ws_location_t *loc, ws_lstat_e which,
+                     apr_uint64_t n)
 {
+    /* The server-wide counter each location counter is a share of. */
+    static const ws_stat_e total[WS_LSTAT_COUNT] = {
+        WS_STAT_OPEN, WS_STAT_TOTAL, WS_STAT_MSGS_IN, WS_STAT_MSGS_OUT,
+        WS_STAT_BYTES_IN, WS_STAT_BYTES_OUT
+    };
+    ws_stats_t *f = mine();
+
+    __atomic_add_fetch(&f->c[total[which]], n, __ATOMIC_RELAXED);
     if (loc && loc->stats >= 0) {
-        __atomic_add_fetch(&mine()->loc[loc->stats][which], n,
-                           __ATOMIC_RELAXED);
+        __atomic_add_fetch(&f->loc[loc->stats][which], n, __ATOMIC_RELAXED);
     }
 }
 
@@ -215,26 +231,6 @@ typedef struct {
     ws_stats_child_t *children;
     int n, max;
 } read_t;
-
-static void add_figures(ws_stats_t *to, const ws_stats_t *f, int gauges,
-                        int counters)
-{
-    int i, j;
-
-    for (i = 0; i < WS_STAT_COUNT; i++) {
-        if (ws_stats_is_gauge(i) ? gauges : counters) {
-            to->c[i] += __atomic_load_n(&f->c[i], __ATOMIC_RELAXED);
-        }
-    }
-    for (i = 0; i < WS_STATS_LOCATIONS; i++) {
-        for (j = 0; j < WS_LSTAT_COUNT; j++) {
-            if (j == WS_LSTAT_OPEN ? gauges : counters) {
-                to->loc[i][j] += __atomic_load_n(&f->loc[i][j],
-                                                 __ATOMIC_RELAXED);
-            }
-        }
-    }
-}
 
 static void read_region(void *region, int live, void *baton)
 {

@@ -12,7 +12,7 @@
  * not stay "open" on the page.  "Nothing is lost silently": every dropped
  * message and every queue-overflow close is counted here.
  *
- * Threads: ws_stats_add/ws_stats_loc_add from any thread of a child
+ * Threads: ws_stats_add/ws_stats_add_at from any thread of a child
  * (relaxed atomic 64-bit adds to the child's own region; nothing blocks);
  * reading from any thread of any process.  Until a child has its region
  * (and in processes that have none: the parent, the channel hub) adds go
@@ -101,8 +101,10 @@ apr_status_t ws_stats_post_config(server_rec *s);
 void ws_stats_child_init(void);
 
 void ws_stats_add(ws_stat_e which, apr_uint64_t n);
-void ws_stats_loc_add(const ws_location_t *loc, ws_lstat_e which,
-                      apr_uint64_t n);
+/* Add n to loc's counter and to the server-wide one it is a share of
+ * (WS_LSTAT_MSGS_IN: WS_STAT_MSGS_IN, ...); loc may be NULL. */
+void ws_stats_add_at(const ws_location_t *loc, ws_lstat_e which,
+                     apr_uint64_t n);
 
 /* Count a connection's end: its close code and who closed first
  * (closed_by: 'c' client, 's' server, 0 neither). */
