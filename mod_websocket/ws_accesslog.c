@@ -21,10 +21,10 @@
 
 #include "ws_private.h"
 #include "ws_accesslog.h"
+#include "ws_arena.h"
 #include "ws_snapshot.h"
 
 typedef struct {
-    apr_time_t request_time;
     const char *the_request;
     const char *method;
     const char *protocol;
@@ -38,48 +38,27 @@ typedef struct {
     const char **env;           /* 2 * nenv: key, value */
 } logline_t;
 
-typedef struct {
-    char *p;                    /* NULL while sizing */
-    apr_size_t bytes;
-} arena_t;
-
-static const char *put(arena_t *a, const char *s)
-{
-    apr_size_t n;
-    char *out = a->p;
-
-    if (!s) {
-        return NULL;
-    }
-    n = strlen(s) + 1;
-    a->bytes += n;
-    if (!out) {
-        return NULL;
-    }
-    memcpy(out, s, n);
-    a->p += n;
-    return out;
-}
-
 /* Lay r's fields out in a (sizing when a->p is NULL). */
-static void lay_out(logline_t *l, arena_t *a, request_rec *r,
+static void lay_out(logline_t *l, ws_arena_t *a, request_rec *r,
                     const apr_array_header_t *env)
 {
     const apr_table_entry_t *e = (const apr_table_entry_t *)env->elts;
     int i;
 
-    l->the_request = put(a, r->the_request);
-    l->method = put(a, r->method);
-    l->protocol = put(a, r->protocol);
-    l->hostname = put(a, r->hostname);
-    l->unparsed_uri = put(a, r->unparsed_uri);
-    l->extensions = put(a, apr_table_get(r->headers_out,
-                                         "Sec-WebSocket-Extensions"));
-    l->protocol_agreed = put(a, apr_table_get(r->headers_out,
-                                              "Sec-WebSocket-Protocol"));
+    l->the_request = ws_arena_put(a, r->the_request);
+    l->method = ws_arena_put(a, r->method);
+    l->protocol = ws_arena_put(a, r->protocol);
+    l->hostname = ws_arena_put(a, r->hostname);
+    l->unparsed_uri = ws_arena_put(a, r->unparsed_uri);
+    l->extensions = ws_arena_put(a, apr_table_get(
+                                        r->headers_out,
+                                        "Sec-WebSocket-Extensions"));
+    l->protocol_agreed = ws_arena_put(a, apr_table_get(
+                                             r->headers_out,
+                                             "Sec-WebSocket-Protocol"));
     for (i = 0; i < env->nelts; i++) {
-        l->env[2 * i] = put(a, e[i].key);
-        l->env[2 * i + 1] = put(a, e[i].val ? e[i].val : "");
+        l->env[2 * i] = ws_arena_put(a, e[i].key);
+        l->env[2 * i + 1] = ws_arena_put(a, e[i].val ? e[i].val : "");
     }
 }
 
@@ -88,17 +67,13 @@ void ws_accesslog_prepare(ws_session_t *ws, request_rec *r)
     const apr_array_header_t *env = apr_table_elts(r->subprocess_env);
     apr_size_t head = APR_ALIGN_DEFAULT(sizeof(logline_t))
                       + 2 * (apr_size_t)env->nelts * sizeof(char *);
-    const char *sizing[2 * 64];
     logline_t probe, *l;
-    arena_t a = { NULL, 0 };
+    ws_arena_t a = { NULL, 0 };
     char *block;
 
     /* Sizing pass: the pointers written go nowhere that is read. */
-    probe.env = env->nelts <= 64 ? sizing : NULL;
-    if (!probe.env) {
-        probe.env = apr_palloc(r->pool, 2 * (apr_size_t)env->nelts
-                                        * sizeof(char *));
-    }
+    probe.env = apr_palloc(r->pool, 2 * (apr_size_t)env->nelts
+                                    * sizeof(char *));
     lay_out(&probe, &a, r, env);
     block = malloc(head + a.bytes);
     if (!block) {
@@ -111,7 +86,6 @@ void ws_accesslog_prepare(ws_session_t *ws, request_rec *r)
     memset(l, 0, sizeof(*l));
     l->env = (const char **)(block + APR_ALIGN_DEFAULT(sizeof(logline_t)));
     l->nenv = env->nelts;
-    l->request_time = apr_time_now();
     l->proto_num = r->proto_num;
     l->method_number = r->method_number;
     a.p = block + head;
@@ -146,7 +120,7 @@ void ws_accesslog_write(ws_session_t *ws, conn_rec *c)
     }
     apr_pool_tag(p, "ws_accesslog");
     ws_session_outcome(ws, &o);
-    took = apr_time_now() - l->request_time;
+    took = apr_time_now() - o.opened_at;
 
     r = apr_pcalloc(p, sizeof(*r));
     r->pool = p;
@@ -155,7 +129,7 @@ void ws_accesslog_write(ws_session_t *ws, conn_rec *c)
     r->log = &s->log;
     r->per_dir_config = s->lookup_defaults;
     r->request_config = ap_create_request_config(p);
-    r->request_time = l->request_time;
+    r->request_time = o.opened_at;
     r->the_request = apr_pstrdup(p, l->the_request);
     r->method = apr_pstrdup(p, l->method);
     r->method_number = l->method_number;

@@ -13,6 +13,7 @@
 #include "apr_lib.h"
 #include "apr_strings.h"
 
+#include "ws_arena.h"
 #include "ws_snapshot.h"
 #include "ws_handshake.h"
 
@@ -39,33 +40,8 @@ struct ws_snapshot {
     int noffers;
 };
 
-/* Where the next string goes; NULL while sizing. */
 typedef struct {
-    char *p;
-    size_t bytes;
-} arena_t;
-
-static const char *put_n(arena_t *a, const char *s, size_t n)
-{
-    char *out = a->p;
-
-    a->bytes += n + 1;
-    if (!out) {
-        return NULL;
-    }
-    memcpy(out, s, n);
-    out[n] = '\0';
-    a->p += n + 1;
-    return out;
-}
-
-static const char *put(arena_t *a, const char *s)
-{
-    return s ? put_n(a, s, strlen(s)) : NULL;
-}
-
-typedef struct {
-    arena_t *a;
+    ws_arena_t *a;
     kvs_t *kvs;
 } copy_t;
 
@@ -75,18 +51,18 @@ static int copy_entry(void *data, const char *key, const char *val)
     kvs_t *kvs = c->kvs;
 
     if (kvs->kv) {
-        kvs->kv[kvs->n].key = put(c->a, key);
-        kvs->kv[kvs->n].val = put(c->a, val);
+        kvs->kv[kvs->n].key = ws_arena_put(c->a, key);
+        kvs->kv[kvs->n].val = ws_arena_put(c->a, val);
     }
     else {
-        put(c->a, key);
-        put(c->a, val);
+        ws_arena_put(c->a, key);
+        ws_arena_put(c->a, val);
     }
     kvs->n++;
     return 1;
 }
 
-static void copy_table(arena_t *a, kvs_t *kvs, const apr_table_t *t)
+static void copy_table(ws_arena_t *a, kvs_t *kvs, const apr_table_t *t)
 {
     copy_t c;
 
@@ -143,14 +119,14 @@ static apr_table_t *parse_cookies(apr_pool_t *p, const char *header)
 }
 
 /* The offers: each element of the Sec-WebSocket-Protocol list. */
-static int copy_offers(arena_t *a, const char **out, const char *list)
+static int copy_offers(ws_arena_t *a, const char **out, const char *list)
 {
     const char *elem;
     size_t len;
     int n = 0;
 
     while (list && ws_handshake_next_element(&list, &elem, &len)) {
-        const char *copy = put_n(a, elem, len);
+        const char *copy = ws_arena_put_n(a, elem, len);
 
         if (out) {
             out[n] = copy;
@@ -161,8 +137,8 @@ static int copy_offers(arena_t *a, const char **out, const char *list)
 }
 
 /* Fill (or, with snap->headers.kv NULL, size) the block. */
-static void fill(ws_snapshot_t *snap, arena_t *a, const ws_snapshot_src_t *src,
-                 const apr_table_t *cookies)
+static void fill(ws_snapshot_t *snap, ws_arena_t *a,
+                 const ws_snapshot_src_t *src, const apr_table_t *cookies)
 {
     const char *offered = src->headers
                           ? apr_table_get(src->headers,
@@ -173,10 +149,11 @@ static void fill(ws_snapshot_t *snap, arena_t *a, const ws_snapshot_src_t *src,
     copy_table(a, &snap->cookies, cookies);
     copy_table(a, &snap->options, src->options);
     snap->noffers = copy_offers(a, snap->offers, offered);
-    snap->path = put(a, src->path ? src->path : "");
-    snap->query = put(a, src->query);
-    snap->user = put(a, src->user);
-    snap->remote_addr = put(a, src->remote_addr ? src->remote_addr : "");
+    snap->path = ws_arena_put(a, src->path ? src->path : "");
+    snap->query = ws_arena_put(a, src->query);
+    snap->user = ws_arena_put(a, src->user);
+    snap->remote_addr = ws_arena_put(a, src->remote_addr ? src->remote_addr
+                                                         : "");
 }
 
 ws_snapshot_t *ws_snapshot_create(const ws_snapshot_src_t *src,
@@ -186,7 +163,7 @@ ws_snapshot_t *ws_snapshot_create(const ws_snapshot_src_t *src,
         scratch, src->headers ? apr_table_get(src->headers, "Cookie")
                               : NULL);
     ws_snapshot_t sizing, *snap;
-    arena_t a = { NULL, 0 };
+    ws_arena_t a = { NULL, 0 };
     size_t arrays, size;
     char *block;
 
