@@ -32,11 +32,15 @@
 #include "ws_stats.h"
 #include "ws_status.h"
 
-/* The counters in the model's "totals", by key. */
-static const struct {
+/* A counter as the model names it (and, for the page, says what it is). */
+typedef struct {
     const char *key;
     ws_stat_e which;
-} totals[] = {
+    const char *what;
+} named_t;
+
+/* The counters in the model's "totals", by key. */
+static const named_t totals[] = {
     { "open", WS_STAT_OPEN },
     { "in_event_loops", WS_STAT_IN_LOOPS },
     { "accepted", WS_STAT_TOTAL },
@@ -51,11 +55,7 @@ static const struct {
 };
 
 /* Drops and closes not by code. */
-static const struct {
-    const char *key;
-    ws_stat_e which;
-    const char *what;
-} drops[] = {
+static const named_t drops[] = {
     { "messages_dropped_queue_full", WS_STAT_DROPPED,
       "messages dropped: a client's output queue full" },
     { "closed_queue_overflow", WS_STAT_OVERFLOW_CLOSES,
@@ -72,11 +72,7 @@ static const struct {
       "closes the server started" },
 };
 
-static const struct {
-    const char *key;
-    ws_stat_e which;
-    const char *what;
-} refusals[] = {
+static const named_t refusals[] = {
     { "origin", WS_STAT_ORIGIN_REFUSED,
       "403: Origin not allowed (WebSocketAllowedOrigins)" },
     { "handshake", WS_STAT_HANDSHAKE_REFUSED,
@@ -170,15 +166,25 @@ static json_t *location_model(const ws_stats_t *f, int i,
     return o;
 }
 
-static json_t *figures_model(const ws_stats_t *f)
+/* {key: value} of the n counters of table, from f. */
+static json_t *named_model(const named_t *table, size_t n,
+                           const ws_stats_t *f)
 {
     json_t *o = json_object();
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        json_object_set_new(o, table[i].key, num(f->c[table[i].which]));
+    }
+    return o;
+}
+
+static json_t *figures_model(const ws_stats_t *f)
+{
+    json_t *o = named_model(totals, N(totals), f);
     json_t *closes = json_object();
     unsigned i;
 
-    for (i = 0; i < N(totals); i++) {
-        json_object_set_new(o, totals[i].key, num(f->c[totals[i].which]));
-    }
     json_object_set_new(o, "in_threads",
                         num(f->c[WS_STAT_OPEN] > f->c[WS_STAT_IN_LOOPS]
                             ? f->c[WS_STAT_OPEN] - f->c[WS_STAT_IN_LOOPS]
@@ -222,10 +228,9 @@ static json_t *model(request_rec *r)
     ws_stats_hub_t hub;
     ws_stats_child_t *children;
     int nchildren, i, current = 0;
-    json_t *o, *arr, *refused, *dropped;
+    json_t *o, *arr;
     rows_t rows;
     apr_time_t now = apr_time_now(), started;
-    unsigned k;
 
     ws_stats_read(r->pool, &sum, &children, &nchildren);
     memset(&rows, 0, sizeof(rows));
@@ -254,18 +259,10 @@ static json_t *model(request_rec *r)
         "as_of", hub.updated ? iso_time(r->pool, hub.updated)
                              : json_null()));
 
-    refused = json_object();
-    for (k = 0; k < N(refusals); k++) {
-        json_object_set_new(refused, refusals[k].key,
-                            num(sum.c[refusals[k].which]));
-    }
-    json_object_set_new(o, "refused", refused);
-    dropped = json_object();
-    for (k = 0; k < N(drops); k++) {
-        json_object_set_new(dropped, drops[k].key,
-                            num(sum.c[drops[k].which]));
-    }
-    json_object_set_new(o, "drops_and_closes", dropped);
+    json_object_set_new(o, "refused",
+                        named_model(refusals, N(refusals), &sum));
+    json_object_set_new(o, "drops_and_closes",
+                        named_model(drops, N(drops), &sum));
 
     arr = json_array();
     for (i = 0; i < WS_STATS_LOCATIONS; i++) {
