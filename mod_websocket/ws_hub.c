@@ -1201,8 +1201,6 @@ static void accept_conns(int lfd)
     }
 }
 
-/* The end of a round: write what was queued, free closed connections,
- * log drops. */
 /* The status page's channel figures (ws_stats), once a second. */
 static void show_figures(apr_time_t now)
 {
@@ -1219,6 +1217,8 @@ static void show_figures(apr_time_t now)
     ws_stats_hub_write(&f);
 }
 
+/* The end of a round: write what was queued, free closed connections,
+ * log drops. */
 static void end_round(apr_time_t now)
 {
     uint32_t i;

@@ -243,23 +243,6 @@ void *ws_slots_mine(ws_slots_t *t)
     return mine;
 }
 
-void ws_slots_each(ws_slots_t *t, void (*fn)(void *region, void *baton),
-                   void *baton)
-{
-    pid_t owner;
-    int i;
-
-    if (!ap_scoreboard_image) {
-        return;
-    }
-    for (i = 0; i < t->nregions; i++) {
-        region_meta_t *rm = region_meta(t, i);
-
-        if (region_live(t, rm, &owner)) {
-            fn(region_of(rm), baton);
-        }
-    }
-}
 
 void ws_slots_each_claimed(ws_slots_t *t,
                            void (*fn)(void *region, int live, void *baton),
@@ -279,6 +262,30 @@ void ws_slots_each_claimed(ws_slots_t *t,
             fn(region_of(rm), live, baton);
         }
     }
+}
+
+typedef struct {
+    void (*fn)(void *region, void *baton);
+    void *baton;
+} live_only_t;
+
+static void live_only(void *region, int live, void *baton)
+{
+    live_only_t *lo = baton;
+
+    if (live) {
+        lo->fn(region, lo->baton);
+    }
+}
+
+void ws_slots_each(ws_slots_t *t, void (*fn)(void *region, void *baton),
+                   void *baton)
+{
+    live_only_t lo;
+
+    lo.fn = fn;
+    lo.baton = baton;
+    ws_slots_each_claimed(t, live_only, &lo);
 }
 
 void ws_slots_on_reclaim(ws_slots_t *t,

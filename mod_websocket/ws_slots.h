@@ -15,8 +15,8 @@
  * A region belongs to a process, not to a slot: mpm_worker starts a new
  * child in the slot of an old-generation one that is still finishing its
  * connections after a graceful restart, both alive at once.  The new one
- * then takes a spare region (threaded MPMs have twice ServerLimit of
- * them), and the old one, out of the scoreboard, stays live while its
+ * then takes a spare region (threaded MPMs have three times ServerLimit
+ * of them), and the old one, out of the scoreboard, stays live while its
  * process exists.
  *
  * Threads and processes: only the owning child writes its region (under a
