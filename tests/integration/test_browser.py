@@ -47,14 +47,7 @@ def read_json(proc, timeout=90):
 def run_browser(spec):
     """Run a scenario that needs nothing from the test meanwhile; its
     result object."""
-    proc = browser(spec)
-    try:
-        result = read_json(proc)
-        assert proc.wait(30) == 0, proc.stderr.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    return result
+    return wsutil.node_result(browser(spec), timeout=90, exit_timeout=30)
 
 
 @pytest.fixture

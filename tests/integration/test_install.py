@@ -118,15 +118,21 @@ def ancestors(paths):
     return out
 
 
+def empty_destdir(name):
+    """A DESTDIR of this test's, empty."""
+    dest = os.path.join(TESTROOT, name)
+    fresh_dir(dest)
+    os.makedirs(dest)
+    return dest
+
+
 def location(model, path):
     return next(loc for loc in model["locations"] if loc["path"] == path)
 
 
 def test_install_serves_echo_keeps_edits_and_uninstalls_cleanly(
         httpd_factory, monkeypatch):
-    dest = os.path.join(TESTROOT, "install-destdir")
-    fresh_dir(dest)
-    os.makedirs(dest)
+    dest = empty_destdir("install-destdir")
 
     out = install(dest, "LAYOUT=debian")
     files, _ = tree(dest)
@@ -299,9 +305,7 @@ def test_uninstall_leaves_the_system_as_it_was(layout):
 
 
 def test_install_writes_its_own_paths_into_the_configuration():
-    dest = os.path.join(TESTROOT, "install-paths")
-    fresh_dir(dest)
-    os.makedirs(dest)
+    dest = empty_destdir("install-paths")
     install(dest, "LAYOUT=debian", "WS_DATADIR=/opt/wsdata",
             "HTTPD_LIBEXECDIR=/opt/httpd/modules")
     assert "LoadModule websocket_module /opt/httpd/modules/mod_websocket.so" \
@@ -320,9 +324,7 @@ def test_install_writes_its_own_paths_into_the_configuration():
 
 
 def test_a_deleted_configuration_file_is_not_brought_back():
-    dest = os.path.join(TESTROOT, "install-deleted")
-    fresh_dir(dest)
-    os.makedirs(dest)
+    dest = empty_destdir("install-deleted")
     install(dest, "LAYOUT=debian")
     echo = os.path.join(dest, CONFS, "websocket-echo.conf")
     os.unlink(echo)
@@ -345,9 +347,7 @@ def test_a_deleted_configuration_file_is_not_brought_back():
 
 
 def test_uninstall_refuses_while_the_module_is_enabled():
-    dest = os.path.join(TESTROOT, "install-enabled")
-    fresh_dir(dest)
-    os.makedirs(dest)
+    dest = empty_destdir("install-enabled")
     install(dest, "LAYOUT=debian")
     # What a2enmod websocket makes.
     enabled = os.path.join(dest, "etc/apache2/mods-enabled")

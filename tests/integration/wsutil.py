@@ -491,3 +491,16 @@ def read_json_line(proc, timeout=60):
     line = proc.stdout.readline()
     assert line, "the script ended: {}".format(proc.stderr.read())
     return json.loads(line)
+
+
+def node_result(proc, timeout=60, exit_timeout=10):
+    """The one result line of a Node test script that needs nothing from
+    the test meanwhile; the script must then exit 0 (killed if it does
+    not)."""
+    try:
+        result = read_json_line(proc, timeout)
+        assert proc.wait(exit_timeout) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return result
