@@ -71,6 +71,14 @@ ECHO_CASES = [(100, 1, 32), (100, 8, 32), (1000, 1, 32)]
 IDLE_CONNS = 10000
 IDLE_SECONDS = 10
 IDLE_SRC = "127.0.0.1-127.0.0.4"
+# Idle on the demo's configuration (`make start`'s, serverroot.demo_sizing):
+# DEMO_IDLE_CONNS WebSockets from DEMO_IDLE_CLIENTS wsbench processes (a
+# process may hold fewer descriptors than that; each binds its own loopback
+# addresses 127.0.N.1-8), held until every one is open, then pages are
+# asked for DEMO_PAGE_PROBES times.
+DEMO_IDLE_CONNS = 50000
+DEMO_IDLE_CLIENTS = 3
+DEMO_PAGE_PROBES = 50
 # Compression (permessage-deflate, RFC 7692): (connections, messages in
 # flight, bytes) of JSON-like text (wsbench --json), the client offering
 # "permessage-deflate; client_max_window_bits" (wsbench --deflate, as
@@ -808,6 +816,10 @@ def main():
             for srv in servers:
                 srv.stop()
             several_servers(b, a, snap, servers, bc)
+        # -- idle on the demo: 50,000 WebSockets and pages -----------------
+        for srv in servers:
+            srv.stop()
+        demo_idle(b, a, snap, servers)
     except Stop as e:
         print("bench: interrupted ({}); stopping the servers".format(e))
         b.failures.append("interrupted")
@@ -988,6 +1000,169 @@ def bcast_servers(b, a, bc, servers, nofile, snap):
     for name in list(bc.skipped):
         print("bench: broadcast / {}: SKIPPED -- {}".format(
             name, bc.skipped[name]))
+
+
+def tree_rss_kb(pid):
+    """VmRSS of pid and its children, in KB."""
+    total = 0
+    for p in [pid] + children_of(pid):
+        try:
+            with open("/proc/{}/status".format(p)) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def http_get_ms(port, path, timeout=10.0):
+    """(status, ms) of one GET on a new connection; status 0 on failure."""
+    import http.client
+    t0 = time.monotonic()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        body = resp.read()
+        conn.close()
+        return resp.status, (time.monotonic() - t0) * 1000.0, body
+    except (OSError, http.client.HTTPException):
+        return 0, (time.monotonic() - t0) * 1000.0, b""
+
+
+def demo_open(port):
+    """The status page's count of open WebSockets, or -1."""
+    import json
+    status, _, body = http_get_ms(port, "/websocket-status?json")
+    try:
+        return json.loads(body)["totals"]["open"] if status == 200 else -1
+    except (ValueError, KeyError):
+        return -1
+
+
+def demo_idle(b, a, snap, servers):
+    """DEMO_IDLE_CONNS idle WebSockets on the demo's configuration, from
+    DEMO_IDLE_CLIENTS wsbench processes at once; once all are open, the
+    server tree's RSS per connection and DEMO_PAGE_PROBES page requests
+    (a new connection each, one after the other)."""
+    key, name = "idle demo", "mod_websocket"
+    sizing = serverroot.demo_sizing()
+    port = free_port()
+    d = os.path.join(a.dir, "httpd-demo")
+    conf = serverroot.generate(d, port, mpm="event", demo=True,
+                               listen_host="127.0.0.1", log_level="warn",
+                               module=snap.module, **sizing)
+    b.demo_conf = conf
+    b.demo_sizing = sizing
+    print("idle {} connections on the demo's configuration ({} children, "
+          "AsyncRequestWorkerFactor {})".format(
+              DEMO_IDLE_CONNS, sizing["servers"], sizing["async_factor"]))
+    argv = b.server_pin + [a.httpd,
+                           "-f", conf, "-DFOREGROUND"]
+    b.demo_argv = argv
+    srv = Server("httpd-demo", argv, os.path.join(a.dir, "httpd-demo.out"))
+    servers.append(srv)
+    if not serverroot.wait_port(port, proc=srv.proc):
+        b.failures.append("{}: httpd did not start".format(key))
+        return
+    deadline = time.time() + 10
+    while time.time() < deadline and \
+            len(children_of(srv.pid)) < sizing["servers"] + 1:
+        time.sleep(0.2)
+    time.sleep(1)
+    rss_before = tree_rss_kb(srv.pid)
+    per = -(-DEMO_IDLE_CONNS // DEMO_IDLE_CLIENTS)
+    hold = 60
+    clients = []
+    t0 = time.time()
+    for i in range(DEMO_IDLE_CLIENTS):
+        cmd = b.client_pin + [a.wsbench, "idle", "--host", "127.0.0.1",
+                              "--port", str(port), "--path", "/echo",
+                              "-c", str(per), "-d", str(hold), "--src",
+                              "127.0.{0}.1-127.0.{0}.8".format(i + 1)]
+        b.commands.setdefault((key, "{} client {}".format(name, i + 1)), cmd)
+        clients.append(subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True))
+    want = per * DEMO_IDLE_CLIENTS
+    opened, connect_s = -1, None
+    while time.time() - t0 < 120:
+        opened = demo_open(port)
+        if opened >= want:
+            connect_s = time.time() - t0
+            break
+        if all(c.poll() is not None for c in clients):
+            break
+        time.sleep(1)
+    time.sleep(2)
+    rss_after = tree_rss_kb(srv.pid)
+    probes = []
+    for _ in range(DEMO_PAGE_PROBES):
+        status, ms, _ = http_get_ms(port, "/")
+        probes.append((status, ms))
+        if os.environ.get("BENCH_DEBUG"):
+            print("    probe {:.2f} s: {} {:.1f} ms".format(
+                time.time() - t0, status, ms))
+        time.sleep(0.1)
+    open_during = demo_open(port)
+    res = {"mode": "idle-demo", "ok": 1, "conns": want, "opened": opened,
+           "open_during_probes": open_during, "connect_s": connect_s or -1,
+           "rss_before_kb": rss_before, "rss_after_kb": rss_after,
+           "rss_per_conn_kb": (rss_after - rss_before) / max(opened, 1),
+           "pages_ok": sum(1 for st, _ in probes if st == 200),
+           "pages": len(probes),
+           "page_p50_ms": statistics.median(ms for _, ms in probes),
+           "page_max_ms": max(ms for _, ms in probes),
+           "connected": 0, "failed": 0, "still_open": 0, "errors": 0}
+    for i, c in enumerate(clients):
+        try:
+            out, _ = c.communicate(timeout=hold + 120)
+        except subprocess.TimeoutExpired:
+            c.kill()
+            out, _ = c.communicate()
+        b.nrun += 1
+        with open(os.path.join(b.logdir, "run{:02d}.txt".format(b.nrun)),
+                  "w") as f:
+            f.write("$ {}\n{}".format(shlex.join(c.args), out))
+        r = parse_result(out) or {}
+        for k in ("connected", "failed", "still_open", "errors"):
+            res[k] += r.get(k, 0)
+    srv.stop()
+    if res["connected"] < want or opened < want or res["pages_ok"] < \
+            res["pages"]:
+        b.failures.append("{} / {}: connected {} of {}, open {}, pages {}/{}"
+                          .format(key, name, res["connected"], want, opened,
+                                  res["pages_ok"], res["pages"]))
+    b.results.setdefault((key, name), []).append(res)
+    print("  {} {:<30} connected {:.0f} failed {:.0f} still_open {:.0f}  "
+          "open {} (all in {:.1f} s)  RSS {:+.2f} KB/conn  pages {}/{} 200, "
+          "p50 {:.1f} ms, max {:.1f} ms".format(
+              time.strftime("%H:%M:%S", time.localtime(t0)),
+              "{} / {}".format(key, name), res["connected"], res["failed"],
+              res["still_open"], opened, res["connect_s"],
+              res["rss_per_conn_kb"], res["pages_ok"], res["pages"],
+              res["page_p50_ms"], res["page_max_ms"]))
+
+
+def demo_idle_rows(b):
+    runs = b.results.get(("idle demo", "mod_websocket"), [])
+    label = "idle {} conns on the demo's configuration, pages asked " \
+        "meanwhile".format(DEMO_IDLE_CONNS)
+    if not runs:
+        print("| {} | mod_websocket | not run | | | | | | | |".format(label))
+        return
+    r = runs[0]
+    print("| {} | mod_websocket | - | - | {:.1f} | - | - | {:.1f} | {:.0f} | "
+          "connected {:.0f}, failed {:.0f}, still open {:.0f}; {} open at "
+          "once (the status page's count; all open {:.1f} s after the "
+          "first connect); server RSS {:.1f} MB -> {:.1f} MB = **{:.2f} KB "
+          "per idle conn**; pages (p50 and max ms in the latency columns): "
+          "{}/{} answered 200 |".format(
+              label, r["page_p50_ms"], r["page_max_ms"], r["errors"],
+              r["connected"], r["failed"], r["still_open"], r["opened"],
+              r["connect_s"], r["rss_before_kb"] / 1024.0,
+              r["rss_after_kb"] / 1024.0, r["rss_per_conn_kb"],
+              r["pages_ok"], r["pages"]))
 
 
 def several_servers(b, a, snap, servers, bc):
@@ -1424,6 +1599,7 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
                   r["threads_before"], r["threads"], r["procs"],
                   r["connect_s"]))
     zidle_rows(b)
+    demo_idle_rows(b)
     for receivers, rate in BCAST_CASES:
         key = bcast_key(receivers, rate)
         label = "broadcast 1 -> {} receivers, {} msg/s x {} B text, " \
@@ -1527,6 +1703,20 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
               "pool), started as: `{}` (127.0.0.1:{}); \"off\": the plain "
               "node-echo.js above".format(shlex.join(b.znode.argv),
                                           b.zport))
+    if getattr(b, "demo_argv", None):
+        print("  - idle on the demo's configuration: `make start`'s "
+              "(tools/serverroot.py demo_sizing: {} children of 25 threads "
+              "started at once, AsyncRequestWorkerFactor {}, from the "
+              "open-files limit {} a child inherits), the snapshot's module, "
+              "started as `{}` (config {}); {} wsbench idle processes at "
+              "once (commands below), each from its own loopback addresses; "
+              "once the status page counts them all open, the server tree's "
+              "RSS, then {} GETs of / one after the other (a new connection "
+              "each, 0.1 s apart)".format(
+                  b.demo_sizing["servers"], b.demo_sizing["async_factor"],
+                  resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+                  shlex.join(b.demo_argv), b.demo_conf, DEMO_IDLE_CLIENTS,
+                  DEMO_PAGE_PROBES))
     if b.zidle_argv:
         print("  - idle with compression: for each row a fresh httpd, the "
               "echo httpd's config and port, started as `{}` and stopped "

@@ -165,6 +165,39 @@ def raise_nofile():
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+# The demo (`make start`) is sized to hold DEMO_WEBSOCKETS WebSockets with
+# pages still answering: mpm_event counts each parked WebSocket against its
+# child's connection limit (ThreadsPerChild x (1 + AsyncRequestWorkerFactor)
+# with every thread idle), and a child cannot hold more connections than its
+# open-files limit (httpd does not raise it; a container may cap it, 20,000
+# here).  So: enough children that each stays under that limit, and the
+# factor that fills each child to it.  mod_websocket keeps a quarter of the
+# total for pages (WS00071 in the error log says what it came to).
+DEMO_WEBSOCKETS = 50000
+DEMO_THREADS = 25
+
+
+def demo_sizing(nofile=None):
+    """The mpm_event settings of the demo for DEMO_WEBSOCKETS: a dict of
+    generate()'s servers, start_servers and async_factor.  nofile: a
+    child's open-files limit (default: ours, raised to the hard limit, as
+    the httpd we start inherits it)."""
+    import resource
+    if nofile is None:
+        raise_nofile()
+        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if nofile == resource.RLIM_INFINITY or nofile > 1 << 20:
+        nofile = 1 << 20
+    # Descriptors a child needs besides its connections: listeners, logs,
+    # pipes, epoll and event fds, the hub's socket.
+    per_child = max(nofile - 1000, 1000)
+    total = DEMO_WEBSOCKETS * 4 // 3 + 1000     # and the quarter for pages
+    servers = min(max(2, -(-total // per_child)), 8)
+    factor = -(-total // (servers * DEMO_THREADS)) - 1
+    return {"servers": servers, "start_servers": servers,
+            "async_factor": max(factor, 400)}
+
+
 def generate(d, port, mpm="event", demo=False, extra="", listen_host=None,
              threads=25, servers=2, log_level="info", tls=False, module=None,
              h2=False, async_factor=400, start_servers=1, channels=None):
@@ -379,10 +412,12 @@ def main():
         print("already running (pid {}); `{}` first".format(
             pid, stop_command(d, a.port)))
         return 1
-    # The demo runs two children from the start, as Debian's apache2 does:
-    # its channels and chat reach across them.
+    # The demo runs all its children from the start (at least two, as
+    # Debian's apache2 does: its channels and chat reach across them),
+    # sized for DEMO_WEBSOCKETS.
+    sizing = demo_sizing() if a.demo else {}
     conf = generate(d, a.port, mpm=a.mpm, demo=a.demo, tls=a.tls, h2=a.tls,
-                    start_servers=2 if a.demo else 1, channels=a.redis)
+                    channels=a.redis, **sizing)
     httpd = httpd_bin(a.httpd)
     check = subprocess.run([httpd, "-t", "-f", conf], capture_output=True,
                            text=True)
