@@ -394,9 +394,11 @@ clean:
 
 # `make bench`: tools/wsbench.c (an epoll WebSocket load client) measures
 # httpd + mod_websocket against Node's ws and nginx + Nchan; tools/bench.py
-# runs it all.
+# runs it all.  BENCH_ARGS go to bench.py (e.g. BENCH_ARGS="--only echo";
+# bench.py -h lists them).
 WSBENCH  := $(BUILD)/tools/wsbench
 LWS_ECHO := $(BUILD)/tools/lws-echo
+BENCH_ARGS ?=
 SUDO      = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(WSBENCH): tools/wsbench.c
@@ -434,4 +436,4 @@ lws-echo:
 
 bench: all $(WSBENCH)
 	ulimit -n $$(ulimit -Hn); $(PYTHON) tools/bench.py \
-	    --httpd $(HTTPD_BIN) --wsbench $(WSBENCH)
+	    --httpd $(HTTPD_BIN) --wsbench $(WSBENCH) $(BENCH_ARGS)

@@ -36,6 +36,10 @@ In one run it
   * prints one markdown table (medians of the rounds) and the exact
     commands and settings used.
 
+--only SECTION[,SECTION...] runs only those parts (echo, compression,
+idle, broadcast, several; the default is all of them), e.g. `make bench
+BENCH_ARGS="--only echo"` for the echo rows alone.
+
 Every server is stopped at the end, also on errors and interrupts (SIGTERM
 to the PIDs this script started, nothing else).  Every figure printed comes
 from the measurements of this run.
@@ -68,6 +72,8 @@ ECHO_SECONDS = 10
 ECHO_WARMUP = 1
 # (connections, messages in flight per connection, message bytes), text.
 ECHO_CASES = [(100, 1, 32), (100, 8, 32), (1000, 1, 32)]
+# The parts of a run (--only); the default is all of them.
+SECTIONS = ["echo", "compression", "idle", "broadcast", "several"]
 IDLE_CONNS = 10000
 IDLE_SECONDS = 10
 IDLE_SRC = "127.0.0.1-127.0.0.4"
@@ -604,11 +610,19 @@ def main():
     ap.add_argument("--wsbench", default=os.path.join(BUILD, "tools",
                                                       "wsbench"))
     ap.add_argument("--node", default=shutil.which("node") or "node")
+    ap.add_argument("--only", metavar="SECTION[,SECTION...]",
+                    default=",".join(SECTIONS),
+                    help="run only these parts: {} (default: all)".format(
+                        ", ".join(SECTIONS)))
     ap.add_argument("--dir", default=os.path.join(BUILD, "bench"))
     ap.add_argument("--quick", action="store_true",
                     help="a short smoke run (1 round, 2 s, 2000 idle), to "
                          "check the setup; not for figures")
     a = ap.parse_args()
+    a.only = {x.strip() for x in a.only.split(",") if x.strip()}
+    if not a.only or a.only - set(SECTIONS):
+        ap.error("--only: one or more of {} (got {})".format(
+            ", ".join(SECTIONS), ", ".join(sorted(a.only)) or "nothing"))
     if a.quick:
         global ROUNDS, ECHO_SECONDS, IDLE_CONNS, IDLE_SECONDS, BCAST_SECONDS
         global BCAST_CASES
@@ -668,11 +682,12 @@ def main():
     servers = []
     httpd = node = None
     bc = BroadcastSetup(a.dir)
-    bc.nginx, bc.nchan = find_nginx_nchan()
-    if not (bc.nginx and bc.nchan):
-        bc.install_note = install_nginx_nchan()
+    if "broadcast" in a.only:
         bc.nginx, bc.nchan = find_nginx_nchan()
-        print("bench: nginx + Nchan: " + bc.install_note)
+        if not (bc.nginx and bc.nchan):
+            bc.install_note = install_nginx_nchan()
+            bc.nginx, bc.nchan = find_nginx_nchan()
+            print("bench: nginx + Nchan: " + bc.install_note)
     try:
         httpd_argv = b.server_pin + [a.httpd, "-f", conf, "-DFOREGROUND"]
         httpd = Server("httpd", httpd_argv,
@@ -681,16 +696,19 @@ def main():
         if not serverroot.wait_port(hport, proc=httpd.proc):
             raise RuntimeError("httpd did not start; see {} and {}".format(
                 errlog, httpd.log_path))
-        if have_node:
+        run_echo = "echo" in a.only
+        run_z = "compression" in a.only
+        if have_node and (run_echo or run_z or "idle" in a.only):
             node = start_node(b, a, "node-echo.js", nport,
                               os.path.join(a.dir, "node.out"))
             servers.append(node)
+        if have_node and run_z:
             b.zport = free_port({hport, nport})
             b.znode = start_node(b, a, "node-echo.js", b.zport,
                                  os.path.join(a.dir, "node-deflate.out"),
                                  ["--deflate"])
             servers.append(b.znode)
-        else:
+        if not have_node:
             print("bench: NOTE: {} is missing (npm install --prefix "
                   "tests/node ws@8); Node runs skipped".format(WS_MODULE))
 
@@ -703,10 +721,11 @@ def main():
             if node else "", "pinning: " + pinning))
 
         # -- echo, 3 rounds, alternating the targets ----------------------
-        for rnd in range(1, ROUNDS + 1):
+        rounds = ROUNDS if run_echo or run_z else 0
+        for rnd in range(1, rounds + 1):
             print("echo round {}/{}".format(rnd, ROUNDS))
             order = targets if rnd % 2 else list(reversed(targets))
-            for c, k, s in ECHO_CASES:
+            for c, k, s in ECHO_CASES if run_echo else ():
                 key = "echo {}x{}x{}".format(c, k, s)
                 for name, port, srv in order:
                     if not srv.alive():
@@ -719,6 +738,8 @@ def main():
                         "-s", str(s), "--text", "-d", str(ECHO_SECONDS),
                         "-w", str(ECHO_WARMUP)],
                         timeout=ECHO_SECONDS + ECHO_WARMUP + 90)
+            if not run_z:
+                continue
             zservers = {"httpd": (hport, httpd), "node": (nport, node),
                         "node-deflate": (b.zport, b.znode)}
             ztargets = Z_TARGETS if rnd % 2 else list(reversed(Z_TARGETS))
@@ -741,70 +762,26 @@ def main():
                         timeout=ECHO_SECONDS + ECHO_WARMUP + 90)
 
         # -- idle: 10,000 connections held --------------------------------
-        print("idle {} connections, {}s".format(IDLE_CONNS, IDLE_SECONDS))
-        for name, port, srv in targets:
-            if not srv.alive():
-                b.failures.append("idle / {}: server is gone".format(name))
-                continue
-            b.wsbench("idle", name, [
-                "idle", "--host", "127.0.0.1", "--port", str(port),
-                "--path", "/echo", "-c", str(IDLE_CONNS),
-                "-d", str(IDLE_SECONDS), "--src", IDLE_SRC,
-                "--pid", str(srv.pid)], timeout=IDLE_SECONDS + 150)
+        if "idle" in a.only:
+            idle_round(b, targets)
 
         # -- broadcast to 1,000 receivers (this one-child httpd) -----------
-        if have_bcast:
-            print("broadcast {} receivers, {} msg/s, {}s (httpd, one "
-                  "child)".format(BCAST_RECEIVERS, BCAST_RATE,
-                                  BCAST_SECONDS))
-            if httpd.alive():
-                b.wsbench(bcast_key(BCAST_RECEIVERS, BCAST_RATE),
-                          "mod_websocket, 1 child", [
-                    "broadcast", "--host", "127.0.0.1", "--port", str(hport),
-                    "--path", "/broadcast", "-c", str(BCAST_RECEIVERS),
-                    "--rate", str(BCAST_RATE), "-s", str(BCAST_SIZE),
-                    "--text", "-d", str(BCAST_SECONDS),
-                    "--pid", str(httpd.pid)],
-                    timeout=BCAST_SECONDS + 150)
-            else:
-                b.failures.append("broadcast: httpd is gone")
-        else:
-            print("broadcast: SKIPPED -- build/handlers/broadcast.so does "
-                  "not exist (yet)")
+        if "broadcast" in a.only:
+            bcast_one_child(b, httpd, hport, have_bcast)
 
         # -- idle with compression: a fresh httpd for each row --------------
         for srv in servers:
             srv.stop()
-        zidle(b, a, conf, hport, errlog, servers)
+        if run_z:
+            zidle(b, a, conf, hport, errlog, servers)
 
         # -- broadcast: the three servers side by side ---------------------
         for srv in servers:
             srv.stop()
-        bcast_servers(b, a, bc, servers, nofile, snap)
-        print("broadcast servers: {}".format("; ".join(
-            "{} pid {} on 127.0.0.1:{}".format(name, srv.pid, port)
-            for name, (port, srv) in bc.targets.items())))
-        for receivers, rate in BCAST_CASES:
-            key = bcast_key(receivers, rate)
-            print(key)
-            for name in BCAST_TARGETS:
-                if name not in bc.targets:
-                    continue
-                port, srv = bc.targets[name]
-                if not srv.alive():
-                    b.failures.append("{} / {}: server is gone".format(
-                        key, name))
-                    continue
-                b.wsbench(key, name, [
-                    "broadcast", "--host", "127.0.0.1", "--port", str(port),
-                    "--path", BCAST_PATH, "-c", str(receivers),
-                    "--rate", str(rate), "-s", str(BCAST_SIZE), "--text",
-                    "-d", str(BCAST_SECONDS), "--grace", str(BCAST_GRACE),
-                    "--quiet", str(BCAST_QUIET), "--src", IDLE_SRC,
-                    "--pid", str(srv.pid)],
-                    timeout=BCAST_SECONDS + BCAST_GRACE + 150)
+        if "broadcast" in a.only:
+            bcast_round(b, a, bc, servers, nofile, snap)
         # -- several servers: Redis against the embedded default ----------
-        if have_bcast:
+        if "several" in a.only and have_bcast:
             for srv in servers:
                 srv.stop()
             several_servers(b, a, snap, servers, bc)
@@ -903,6 +880,69 @@ def start_node(b, a, script, port, log, extra=()):
 
 def bcast_key(receivers, rate):
     return "broadcast 1 to {} x {}/s".format(receivers, rate)
+
+
+def idle_round(b, targets):
+    """IDLE_CONNS idle connections held against each of targets."""
+    print("idle {} connections, {}s".format(IDLE_CONNS, IDLE_SECONDS))
+    for name, port, srv in targets:
+        if not srv.alive():
+            b.failures.append("idle / {}: server is gone".format(name))
+            continue
+        b.wsbench("idle", name, [
+            "idle", "--host", "127.0.0.1", "--port", str(port),
+            "--path", "/echo", "-c", str(IDLE_CONNS),
+            "-d", str(IDLE_SECONDS), "--src", IDLE_SRC,
+            "--pid", str(srv.pid)], timeout=IDLE_SECONDS + 150)
+
+
+def bcast_one_child(b, httpd, hport, have_bcast):
+    """Broadcast to BCAST_RECEIVERS on the echo httpd (one child)."""
+    if not have_bcast:
+        print("broadcast: SKIPPED -- build/handlers/broadcast.so does "
+              "not exist (yet)")
+        return
+    print("broadcast {} receivers, {} msg/s, {}s (httpd, one "
+          "child)".format(BCAST_RECEIVERS, BCAST_RATE, BCAST_SECONDS))
+    if not httpd.alive():
+        b.failures.append("broadcast: httpd is gone")
+        return
+    b.wsbench(bcast_key(BCAST_RECEIVERS, BCAST_RATE),
+              "mod_websocket, 1 child", [
+                  "broadcast", "--host", "127.0.0.1", "--port", str(hport),
+                  "--path", "/broadcast", "-c", str(BCAST_RECEIVERS),
+                  "--rate", str(BCAST_RATE), "-s", str(BCAST_SIZE),
+                  "--text", "-d", str(BCAST_SECONDS),
+                  "--pid", str(httpd.pid)],
+              timeout=BCAST_SECONDS + 150)
+
+
+def bcast_round(b, a, bc, servers, nofile, snap):
+    """The broadcast servers side by side: start them (bcast_servers), then
+    each case of BCAST_CASES on each, one run each."""
+    bcast_servers(b, a, bc, servers, nofile, snap)
+    print("broadcast servers: {}".format("; ".join(
+        "{} pid {} on 127.0.0.1:{}".format(name, srv.pid, port)
+        for name, (port, srv) in bc.targets.items())))
+    for receivers, rate in BCAST_CASES:
+        key = bcast_key(receivers, rate)
+        print(key)
+        for name in BCAST_TARGETS:
+            if name not in bc.targets:
+                continue
+            port, srv = bc.targets[name]
+            if not srv.alive():
+                b.failures.append("{} / {}: server is gone".format(
+                    key, name))
+                continue
+            b.wsbench(key, name, [
+                "broadcast", "--host", "127.0.0.1", "--port", str(port),
+                "--path", BCAST_PATH, "-c", str(receivers),
+                "--rate", str(rate), "-s", str(BCAST_SIZE), "--text",
+                "-d", str(BCAST_SECONDS), "--grace", str(BCAST_GRACE),
+                "--quiet", str(BCAST_QUIET), "--src", IDLE_SRC,
+                "--pid", str(srv.pid)],
+                timeout=BCAST_SECONDS + BCAST_GRACE + 150)
 
 
 def bcast_servers(b, a, bc, servers, nofile, snap):
@@ -1227,6 +1267,45 @@ def bcast_settings(b, a, bc):
                   shlex.join(srv.argv), port))
 
 
+def z_settings(b):
+    """The compression rows' part of "Settings and commands"."""
+    print("- compression rows (permessage-deflate, RFC 7692): wsbench "
+          "--json --deflate: {} B JSON-like text messages (a batch of "
+          "records, 64 variants with the same keys, the send time in the "
+          "first field), the client offering `permessage-deflate; "
+          "client_max_window_bits` as browsers do (no "
+          "client_no_context_takeover: it keeps its compressor's context "
+          "per connection, zlib's default level, so the server keeps an "
+          "inflater per connection) and inflating what comes back with "
+          "RSV1; every echo checked byte for byte; \"compression on\" = "
+          "/echo (WebSocketCompression On, the default), \"off\" = "
+          "/echo-plain (WebSocketCompression Off: the same offer "
+          "declined); server CPU = user + system time of the server's "
+          "processes over the run (warm-up included), per message = that "
+          "time / messages echoed in the run; wire/payload = frame payload "
+          "bytes / message bytes, as wsbench counted them".format(
+              ", ".join(str(z[2]) for z in Z_CASES)))
+    if b.znode:
+        print("  - node ws, compression on: a second tools/node-echo.js "
+              "with --deflate (perMessageDeflate threshold 64, level 3, "
+              "memLevel 8, serverNoContextTakeover, clientMaxWindowBits 12: "
+              "mod_websocket's defaults; ws runs zlib in libuv's thread "
+              "pool), started as: `{}` (127.0.0.1:{}); \"off\": the plain "
+              "node-echo.js above".format(shlex.join(b.znode.argv),
+                                          b.zport))
+    if b.zidle_argv:
+        print("  - idle with compression: for each row a fresh httpd, the "
+              "echo httpd's config and port, started as `{}` and stopped "
+              "after; each connection sends one {} B message once open and "
+              "gets it back, then stays idle; with compression on the RSS "
+              "also holds the worker threads' compressors (one per thread "
+              "that compressed an echo, up to ThreadsPerChild, about 260 KB "
+              "each at window 15 and memLevel 8; not per connection: the "
+              "difference on/off is an upper bound of one inflater's "
+              "cost)".format(
+                  shlex.join(b.zidle_argv), Z_IDLE_SIZE))
+
+
 def ws_version():
     try:
         import json
@@ -1355,30 +1434,37 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
     print()
     print("## mod_websocket benchmark")
     print()
-    print("Echo rows: median of {} rounds per figure (each figure's median "
-          "on its own); errors summed over the rounds. Latency is the round "
-          "trip (echo) or send-to-delivery (broadcast), in ms. MB/s is "
-          "payload echoed, one way.".format(ROUNDS))
-    print()
-    print("Broadcast rows: one run each; one publisher sends {} B text "
-          "messages for {} s to /broadcast?channel=bench once every "
-          "receiver is connected; after the last send the receivers wait "
-          "until each has every message (or nothing came for {} s, or {} s "
-          "passed). deliveries/s = deliveries counted / the {} s of "
-          "sending (a server that falls behind delivers the rest late: see "
-          "\"last delivery\" and the first/last second's latencies); "
-          "delivered % = deliveries / (messages sent x receivers "
-          "connected). Ratios in the notes: mod_websocket's figure / this "
-          "server's (deliveries/s: above 1 = mod_websocket delivered more; "
-          "latency: below 1 = mod_websocket was faster)."
-          .format(BCAST_SIZE, BCAST_SECONDS, BCAST_QUIET, BCAST_GRACE,
-                  BCAST_SECONDS))
-    print()
+    if a.only & {"echo", "compression"}:
+        print("Echo rows: median of {} rounds per figure (each figure's "
+              "median on its own); errors summed over the rounds. Latency "
+              "is the round trip (echo) or send-to-delivery (broadcast), "
+              "in ms. MB/s is payload echoed, one way.".format(ROUNDS))
+        print()
+    if a.only != set(SECTIONS):
+        print("Only part of the benchmark ran (--only {}).".format(
+            ",".join(x for x in SECTIONS if x in a.only)))
+        print()
+    if "broadcast" in a.only:
+        print("Broadcast rows: one run each; one publisher sends {} B "
+              "text messages for {} s to /broadcast?channel=bench once "
+              "every receiver is connected; after the last send the "
+              "receivers wait until each has every message (or nothing "
+              "came for {} s, or {} s passed). deliveries/s = deliveries "
+              "counted / the {} s of sending (a server that falls behind "
+              "delivers the rest late: see \"last delivery\" and the "
+              "first/last second's latencies); delivered % = deliveries / "
+              "(messages sent x receivers connected). Ratios in the notes: "
+              "mod_websocket's figure / this server's (deliveries/s: above "
+              "1 = mod_websocket delivered more; latency: below 1 = "
+              "mod_websocket was faster)."
+              .format(BCAST_SIZE, BCAST_SECONDS, BCAST_QUIET, BCAST_GRACE,
+                      BCAST_SECONDS))
+        print()
     print("| Test | Server | msgs/s | MB/s | p50 ms | p99 ms | p99.9 ms "
           "| max ms | errors | notes |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     names = ["mod_websocket"] + (["node ws"] if node else [])
-    for c, k, s in ECHO_CASES:
+    for c, k, s in ECHO_CASES if "echo" in a.only else []:
         key = "echo {}x{}x{}".format(c, k, s)
         base = None
         for name in names:
@@ -1402,9 +1488,9 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
                       sum(r["errors"] for r in runs), len(runs),
                       "/".join("{:.0f}".format(r["msgs_per_s"])
                                for r in runs), rel))
-    for c, k, s in Z_CASES:
+    for c, k, s in Z_CASES if "compression" in a.only else []:
         zrows(b, c, k, s)
-    for name in names:
+    for name in names if "idle" in a.only else []:
         runs = b.results.get(("idle", name), [])
         label = "idle {} conns held {} s".format(IDLE_CONNS, IDLE_SECONDS)
         if not runs:
@@ -1423,8 +1509,9 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
                   r["rss_end_kb"] / 1024.0, r["rss_per_conn_kb"],
                   r["threads_before"], r["threads"], r["procs"],
                   r["connect_s"]))
-    zidle_rows(b)
-    for receivers, rate in BCAST_CASES:
+    if "compression" in a.only:
+        zidle_rows(b)
+    for receivers, rate in BCAST_CASES if "broadcast" in a.only else []:
         key = bcast_key(receivers, rate)
         label = "broadcast 1 -> {} receivers, {} msg/s x {} B text, " \
             "{} s".format(receivers, rate, BCAST_SIZE, BCAST_SECONDS)
@@ -1438,7 +1525,8 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
                 continue
             print(bcast_row(label, name, runs[0],
                             base if name != "mod_websocket" else None))
-        if (receivers, rate) == (BCAST_RECEIVERS, BCAST_RATE) and have_bcast:
+        if (receivers, rate) == (BCAST_RECEIVERS, BCAST_RATE) and \
+                have_bcast:
             name = "mod_websocket, 1 child"
             runs = b.results.get((key, name), [])
             if runs:
@@ -1447,7 +1535,7 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
                 print("| {} | {} | not run | | | | | | | |".format(label,
                                                                   name))
 
-    for name in SEVERAL_TARGETS:
+    for name in SEVERAL_TARGETS if "several" in a.only else []:
         runs = b.results.get((SEVERAL_KEY, name), [])
         if runs:
             print(several_row(name, runs))
@@ -1503,42 +1591,10 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
               "`{}` (127.0.0.1:{})".format(version_of([a.node, "--version"]),
                                           ws_ver, shlex.join(node.argv),
                                           nport))
-    print("- compression rows (permessage-deflate, RFC 7692): wsbench "
-          "--json --deflate: {} B JSON-like text messages (a batch of "
-          "records, 64 variants with the same keys, the send time in the "
-          "first field), the client offering `permessage-deflate; "
-          "client_max_window_bits` as browsers do (no "
-          "client_no_context_takeover: it keeps its compressor's context "
-          "per connection, zlib's default level, so the server keeps an "
-          "inflater per connection) and inflating what comes back with "
-          "RSV1; every echo checked byte for byte; \"compression on\" = "
-          "/echo (WebSocketCompression On, the default), \"off\" = "
-          "/echo-plain (WebSocketCompression Off: the same offer "
-          "declined); server CPU = user + system time of the server's "
-          "processes over the run (warm-up included), per message = that "
-          "time / messages echoed in the run; wire/payload = frame payload "
-          "bytes / message bytes, as wsbench counted them".format(
-              ", ".join(str(z[2]) for z in Z_CASES)))
-    if b.znode:
-        print("  - node ws, compression on: a second tools/node-echo.js "
-              "with --deflate (perMessageDeflate threshold 64, level 3, "
-              "memLevel 8, serverNoContextTakeover, clientMaxWindowBits 12: "
-              "mod_websocket's defaults; ws runs zlib in libuv's thread "
-              "pool), started as: `{}` (127.0.0.1:{}); \"off\": the plain "
-              "node-echo.js above".format(shlex.join(b.znode.argv),
-                                          b.zport))
-    if b.zidle_argv:
-        print("  - idle with compression: for each row a fresh httpd, the "
-              "echo httpd's config and port, started as `{}` and stopped "
-              "after; each connection sends one {} B message once open and "
-              "gets it back, then stays idle; with compression on the RSS "
-              "also holds the worker threads' compressors (one per thread "
-              "that compressed an echo, up to ThreadsPerChild, about 260 KB "
-              "each at window 15 and memLevel 8; not per connection: the "
-              "difference on/off is an upper bound of one inflater's "
-              "cost)".format(
-                  shlex.join(b.zidle_argv), Z_IDLE_SIZE))
-    bcast_settings(b, a, bc)
+    if "compression" in a.only:
+        z_settings(b)
+    if "broadcast" in a.only:
+        bcast_settings(b, a, bc)
     if bc.several_redis:
         redis, rport, rs = bc.several_redis
         print("- several servers (rows \"broadcast across servers\"): "
