@@ -393,9 +393,9 @@ clean:
 	rm -rf $(BUILD)
 
 # `make bench`: tools/wsbench.c (an epoll WebSocket load client) measures
-# httpd + mod_websocket against Node's ws and nginx + Nchan; tools/bench.py
-# runs it all.  BENCH_ARGS go to bench.py (e.g. BENCH_ARGS="--only echo";
-# bench.py -h lists them).
+# httpd + mod_websocket against Node's ws, libwebsockets (echo) and nginx +
+# Nchan (broadcast); tools/bench.py runs it all.  BENCH_ARGS go to bench.py
+# (e.g. BENCH_ARGS="--only echo"; bench.py -h lists them).
 WSBENCH  := $(BUILD)/tools/wsbench
 LWS_ECHO := $(BUILD)/tools/lws-echo
 BENCH_ARGS ?=
@@ -434,6 +434,7 @@ lws-echo:
 	         "no libwebsockets rows"; \
 	fi
 
-bench: all $(WSBENCH)
+bench: all $(WSBENCH) lws-echo
 	ulimit -n $$(ulimit -Hn); $(PYTHON) tools/bench.py \
-	    --httpd $(HTTPD_BIN) --wsbench $(WSBENCH) $(BENCH_ARGS)
+	    --httpd $(HTTPD_BIN) --wsbench $(WSBENCH) --lws-echo $(LWS_ECHO) \
+	    $(BENCH_ARGS)

@@ -1,18 +1,22 @@
 #!/usr/bin/python3
 """mod_websocket's benchmark (`make bench`): httpd + mod_websocket against
-Node's `ws` and nginx + Nchan, measured by tools/wsbench.c.
+Node's `ws`, libwebsockets and nginx + Nchan, measured by tools/wsbench.c.
 
 In one run it
   * starts httpd (mpm_event, ThreadsPerChild 50, MaxRequestWorkers 50 -- one
     child, so that the echo and idle rows compare with earlier runs --
     AsyncRequestWorkerFactor 400, Timeout 60, LogLevel warn) with /echo and,
     if build/handlers/broadcast.so exists, /broadcast, on a free loopback
-    port, and tools/node-echo.js on another;
+    port, tools/node-echo.js on another and build/tools/lws-echo
+    (tools/lws-echo.c on Debian's libwebsockets, which `make bench` builds,
+    installing libwebsockets-dev when missing) on a third;
   * pins the servers to CPU 0 and the client to CPU 1 (taskset, when there
     are two CPUs or more);
   * runs 3 rounds of echo (100 x 1 x 32 B, 100 x 8 x 32 B, 1000 x 1 x 32 B
-    text; connections x messages in flight x size), alternating the targets;
-    in each round also 100 x 1 x 1 KB JSON-like text with the client
+    text; connections x messages in flight x size) against the three
+    servers, the order rotating from round to round, with each server's
+    CPU time per message (its processes' user + system time, wsbench
+    --pid); in each round also 100 x 1 x 1 KB JSON-like text with the client
     offering permessage-deflate as browsers do (wsbench --json --deflate),
     against httpd's /echo (compression on, the default) and /echo-plain
     (WebSocketCompression Off: the same offer declined), and Node's ws with
@@ -72,6 +76,7 @@ ECHO_SECONDS = 10
 ECHO_WARMUP = 1
 # (connections, messages in flight per connection, message bytes), text.
 ECHO_CASES = [(100, 1, 32), (100, 8, 32), (1000, 1, 32)]
+LWS_PACKAGE = "libwebsockets-dev"
 # The parts of a run (--only); the default is all of them.
 SECTIONS = ["echo", "compression", "idle", "broadcast", "several"]
 IDLE_CONNS = 10000
@@ -359,6 +364,9 @@ class Bench:
         self.zport = None       # node-echo.js --deflate's port
         self.znode = None       # and its Server
         self.zidle_argv = None  # how the idle-with-compression httpd ran
+        self.lws = None         # lws-echo's Server
+        self.lws_port = None
+        self.lws_note = ""      # why there are no libwebsockets rows
 
     def wsbench(self, key, target, argv, timeout):
         cmd = self.client_pin + [self.args.wsbench] + argv
@@ -610,6 +618,11 @@ def main():
     ap.add_argument("--wsbench", default=os.path.join(BUILD, "tools",
                                                       "wsbench"))
     ap.add_argument("--node", default=shutil.which("node") or "node")
+    ap.add_argument("--lws-echo", default=os.path.join(BUILD, "tools",
+                                                       "lws-echo"),
+                    help="the libwebsockets echo server (make bench builds "
+                         "it; when it is missing the libwebsockets rows "
+                         "are skipped, and <this>.log says why)")
     ap.add_argument("--only", metavar="SECTION[,SECTION...]",
                     default=",".join(SECTIONS),
                     help="run only these parts: {} (default: all)".format(
@@ -631,6 +644,7 @@ def main():
         BCAST_CASES = [(1000, 10), (2000, 10), (1000, 100)]
     a.dir = os.path.abspath(a.dir)
     a.wsbench = os.path.abspath(a.wsbench)
+    a.lws_echo = os.path.abspath(a.lws_echo)
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(sig, on_signal)
 
@@ -688,6 +702,9 @@ def main():
             bc.install_note = install_nginx_nchan()
             bc.nginx, bc.nchan = find_nginx_nchan()
             print("bench: nginx + Nchan: " + bc.install_note)
+    if "echo" in a.only and not os.access(a.lws_echo, os.X_OK):
+        b.lws_note = lws_missing(a.lws_echo)
+        print("bench: libwebsockets rows SKIPPED -- " + b.lws_note)
     try:
         httpd_argv = b.server_pin + [a.httpd, "-f", conf, "-DFOREGROUND"]
         httpd = Server("httpd", httpd_argv,
@@ -711,20 +728,31 @@ def main():
         if not have_node:
             print("bench: NOTE: {} is missing (npm install --prefix "
                   "tests/node ws@8); Node runs skipped".format(WS_MODULE))
+        if run_echo and not b.lws_note:
+            b.lws_port = free_port({hport, nport, b.zport})
+            b.lws = start_lws(b, a, b.lws_port)
+            if b.lws:
+                servers.append(b.lws)
 
         targets = [("mod_websocket", hport, httpd)]
         if node:
             targets.append(("node ws", nport, node))
-        print("bench: httpd pid {} on 127.0.0.1:{}{}; {}".format(
+        echo_targets = targets + ([("libwebsockets", b.lws_port, b.lws)]
+                                  if b.lws else [])
+        print("bench: httpd pid {} on 127.0.0.1:{}{}{}; {}".format(
             httpd.pid, hport,
             "; node pid {} on 127.0.0.1:{}".format(node.pid, nport)
-            if node else "", "pinning: " + pinning))
+            if node else "",
+            "; lws-echo pid {} on 127.0.0.1:{}".format(b.lws.pid, b.lws_port)
+            if b.lws else "", "pinning: " + pinning))
 
-        # -- echo, 3 rounds, alternating the targets ----------------------
+        # -- echo, 3 rounds, the order rotating ----------------------------
         rounds = ROUNDS if run_echo or run_z else 0
         for rnd in range(1, rounds + 1):
             print("echo round {}/{}".format(rnd, ROUNDS))
-            order = targets if rnd % 2 else list(reversed(targets))
+            # Each server starts one round (with two servers: alternating).
+            first = (rnd - 1) % len(echo_targets)
+            order = echo_targets[first:] + echo_targets[:first]
             for c, k, s in ECHO_CASES if run_echo else ():
                 key = "echo {}x{}x{}".format(c, k, s)
                 for name, port, srv in order:
@@ -736,7 +764,7 @@ def main():
                         "echo", "--host", "127.0.0.1", "--port", str(port),
                         "--path", "/echo", "-c", str(c), "-k", str(k),
                         "-s", str(s), "--text", "-d", str(ECHO_SECONDS),
-                        "-w", str(ECHO_WARMUP)],
+                        "-w", str(ECHO_WARMUP), "--pid", str(srv.pid)],
                         timeout=ECHO_SECONDS + ECHO_WARMUP + 90)
             if not run_z:
                 continue
@@ -876,6 +904,57 @@ def start_node(b, a, script, port, log, extra=()):
         raise RuntimeError("{} did not start; see {}".format(
             script, node.log_path))
     return node
+
+
+def lws_missing(path):
+    """Why the libwebsockets echo server is not there: the first errors
+    and the last line of the log `make bench` left beside it (path.log)
+    when it could not build it."""
+    why = "{} is missing".format(os.path.relpath(path, TOP))
+    try:
+        with open(path + ".log") as f:
+            lines = [ln.strip() for ln in f if ln.strip()]
+    except OSError:
+        return why + " (`make bench` builds it)"
+    errors = [ln for ln in lines if re.search(
+        r"\berror\b|fatal|No package|not found|E: |denied", ln, re.I)]
+    shown = (errors or lines or ["empty log"])
+    shown = shown[:2] + shown[-1:] if len(shown) > 3 else shown
+    return "{}: the build failed ({}: {})".format(
+        why, os.path.relpath(path + ".log", TOP), " | ".join(shown))
+
+
+def lws_build_note(path):
+    """How `make bench` came by libwebsockets, from its log (path.log)."""
+    try:
+        with open(path + ".log") as f:
+            if "installing " + LWS_PACKAGE in f.read():
+                return "installed by this run's `make bench`: apt-get " \
+                    "install --no-install-recommends " + LWS_PACKAGE
+    except OSError:
+        pass
+    return "already installed"
+
+
+def start_lws(b, a, port):
+    """Start lws-echo on port, pinned like the other servers; wait for its
+    "listening".  None (and b.lws_note says why) when it does not start."""
+    log = os.path.join(a.dir, "lws-echo.out")
+    srv = Server("lws-echo", b.server_pin + [a.lws_echo, str(port)], log)
+    deadline = time.time() + 15
+    while time.time() < deadline and srv.alive():
+        with open(srv.log_path) as f:
+            if "listening" in f.read():
+                break
+        time.sleep(0.05)
+    if srv.alive() and serverroot.wait_port(port, proc=srv.proc):
+        return srv
+    srv.stop()
+    with open(log) as f:
+        out = " | ".join(ln.strip() for ln in f if ln.strip())
+    b.lws_note = "lws-echo did not start ({})".format(out or "no output")
+    print("bench: libwebsockets rows SKIPPED -- " + b.lws_note)
+    return None
 
 
 def bcast_key(receivers, rate):
@@ -1110,8 +1189,8 @@ def several_row(name, runs):
                  got, exp, 100.0 * got / exp if exp else 0.0)]
     if any(r.get("stale") for r in runs):
         notes.append("stale (replayed) messages not counted")
-    return ("| {} | {} | {:.0f} deliveries/s | - | {} | {} | {} | {} | {:.0f} "
-            "| {} |".format(
+    return ("| {} | {} | {:.0f} deliveries/s | - | {} | {} | {} | {} | - "
+            "| {:.0f} | {} |".format(
                 "broadcast 1 -> {} receivers, {} msg/s x {} B text, {} s"
                 .format(SEVERAL_RECEIVERS, SEVERAL_RATE, BCAST_SIZE,
                         BCAST_SECONDS), name,
@@ -1189,8 +1268,8 @@ def bcast_row(label, name, r, base):
                 " (mod_websocket's latencies are those of the {:.0f} "
                 "receivers it reached)".format(base["reached"])
                 if base["reached"] < base["connected"] else ""))
-    return ("| {} | {} | {:.0f} deliveries/s | - | {} | {} | {} | {} | {:.0f} "
-            "| {} |".format(label, name, r["deliveries_per_s"],
+    return ("| {} | {} | {:.0f} deliveries/s | - | {} | {} | {} | {} | - "
+            "| {:.0f} | {} |".format(label, name, r["deliveries_per_s"],
                             fmt(r["p50_ms"]), fmt(r["p99_ms"]),
                             fmt(r["p999_ms"]), fmt(r["max_ms"]), r["errors"],
                             "; ".join(notes)))
@@ -1315,6 +1394,59 @@ def ws_version():
         return "?"
 
 
+def echo_rows(b, c, k, s, names):
+    """The echo rows of one ECHO_CASES case, one per server of names
+    (mod_websocket first): medians of the rounds, each figure on its own;
+    notes: the rounds, the CPU, and mod_websocket/this server's ratios."""
+    key = "echo {}x{}x{}".format(c, k, s)
+    label = "echo {} conns x {} in flight x {} B text".format(c, k, s)
+    base = None
+    for name in names:
+        runs = b.results.get((key, name), [])
+        if not runs:
+            skipped = name == "libwebsockets" and b.lws_note
+            print("| {} | {} | {} | | | | | | | | {} |".format(
+                label, name, "skipped" if skipped else "not run",
+                "why: see Observations" if skipped else ""))
+            continue
+        m = {x: med(runs, x) for x in (
+            "msgs_per_s", "p50_ms", "p99_ms", "server_cpu_us_per_msg",
+            "server_cpu_pct", "client_cpu_pct")}
+        notes = ["{} rounds: {} msgs/s".format(len(runs), "/".join(
+            "{:.0f}".format(r["msgs_per_s"]) for r in runs)),
+            "server CPU {:.0f}% of one CPU, client {:.0f}%{}".format(
+                m["server_cpu_pct"], m["client_cpu_pct"],
+                " (**the client was the limit**)"
+                if m["client_cpu_pct"] >= 90 else "")]
+        if base is None:
+            base = m
+        elif m["msgs_per_s"] and m["p99_ms"] and \
+                m["server_cpu_us_per_msg"] > 0:
+            ratio = {x: base[x] / m[x] for x in (
+                "msgs_per_s", "p99_ms", "server_cpu_us_per_msg")}
+            notes.append("mod_websocket/{}: msgs/s **{:.2f}**, p99 "
+                         "**{:.2f}**, CPU/msg **{:.2f}**".format(
+                             name.split()[0], ratio["msgs_per_s"],
+                             ratio["p99_ms"],
+                             ratio["server_cpu_us_per_msg"]))
+            if name == "libwebsockets" and (c, k, s) == (100, 1, 32):
+                missed = [t for t, bad in (
+                    ("msgs/s", ratio["msgs_per_s"] < 1),
+                    ("p99", ratio["p99_ms"] > 1),
+                    ("CPU/msg", ratio["server_cpu_us_per_msg"] > 1)) if bad]
+                notes.append("issue 15's target (msgs/s and p99 no worse, "
+                             "CPU/msg no more than libwebsockets'): {}"
+                             .format("**missed on {}**".format(
+                                 ", ".join(missed)) if missed else "met"))
+        print("| {} | {} | {:.0f} | {:.3f} | {} | {} | {} | {} | {:.1f} "
+              "| {:.0f} | {} |".format(
+                  label, name, m["msgs_per_s"], med(runs, "mb_per_s"),
+                  fmt(m["p50_ms"]), fmt(m["p99_ms"]),
+                  fmt(med(runs, "p999_ms")), fmt(med(runs, "max_ms")),
+                  m["server_cpu_us_per_msg"], sum(r["errors"] for r in runs),
+                  "; ".join(notes)))
+
+
 def zrows(b, c, k, s):
     """The compression echo rows of one Z_CASES case: medians of the
     rounds; notes: the server's CPU, what was agreed, the bytes on the
@@ -1326,7 +1458,7 @@ def zrows(b, c, k, s):
     for name, which, path in Z_TARGETS:
         runs = b.results.get((key, name), [])
         if not runs:
-            print("| {} | {} | not run | | | | | | | {} |".format(
+            print("| {} | {} | not run | | | | | | | | {} |".format(
                 label, name, "no node (tests/node/node_modules/ws)"
                 if which.startswith("node") and b.znode is None else ""))
             continue
@@ -1377,11 +1509,13 @@ def zrows(b, c, k, s):
             if mw and m["msgs_per_s"]:
                 notes.append("mod_websocket/node = {:.2f}".format(
                     mw["msgs_per_s"] / m["msgs_per_s"]))
-        print("| {} | {} | {:.0f} | {:.3f} | {} | {} | {} | {} | {:.0f} | {} "
-              "|".format(label, name, m["msgs_per_s"], med(runs, "mb_per_s"),
-                         fmt(m["p50_ms"]), fmt(m["p99_ms"]),
-                         fmt(med(runs, "p999_ms")), fmt(med(runs, "max_ms")),
-                         sum(r["errors"] for r in runs), "; ".join(notes)))
+        print("| {} | {} | {:.0f} | {:.3f} | {} | {} | {} | {} | {:.1f} "
+              "| {:.0f} | {} |".format(
+                  label, name, m["msgs_per_s"], med(runs, "mb_per_s"),
+                  fmt(m["p50_ms"]), fmt(m["p99_ms"]),
+                  fmt(med(runs, "p999_ms")), fmt(med(runs, "max_ms")),
+                  m["server_cpu_us_per_msg"], sum(r["errors"] for r in runs),
+                  "; ".join(notes)))
 
 
 def zidle_rows(b):
@@ -1393,7 +1527,7 @@ def zidle_rows(b):
     for name, path in Z_IDLE_TARGETS:
         runs = b.results.get(("idle json deflate", name), [])
         if not runs:
-            print("| {} | {} | not run | | | | | | | |".format(label, name))
+            print("| {} | {} | not run | | | | | | | | |".format(label, name))
             continue
         r = runs[0]
         per[name] = r["rss_per_conn_kb"]
@@ -1420,7 +1554,7 @@ def zidle_rows(b):
             if on is not None:
                 notes += "; compression on costs {:+.2f} KB per idle " \
                     "conn".format(on - r["rss_per_conn_kb"])
-        print("| {} | {} | - | - | - | - | - | - | {:.0f} | {} |".format(
+        print("| {} | {} | - | - | - | - | - | - | - | {:.0f} | {} |".format(
             label, name, r["errors"], notes))
 
 
@@ -1438,7 +1572,13 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
         print("Echo rows: median of {} rounds per figure (each figure's "
               "median on its own); errors summed over the rounds. Latency "
               "is the round trip (echo) or send-to-delivery (broadcast), "
-              "in ms. MB/s is payload echoed, one way.".format(ROUNDS))
+              "in ms. MB/s is payload echoed, one way. Server CPU us/msg: "
+              "the user + system time of the server's processes over the "
+              "run (warm-up included) / the messages echoed in it. Ratios "
+              "in the notes: mod_websocket's figure / this server's "
+              "(msgs/s: above 1 = mod_websocket echoed more; p99 and "
+              "CPU/msg: below 1 = mod_websocket was faster, used "
+              "less).".format(ROUNDS))
         print()
     if a.only != set(SECTIONS):
         print("Only part of the benchmark ran (--only {}).".format(
@@ -1461,47 +1601,26 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
                       BCAST_SECONDS))
         print()
     print("| Test | Server | msgs/s | MB/s | p50 ms | p99 ms | p99.9 ms "
-          "| max ms | errors | notes |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+          "| max ms | server CPU us/msg | errors | notes |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     names = ["mod_websocket"] + (["node ws"] if node else [])
-    for c, k, s in ECHO_CASES if "echo" in a.only else []:
-        key = "echo {}x{}x{}".format(c, k, s)
-        base = None
-        for name in names:
-            runs = b.results.get((key, name), [])
-            label = "echo {} conns x {} in flight x {} B text".format(c, k, s)
-            if not runs:
-                print("| {} | {} | not run | | | | | | | |".format(label, name))
-                continue
-            rate = med(runs, "msgs_per_s")
-            if base is None:
-                base = rate
-                rel = ""
-            else:
-                rel = "; mod_websocket/node = {:.2f}".format(base / rate) \
-                    if rate else ""
-            print("| {} | {} | {:.0f} | {:.3f} | {} | {} | {} | {} | {:.0f} "
-                  "| {} rounds: {} msgs/s{} |".format(
-                      label, name, rate, med(runs, "mb_per_s"),
-                      fmt(med(runs, "p50_ms")), fmt(med(runs, "p99_ms")),
-                      fmt(med(runs, "p999_ms")), fmt(med(runs, "max_ms")),
-                      sum(r["errors"] for r in runs), len(runs),
-                      "/".join("{:.0f}".format(r["msgs_per_s"])
-                               for r in runs), rel))
+    if "echo" in a.only:
+        for c, k, s in ECHO_CASES:
+            echo_rows(b, c, k, s, names + ["libwebsockets"])
     for c, k, s in Z_CASES if "compression" in a.only else []:
         zrows(b, c, k, s)
     for name in names if "idle" in a.only else []:
         runs = b.results.get(("idle", name), [])
         label = "idle {} conns held {} s".format(IDLE_CONNS, IDLE_SECONDS)
         if not runs:
-            print("| {} | {} | not run | | | | | | | |".format(label, name))
+            print("| {} | {} | not run | | | | | | | | |".format(label, name))
             continue
         r = runs[0]
-        print("| {} | {} | - | - | - | - | - | - | {:.0f} | connected {:.0f}, "
-              "failed {:.0f}, still open {:.0f}; server RSS {:.1f} MB -> "
-              "{:.1f} MB after connecting ({:.2f} KB/conn) -> {:.1f} MB idle "
-              "= **{:.2f} KB per idle conn**; threads {:.0f} -> {:.0f} in "
-              "{:.0f} process(es); connect {:.1f} s |".format(
+        print("| {} | {} | - | - | - | - | - | - | - | {:.0f} | connected "
+              "{:.0f}, failed {:.0f}, still open {:.0f}; server RSS {:.1f} "
+              "MB -> {:.1f} MB after connecting ({:.2f} KB/conn) -> {:.1f} "
+              "MB idle = **{:.2f} KB per idle conn**; threads {:.0f} -> "
+              "{:.0f} in {:.0f} process(es); connect {:.1f} s |".format(
                   label, name, r["errors"], r["connected"], r["failed"],
                   r["still_open"], r["rss_before_kb"] / 1024.0,
                   r["rss_after_kb"] / 1024.0,
@@ -1519,7 +1638,7 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
         for name in BCAST_TARGETS:
             runs = b.results.get((key, name), [])
             if not runs:
-                print("| {} | {} | {} | | | | | | | {} |".format(
+                print("| {} | {} | {} | | | | | | | | {} |".format(
                     label, name, "skipped" if name in bc.skipped
                     else "not run", bc.skipped.get(name, "")))
                 continue
@@ -1532,7 +1651,7 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
             if runs:
                 print(bcast_row(label, name, runs[0], None))
             else:
-                print("| {} | {} | not run | | | | | | | |".format(label,
+                print("| {} | {} | not run | | | | | | | | |".format(label,
                                                                   name))
 
     for name in SEVERAL_TARGETS if "several" in a.only else []:
@@ -1541,7 +1660,7 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
             print(several_row(name, runs))
         elif have_bcast:
             print("| broadcast 1 -> {} receivers across servers | {} | not "
-                  "run | | | | | | | {} |".format(SEVERAL_RECEIVERS, name,
+                  "run | | | | | | | | {} |".format(SEVERAL_RECEIVERS, name,
                                                   bc.several_note))
     print()
     print("### Settings and commands")
@@ -1591,6 +1710,34 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
               "`{}` (127.0.0.1:{})".format(version_of([a.node, "--version"]),
                                           ws_ver, shlex.join(node.argv),
                                           nport))
+    if b.lws:
+        print("- libwebsockets (echo rows): {} (tools/lws-echo.c) on "
+              "Debian's libwebsockets {} ({}): one context, one vhost on "
+              "127.0.0.1, one service thread on lws's default event loop "
+              "(poll), no TLS, no extensions (permessage-deflate not "
+              "offered), text checked for UTF-8 "
+              "(LWS_SERVER_OPTION_VALIDATE_UTF8, as mod_websocket and ws "
+              "do); each message is assembled from its fragments, queued "
+              "per connection and written back with its own type on "
+              "LWS_CALLBACK_SERVER_WRITEABLE, as much of the queue as goes "
+              "out before lws has to buffer a write (lws_partial_buffered"
+              "()); log level ERR|WARN; started "
+              "as: `{}` (127.0.0.1:{})".format(
+                  os.path.relpath(a.lws_echo, TOP),
+                  dpkg_version(LWS_PACKAGE), lws_build_note(a.lws_echo),
+                  shlex.join(b.lws.argv), b.lws_port))
+    if "echo" in a.only:
+        print("- echo rows, server CPU: user + system time (/proc/PID/stat "
+              "utime + stime) of the server's process and its descendants "
+              "(httpd: the master and its child; node and lws-echo: one "
+              "process), read by wsbench --pid just before the run and "
+              "just after it (warm-up included); per message = that time "
+              "/ the messages echoed in the same span; the client's own "
+              "CPU from getrusage (a client near 100% of its CPU was the "
+              "limit, not the server); not in these counters: the "
+              "kernel's softirq time delivering what the server sends "
+              "over loopback (charged to CPU 0, about a third more than "
+              "lws-echo's own time in a check here)")
     if "compression" in a.only:
         z_settings(b)
     if "broadcast" in a.only:
@@ -1648,14 +1795,19 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
             print("    " + ln)
     else:
         print("- httpd error_log: nothing above notice")
-    if node:
+    for what, srv in (("node", node), ("lws-echo", b.lws)):
+        if not srv:
+            continue
         try:
-            with open(node.log_path) as f:
-                other = [ln.strip() for ln in f if ln.strip() != "listening"]
+            with open(srv.log_path) as f:
+                other = [ln.strip() for ln in f
+                         if ln.strip() not in ("", "listening")]
             if other:
-                print("- node output: " + " | ".join(other[:10]))
+                print("- {} output: {}".format(what, " | ".join(other[:10])))
         except OSError:
             pass
+    if b.lws_note:
+        print("- libwebsockets rows skipped: " + b.lws_note)
     for name in BCAST_TARGETS:
         path = bc.errlogs.get(name)
         if not path:
