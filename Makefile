@@ -393,14 +393,48 @@ clean:
 	rm -rf $(BUILD)
 
 # `make bench`: tools/wsbench.c (an epoll WebSocket load client) measures
-# httpd + mod_websocket against Node's ws; tools/bench.py runs it all.
-WSBENCH := $(BUILD)/tools/wsbench
+# httpd + mod_websocket against Node's ws, libwebsockets (echo) and nginx +
+# Nchan (broadcast); tools/bench.py runs it all.  BENCH_ARGS go to bench.py
+# (e.g. BENCH_ARGS="--only echo"; bench.py -h lists them).
+WSBENCH  := $(BUILD)/tools/wsbench
+LWS_ECHO := $(BUILD)/tools/lws-echo
+BENCH_ARGS ?=
+SUDO      = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(WSBENCH): tools/wsbench.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -O2 -Wall -Wextra -Werror -o $@ tools/wsbench.c -lpthread -lz
 
-.PHONY: bench
-bench: all $(WSBENCH)
+# The libwebsockets echo server, against Debian's libwebsockets-dev, which
+# is installed here when pkg-config does not know it (apt-get, as root or
+# through sudo; the package starts no service).
+$(LWS_ECHO): tools/lws-echo.c
+	@mkdir -p $(dir $@)
+	@pkg-config --exists libwebsockets || { \
+	    echo "installing libwebsockets-dev (apt-get)"; \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends libwebsockets-dev >/dev/null \
+	    || { $(SUDO) apt-get update -qq && \
+	         $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install \
+	             -y -qq --no-install-recommends libwebsockets-dev \
+	             >/dev/null; }; }
+	$(CC) -std=c99 -O2 $(WARN) -o $@ tools/lws-echo.c \
+	    $$(pkg-config --cflags --libs libwebsockets)
+
+# A failed lws-echo does not stop the bench: the binary is removed (no
+# stale one runs), its log kept, and bench.py runs the other rows, saying
+# why the libwebsockets rows are missing (from $(LWS_ECHO).log).
+.PHONY: bench lws-echo
+lws-echo:
+	@mkdir -p $(dir $(LWS_ECHO))
+	@if $(MAKE) --no-print-directory $(LWS_ECHO) >$(LWS_ECHO).log 2>&1; \
+	then cat $(LWS_ECHO).log; \
+	else cat $(LWS_ECHO).log; rm -f $(LWS_ECHO); \
+	    echo "bench: $(LWS_ECHO) not built (see $(LWS_ECHO).log):" \
+	         "no libwebsockets rows"; \
+	fi
+
+bench: all $(WSBENCH) lws-echo
 	ulimit -n $$(ulimit -Hn); $(PYTHON) tools/bench.py \
-	    --httpd $(HTTPD_BIN) --wsbench $(WSBENCH)
+	    --httpd $(HTTPD_BIN) --wsbench $(WSBENCH) --lws-echo $(LWS_ECHO) \
+	    $(BENCH_ARGS)

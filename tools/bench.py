@@ -1,18 +1,22 @@
 #!/usr/bin/python3
 """mod_websocket's benchmark (`make bench`): httpd + mod_websocket against
-Node's `ws` and nginx + Nchan, measured by tools/wsbench.c.
+Node's `ws`, libwebsockets and nginx + Nchan, measured by tools/wsbench.c.
 
 In one run it
   * starts httpd (mpm_event, ThreadsPerChild 50, MaxRequestWorkers 50 -- one
     child, so that the echo and idle rows compare with earlier runs --
     AsyncRequestWorkerFactor 400, Timeout 60, LogLevel warn) with /echo and,
     if build/handlers/broadcast.so exists, /broadcast, on a free loopback
-    port, and tools/node-echo.js on another;
+    port, tools/node-echo.js on another and build/tools/lws-echo
+    (tools/lws-echo.c on Debian's libwebsockets, which `make bench` builds,
+    installing libwebsockets-dev when missing) on a third;
   * pins the servers to CPU 0 and the client to CPU 1 (taskset, when there
     are two CPUs or more);
   * runs 3 rounds of echo (100 x 1 x 32 B, 100 x 8 x 32 B, 1000 x 1 x 32 B
-    text; connections x messages in flight x size), alternating the targets;
-    in each round also 100 x 1 x 1 KB JSON-like text with the client
+    text; connections x messages in flight x size) against the three
+    servers, the order rotating from round to round, with each server's
+    CPU time per message (its processes' user + system time, wsbench
+    --pid); in each round also 100 x 1 x 1 KB JSON-like text with the client
     offering permessage-deflate as browsers do (wsbench --json --deflate),
     against httpd's /echo (compression on, the default) and /echo-plain
     (WebSocketCompression Off: the same offer declined), and Node's ws with
@@ -35,6 +39,10 @@ In one run it
     text, 10 s), on /broadcast?channel=bench, to each in turn;
   * prints one markdown table (medians of the rounds) and the exact
     commands and settings used.
+
+--only SECTION[,SECTION...] runs only those parts (echo, compression,
+idle, broadcast, several; the default is all of them), e.g. `make bench
+BENCH_ARGS="--only echo"` for the echo rows alone.
 
 Every server is stopped at the end, also on errors and interrupts (SIGTERM
 to the PIDs this script started, nothing else).  Every figure printed comes
@@ -68,6 +76,9 @@ ECHO_SECONDS = 10
 ECHO_WARMUP = 1
 # (connections, messages in flight per connection, message bytes), text.
 ECHO_CASES = [(100, 1, 32), (100, 8, 32), (1000, 1, 32)]
+LWS_PACKAGE = "libwebsockets-dev"
+# The parts of a run (--only); the default is all of them.
+SECTIONS = ["echo", "compression", "idle", "broadcast", "several", "demo"]
 IDLE_CONNS = 10000
 IDLE_SECONDS = 10
 IDLE_SRC = "127.0.0.1-127.0.0.4"
@@ -361,6 +372,9 @@ class Bench:
         self.zport = None       # node-echo.js --deflate's port
         self.znode = None       # and its Server
         self.zidle_argv = None  # how the idle-with-compression httpd ran
+        self.lws = None         # lws-echo's Server
+        self.lws_port = None
+        self.lws_note = ""      # why there are no libwebsockets rows
 
     def wsbench(self, key, target, argv, timeout):
         cmd = self.client_pin + [self.args.wsbench] + argv
@@ -612,11 +626,24 @@ def main():
     ap.add_argument("--wsbench", default=os.path.join(BUILD, "tools",
                                                       "wsbench"))
     ap.add_argument("--node", default=shutil.which("node") or "node")
+    ap.add_argument("--lws-echo", default=os.path.join(BUILD, "tools",
+                                                       "lws-echo"),
+                    help="the libwebsockets echo server (make bench builds "
+                         "it; when it is missing the libwebsockets rows "
+                         "are skipped, and <this>.log says why)")
+    ap.add_argument("--only", metavar="SECTION[,SECTION...]",
+                    default=",".join(SECTIONS),
+                    help="run only these parts: {} (default: all)".format(
+                        ", ".join(SECTIONS)))
     ap.add_argument("--dir", default=os.path.join(BUILD, "bench"))
     ap.add_argument("--quick", action="store_true",
                     help="a short smoke run (1 round, 2 s, 2000 idle), to "
                          "check the setup; not for figures")
     a = ap.parse_args()
+    a.only = {x.strip() for x in a.only.split(",") if x.strip()}
+    if not a.only or a.only - set(SECTIONS):
+        ap.error("--only: one or more of {} (got {})".format(
+            ", ".join(SECTIONS), ", ".join(sorted(a.only)) or "nothing"))
     if a.quick:
         global ROUNDS, ECHO_SECONDS, IDLE_CONNS, IDLE_SECONDS, BCAST_SECONDS
         global BCAST_CASES
@@ -625,6 +652,7 @@ def main():
         BCAST_CASES = [(1000, 10), (2000, 10), (1000, 100)]
     a.dir = os.path.abspath(a.dir)
     a.wsbench = os.path.abspath(a.wsbench)
+    a.lws_echo = os.path.abspath(a.lws_echo)
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(sig, on_signal)
 
@@ -676,11 +704,15 @@ def main():
     servers = []
     httpd = node = None
     bc = BroadcastSetup(a.dir)
-    bc.nginx, bc.nchan = find_nginx_nchan()
-    if not (bc.nginx and bc.nchan):
-        bc.install_note = install_nginx_nchan()
+    if "broadcast" in a.only:
         bc.nginx, bc.nchan = find_nginx_nchan()
-        print("bench: nginx + Nchan: " + bc.install_note)
+        if not (bc.nginx and bc.nchan):
+            bc.install_note = install_nginx_nchan()
+            bc.nginx, bc.nchan = find_nginx_nchan()
+            print("bench: nginx + Nchan: " + bc.install_note)
+    if "echo" in a.only and not os.access(a.lws_echo, os.X_OK):
+        b.lws_note = lws_missing(a.lws_echo)
+        print("bench: libwebsockets rows SKIPPED -- " + b.lws_note)
     try:
         httpd_argv = b.server_pin + [a.httpd, "-f", conf, "-DFOREGROUND"]
         httpd = Server("httpd", httpd_argv,
@@ -689,32 +721,47 @@ def main():
         if not serverroot.wait_port(hport, proc=httpd.proc):
             raise RuntimeError("httpd did not start; see {} and {}".format(
                 errlog, httpd.log_path))
-        if have_node:
+        run_echo = "echo" in a.only
+        run_z = "compression" in a.only
+        if have_node and (run_echo or run_z or "idle" in a.only):
             node = start_node(b, a, "node-echo.js", nport,
                               os.path.join(a.dir, "node.out"))
             servers.append(node)
+        if have_node and run_z:
             b.zport = free_port({hport, nport})
             b.znode = start_node(b, a, "node-echo.js", b.zport,
                                  os.path.join(a.dir, "node-deflate.out"),
                                  ["--deflate"])
             servers.append(b.znode)
-        else:
+        if not have_node:
             print("bench: NOTE: {} is missing (npm install --prefix "
                   "tests/node ws@8); Node runs skipped".format(WS_MODULE))
+        if run_echo and not b.lws_note:
+            b.lws_port = free_port({hport, nport, b.zport})
+            b.lws = start_lws(b, a, b.lws_port)
+            if b.lws:
+                servers.append(b.lws)
 
         targets = [("mod_websocket", hport, httpd)]
         if node:
             targets.append(("node ws", nport, node))
-        print("bench: httpd pid {} on 127.0.0.1:{}{}; {}".format(
+        echo_targets = targets + ([("libwebsockets", b.lws_port, b.lws)]
+                                  if b.lws else [])
+        print("bench: httpd pid {} on 127.0.0.1:{}{}{}; {}".format(
             httpd.pid, hport,
             "; node pid {} on 127.0.0.1:{}".format(node.pid, nport)
-            if node else "", "pinning: " + pinning))
+            if node else "",
+            "; lws-echo pid {} on 127.0.0.1:{}".format(b.lws.pid, b.lws_port)
+            if b.lws else "", "pinning: " + pinning))
 
-        # -- echo, 3 rounds, alternating the targets ----------------------
-        for rnd in range(1, ROUNDS + 1):
+        # -- echo, 3 rounds, the order rotating ----------------------------
+        rounds = ROUNDS if run_echo or run_z else 0
+        for rnd in range(1, rounds + 1):
             print("echo round {}/{}".format(rnd, ROUNDS))
-            order = targets if rnd % 2 else list(reversed(targets))
-            for c, k, s in ECHO_CASES:
+            # Each server starts one round (with two servers: alternating).
+            first = (rnd - 1) % len(echo_targets)
+            order = echo_targets[first:] + echo_targets[:first]
+            for c, k, s in ECHO_CASES if run_echo else ():
                 key = "echo {}x{}x{}".format(c, k, s)
                 for name, port, srv in order:
                     if not srv.alive():
@@ -725,8 +772,10 @@ def main():
                         "echo", "--host", "127.0.0.1", "--port", str(port),
                         "--path", "/echo", "-c", str(c), "-k", str(k),
                         "-s", str(s), "--text", "-d", str(ECHO_SECONDS),
-                        "-w", str(ECHO_WARMUP)],
+                        "-w", str(ECHO_WARMUP), "--pid", str(srv.pid)],
                         timeout=ECHO_SECONDS + ECHO_WARMUP + 90)
+            if not run_z:
+                continue
             zservers = {"httpd": (hport, httpd), "node": (nport, node),
                         "node-deflate": (b.zport, b.znode)}
             ztargets = Z_TARGETS if rnd % 2 else list(reversed(Z_TARGETS))
@@ -749,77 +798,34 @@ def main():
                         timeout=ECHO_SECONDS + ECHO_WARMUP + 90)
 
         # -- idle: 10,000 connections held --------------------------------
-        print("idle {} connections, {}s".format(IDLE_CONNS, IDLE_SECONDS))
-        for name, port, srv in targets:
-            if not srv.alive():
-                b.failures.append("idle / {}: server is gone".format(name))
-                continue
-            b.wsbench("idle", name, [
-                "idle", "--host", "127.0.0.1", "--port", str(port),
-                "--path", "/echo", "-c", str(IDLE_CONNS),
-                "-d", str(IDLE_SECONDS), "--src", IDLE_SRC,
-                "--pid", str(srv.pid)], timeout=IDLE_SECONDS + 150)
+        if "idle" in a.only:
+            idle_round(b, targets)
 
         # -- broadcast to 1,000 receivers (this one-child httpd) -----------
-        if have_bcast:
-            print("broadcast {} receivers, {} msg/s, {}s (httpd, one "
-                  "child)".format(BCAST_RECEIVERS, BCAST_RATE,
-                                  BCAST_SECONDS))
-            if httpd.alive():
-                b.wsbench(bcast_key(BCAST_RECEIVERS, BCAST_RATE),
-                          "mod_websocket, 1 child", [
-                    "broadcast", "--host", "127.0.0.1", "--port", str(hport),
-                    "--path", "/broadcast", "-c", str(BCAST_RECEIVERS),
-                    "--rate", str(BCAST_RATE), "-s", str(BCAST_SIZE),
-                    "--text", "-d", str(BCAST_SECONDS),
-                    "--pid", str(httpd.pid)],
-                    timeout=BCAST_SECONDS + 150)
-            else:
-                b.failures.append("broadcast: httpd is gone")
-        else:
-            print("broadcast: SKIPPED -- build/handlers/broadcast.so does "
-                  "not exist (yet)")
+        if "broadcast" in a.only:
+            bcast_one_child(b, httpd, hport, have_bcast)
 
         # -- idle with compression: a fresh httpd for each row --------------
         for srv in servers:
             srv.stop()
-        zidle(b, a, conf, hport, errlog, servers)
+        if run_z:
+            zidle(b, a, conf, hport, errlog, servers)
 
         # -- broadcast: the three servers side by side ---------------------
         for srv in servers:
             srv.stop()
-        bcast_servers(b, a, bc, servers, nofile, snap)
-        print("broadcast servers: {}".format("; ".join(
-            "{} pid {} on 127.0.0.1:{}".format(name, srv.pid, port)
-            for name, (port, srv) in bc.targets.items())))
-        for receivers, rate in BCAST_CASES:
-            key = bcast_key(receivers, rate)
-            print(key)
-            for name in BCAST_TARGETS:
-                if name not in bc.targets:
-                    continue
-                port, srv = bc.targets[name]
-                if not srv.alive():
-                    b.failures.append("{} / {}: server is gone".format(
-                        key, name))
-                    continue
-                b.wsbench(key, name, [
-                    "broadcast", "--host", "127.0.0.1", "--port", str(port),
-                    "--path", BCAST_PATH, "-c", str(receivers),
-                    "--rate", str(rate), "-s", str(BCAST_SIZE), "--text",
-                    "-d", str(BCAST_SECONDS), "--grace", str(BCAST_GRACE),
-                    "--quiet", str(BCAST_QUIET), "--src", IDLE_SRC,
-                    "--pid", str(srv.pid)],
-                    timeout=BCAST_SECONDS + BCAST_GRACE + 150)
+        if "broadcast" in a.only:
+            bcast_round(b, a, bc, servers, nofile, snap)
         # -- several servers: Redis against the embedded default ----------
-        if have_bcast:
+        if "several" in a.only and have_bcast:
             for srv in servers:
                 srv.stop()
             several_servers(b, a, snap, servers, bc)
         # -- idle on the demo: 50,000 WebSockets and pages -----------------
-        for srv in servers:
-            srv.stop()
-        demo_idle(b, a, snap, servers)
+        if "demo" in a.only:
+            for srv in servers:
+                srv.stop()
+            demo_idle(b, a, snap, servers)
     except Stop as e:
         print("bench: interrupted ({}); stopping the servers".format(e))
         b.failures.append("interrupted")
@@ -913,8 +919,122 @@ def start_node(b, a, script, port, log, extra=()):
     return node
 
 
+def lws_missing(path):
+    """Why the libwebsockets echo server is not there: the first errors
+    and the last line of the log `make bench` left beside it (path.log)
+    when it could not build it."""
+    why = "{} is missing".format(os.path.relpath(path, TOP))
+    try:
+        with open(path + ".log") as f:
+            lines = [ln.strip() for ln in f if ln.strip()]
+    except OSError:
+        return why + " (`make bench` builds it)"
+    errors = [ln for ln in lines if re.search(
+        r"\berror\b|fatal|No package|not found|E: |denied", ln, re.I)]
+    shown = (errors or lines or ["empty log"])
+    shown = shown[:2] + shown[-1:] if len(shown) > 3 else shown
+    return "{}: the build failed ({}: {})".format(
+        why, os.path.relpath(path + ".log", TOP), " | ".join(shown))
+
+
+def lws_build_note(path):
+    """How `make bench` came by libwebsockets, from its log (path.log)."""
+    try:
+        with open(path + ".log") as f:
+            if "installing " + LWS_PACKAGE in f.read():
+                return "installed by this run's `make bench`: apt-get " \
+                    "install --no-install-recommends " + LWS_PACKAGE
+    except OSError:
+        pass
+    return "already installed"
+
+
+def start_lws(b, a, port):
+    """Start lws-echo on port, pinned like the other servers; wait for its
+    "listening".  None (and b.lws_note says why) when it does not start."""
+    log = os.path.join(a.dir, "lws-echo.out")
+    srv = Server("lws-echo", b.server_pin + [a.lws_echo, str(port)], log)
+    deadline = time.time() + 15
+    while time.time() < deadline and srv.alive():
+        with open(srv.log_path) as f:
+            if "listening" in f.read():
+                break
+        time.sleep(0.05)
+    if srv.alive() and serverroot.wait_port(port, proc=srv.proc):
+        return srv
+    srv.stop()
+    with open(log) as f:
+        out = " | ".join(ln.strip() for ln in f if ln.strip())
+    b.lws_note = "lws-echo did not start ({})".format(out or "no output")
+    print("bench: libwebsockets rows SKIPPED -- " + b.lws_note)
+    return None
+
+
 def bcast_key(receivers, rate):
     return "broadcast 1 to {} x {}/s".format(receivers, rate)
+
+
+def idle_round(b, targets):
+    """IDLE_CONNS idle connections held against each of targets."""
+    print("idle {} connections, {}s".format(IDLE_CONNS, IDLE_SECONDS))
+    for name, port, srv in targets:
+        if not srv.alive():
+            b.failures.append("idle / {}: server is gone".format(name))
+            continue
+        b.wsbench("idle", name, [
+            "idle", "--host", "127.0.0.1", "--port", str(port),
+            "--path", "/echo", "-c", str(IDLE_CONNS),
+            "-d", str(IDLE_SECONDS), "--src", IDLE_SRC,
+            "--pid", str(srv.pid)], timeout=IDLE_SECONDS + 150)
+
+
+def bcast_one_child(b, httpd, hport, have_bcast):
+    """Broadcast to BCAST_RECEIVERS on the echo httpd (one child)."""
+    if not have_bcast:
+        print("broadcast: SKIPPED -- build/handlers/broadcast.so does "
+              "not exist (yet)")
+        return
+    print("broadcast {} receivers, {} msg/s, {}s (httpd, one "
+          "child)".format(BCAST_RECEIVERS, BCAST_RATE, BCAST_SECONDS))
+    if not httpd.alive():
+        b.failures.append("broadcast: httpd is gone")
+        return
+    b.wsbench(bcast_key(BCAST_RECEIVERS, BCAST_RATE),
+              "mod_websocket, 1 child", [
+                  "broadcast", "--host", "127.0.0.1", "--port", str(hport),
+                  "--path", "/broadcast", "-c", str(BCAST_RECEIVERS),
+                  "--rate", str(BCAST_RATE), "-s", str(BCAST_SIZE),
+                  "--text", "-d", str(BCAST_SECONDS),
+                  "--pid", str(httpd.pid)],
+              timeout=BCAST_SECONDS + 150)
+
+
+def bcast_round(b, a, bc, servers, nofile, snap):
+    """The broadcast servers side by side: start them (bcast_servers), then
+    each case of BCAST_CASES on each, one run each."""
+    bcast_servers(b, a, bc, servers, nofile, snap)
+    print("broadcast servers: {}".format("; ".join(
+        "{} pid {} on 127.0.0.1:{}".format(name, srv.pid, port)
+        for name, (port, srv) in bc.targets.items())))
+    for receivers, rate in BCAST_CASES:
+        key = bcast_key(receivers, rate)
+        print(key)
+        for name in BCAST_TARGETS:
+            if name not in bc.targets:
+                continue
+            port, srv = bc.targets[name]
+            if not srv.alive():
+                b.failures.append("{} / {}: server is gone".format(
+                    key, name))
+                continue
+            b.wsbench(key, name, [
+                "broadcast", "--host", "127.0.0.1", "--port", str(port),
+                "--path", BCAST_PATH, "-c", str(receivers),
+                "--rate", str(rate), "-s", str(BCAST_SIZE), "--text",
+                "-d", str(BCAST_SECONDS), "--grace", str(BCAST_GRACE),
+                "--quiet", str(BCAST_QUIET), "--src", IDLE_SRC,
+                "--pid", str(srv.pid)],
+                timeout=BCAST_SECONDS + BCAST_GRACE + 150)
 
 
 def bcast_servers(b, a, bc, servers, nofile, snap):
@@ -1245,8 +1365,8 @@ def several_row(name, runs):
                  got, exp, 100.0 * got / exp if exp else 0.0)]
     if any(r.get("stale") for r in runs):
         notes.append("stale (replayed) messages not counted")
-    return ("| {} | {} | {:.0f} deliveries/s | - | {} | {} | {} | {} | {:.0f} "
-            "| {} |".format(
+    return ("| {} | {} | {:.0f} deliveries/s | - | {} | {} | {} | {} | - "
+            "| {:.0f} | {} |".format(
                 "broadcast 1 -> {} receivers, {} msg/s x {} B text, {} s"
                 .format(SEVERAL_RECEIVERS, SEVERAL_RATE, BCAST_SIZE,
                         BCAST_SECONDS), name,
@@ -1324,8 +1444,8 @@ def bcast_row(label, name, r, base):
                 " (mod_websocket's latencies are those of the {:.0f} "
                 "receivers it reached)".format(base["reached"])
                 if base["reached"] < base["connected"] else ""))
-    return ("| {} | {} | {:.0f} deliveries/s | - | {} | {} | {} | {} | {:.0f} "
-            "| {} |".format(label, name, r["deliveries_per_s"],
+    return ("| {} | {} | {:.0f} deliveries/s | - | {} | {} | {} | {} | - "
+            "| {:.0f} | {} |".format(label, name, r["deliveries_per_s"],
                             fmt(r["p50_ms"]), fmt(r["p99_ms"]),
                             fmt(r["p999_ms"]), fmt(r["max_ms"]), r["errors"],
                             "; ".join(notes)))
@@ -1402,6 +1522,45 @@ def bcast_settings(b, a, bc):
                   shlex.join(srv.argv), port))
 
 
+def z_settings(b):
+    """The compression rows' part of "Settings and commands"."""
+    print("- compression rows (permessage-deflate, RFC 7692): wsbench "
+          "--json --deflate: {} B JSON-like text messages (a batch of "
+          "records, 64 variants with the same keys, the send time in the "
+          "first field), the client offering `permessage-deflate; "
+          "client_max_window_bits` as browsers do (no "
+          "client_no_context_takeover: it keeps its compressor's context "
+          "per connection, zlib's default level, so the server keeps an "
+          "inflater per connection) and inflating what comes back with "
+          "RSV1; every echo checked byte for byte; \"compression on\" = "
+          "/echo (WebSocketCompression On, the default), \"off\" = "
+          "/echo-plain (WebSocketCompression Off: the same offer "
+          "declined); server CPU = user + system time of the server's "
+          "processes over the run (warm-up included), per message = that "
+          "time / messages echoed in the run; wire/payload = frame payload "
+          "bytes / message bytes, as wsbench counted them".format(
+              ", ".join(str(z[2]) for z in Z_CASES)))
+    if b.znode:
+        print("  - node ws, compression on: a second tools/node-echo.js "
+              "with --deflate (perMessageDeflate threshold 64, level 3, "
+              "memLevel 8, serverNoContextTakeover, clientMaxWindowBits 12: "
+              "mod_websocket's defaults; ws runs zlib in libuv's thread "
+              "pool), started as: `{}` (127.0.0.1:{}); \"off\": the plain "
+              "node-echo.js above".format(shlex.join(b.znode.argv),
+                                          b.zport))
+    if b.zidle_argv:
+        print("  - idle with compression: for each row a fresh httpd, the "
+              "echo httpd's config and port, started as `{}` and stopped "
+              "after; each connection sends one {} B message once open and "
+              "gets it back, then stays idle; with compression on the RSS "
+              "also holds the worker threads' compressors (one per thread "
+              "that compressed an echo, up to ThreadsPerChild, about 260 KB "
+              "each at window 15 and memLevel 8; not per connection: the "
+              "difference on/off is an upper bound of one inflater's "
+              "cost)".format(
+                  shlex.join(b.zidle_argv), Z_IDLE_SIZE))
+
+
 def ws_version():
     try:
         import json
@@ -1409,6 +1568,59 @@ def ws_version():
             return json.load(f).get("version", "?")
     except (OSError, ValueError):
         return "?"
+
+
+def echo_rows(b, c, k, s, names):
+    """The echo rows of one ECHO_CASES case, one per server of names
+    (mod_websocket first): medians of the rounds, each figure on its own;
+    notes: the rounds, the CPU, and mod_websocket/this server's ratios."""
+    key = "echo {}x{}x{}".format(c, k, s)
+    label = "echo {} conns x {} in flight x {} B text".format(c, k, s)
+    base = None
+    for name in names:
+        runs = b.results.get((key, name), [])
+        if not runs:
+            skipped = name == "libwebsockets" and b.lws_note
+            print("| {} | {} | {} | | | | | | | | {} |".format(
+                label, name, "skipped" if skipped else "not run",
+                "why: see Observations" if skipped else ""))
+            continue
+        m = {x: med(runs, x) for x in (
+            "msgs_per_s", "p50_ms", "p99_ms", "server_cpu_us_per_msg",
+            "server_cpu_pct", "client_cpu_pct")}
+        notes = ["{} rounds: {} msgs/s".format(len(runs), "/".join(
+            "{:.0f}".format(r["msgs_per_s"]) for r in runs)),
+            "server CPU {:.0f}% of one CPU, client {:.0f}%{}".format(
+                m["server_cpu_pct"], m["client_cpu_pct"],
+                " (**the client was the limit**)"
+                if m["client_cpu_pct"] >= 90 else "")]
+        if base is None:
+            base = m
+        elif m["msgs_per_s"] and m["p99_ms"] and \
+                m["server_cpu_us_per_msg"] > 0:
+            ratio = {x: base[x] / m[x] for x in (
+                "msgs_per_s", "p99_ms", "server_cpu_us_per_msg")}
+            notes.append("mod_websocket/{}: msgs/s **{:.2f}**, p99 "
+                         "**{:.2f}**, CPU/msg **{:.2f}**".format(
+                             name.split()[0], ratio["msgs_per_s"],
+                             ratio["p99_ms"],
+                             ratio["server_cpu_us_per_msg"]))
+            if name == "libwebsockets" and (c, k, s) == (100, 1, 32):
+                missed = [t for t, bad in (
+                    ("msgs/s", ratio["msgs_per_s"] < 1),
+                    ("p99", ratio["p99_ms"] > 1),
+                    ("CPU/msg", ratio["server_cpu_us_per_msg"] > 1)) if bad]
+                notes.append("issue 15's target (msgs/s and p99 no worse, "
+                             "CPU/msg no more than libwebsockets'): {}"
+                             .format("**missed on {}**".format(
+                                 ", ".join(missed)) if missed else "met"))
+        print("| {} | {} | {:.0f} | {:.3f} | {} | {} | {} | {} | {:.1f} "
+              "| {:.0f} | {} |".format(
+                  label, name, m["msgs_per_s"], med(runs, "mb_per_s"),
+                  fmt(m["p50_ms"]), fmt(m["p99_ms"]),
+                  fmt(med(runs, "p999_ms")), fmt(med(runs, "max_ms")),
+                  m["server_cpu_us_per_msg"], sum(r["errors"] for r in runs),
+                  "; ".join(notes)))
 
 
 def zrows(b, c, k, s):
@@ -1422,7 +1634,7 @@ def zrows(b, c, k, s):
     for name, which, path in Z_TARGETS:
         runs = b.results.get((key, name), [])
         if not runs:
-            print("| {} | {} | not run | | | | | | | {} |".format(
+            print("| {} | {} | not run | | | | | | | | {} |".format(
                 label, name, "no node (tests/node/node_modules/ws)"
                 if which.startswith("node") and b.znode is None else ""))
             continue
@@ -1473,11 +1685,13 @@ def zrows(b, c, k, s):
             if mw and m["msgs_per_s"]:
                 notes.append("mod_websocket/node = {:.2f}".format(
                     mw["msgs_per_s"] / m["msgs_per_s"]))
-        print("| {} | {} | {:.0f} | {:.3f} | {} | {} | {} | {} | {:.0f} | {} "
-              "|".format(label, name, m["msgs_per_s"], med(runs, "mb_per_s"),
-                         fmt(m["p50_ms"]), fmt(m["p99_ms"]),
-                         fmt(med(runs, "p999_ms")), fmt(med(runs, "max_ms")),
-                         sum(r["errors"] for r in runs), "; ".join(notes)))
+        print("| {} | {} | {:.0f} | {:.3f} | {} | {} | {} | {} | {:.1f} "
+              "| {:.0f} | {} |".format(
+                  label, name, m["msgs_per_s"], med(runs, "mb_per_s"),
+                  fmt(m["p50_ms"]), fmt(m["p99_ms"]),
+                  fmt(med(runs, "p999_ms")), fmt(med(runs, "max_ms")),
+                  m["server_cpu_us_per_msg"], sum(r["errors"] for r in runs),
+                  "; ".join(notes)))
 
 
 def zidle_rows(b):
@@ -1489,7 +1703,7 @@ def zidle_rows(b):
     for name, path in Z_IDLE_TARGETS:
         runs = b.results.get(("idle json deflate", name), [])
         if not runs:
-            print("| {} | {} | not run | | | | | | | |".format(label, name))
+            print("| {} | {} | not run | | | | | | | | |".format(label, name))
             continue
         r = runs[0]
         per[name] = r["rss_per_conn_kb"]
@@ -1516,7 +1730,7 @@ def zidle_rows(b):
             if on is not None:
                 notes += "; compression on costs {:+.2f} KB per idle " \
                     "conn".format(on - r["rss_per_conn_kb"])
-        print("| {} | {} | - | - | - | - | - | - | {:.0f} | {} |".format(
+        print("| {} | {} | - | - | - | - | - | - | - | {:.0f} | {} |".format(
             label, name, r["errors"], notes))
 
 
@@ -1530,67 +1744,59 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
     print()
     print("## mod_websocket benchmark")
     print()
-    print("Echo rows: median of {} rounds per figure (each figure's median "
-          "on its own); errors summed over the rounds. Latency is the round "
-          "trip (echo) or send-to-delivery (broadcast), in ms. MB/s is "
-          "payload echoed, one way.".format(ROUNDS))
-    print()
-    print("Broadcast rows: one run each; one publisher sends {} B text "
-          "messages for {} s to /broadcast?channel=bench once every "
-          "receiver is connected; after the last send the receivers wait "
-          "until each has every message (or nothing came for {} s, or {} s "
-          "passed). deliveries/s = deliveries counted / the {} s of "
-          "sending (a server that falls behind delivers the rest late: see "
-          "\"last delivery\" and the first/last second's latencies); "
-          "delivered % = deliveries / (messages sent x receivers "
-          "connected). Ratios in the notes: mod_websocket's figure / this "
-          "server's (deliveries/s: above 1 = mod_websocket delivered more; "
-          "latency: below 1 = mod_websocket was faster)."
-          .format(BCAST_SIZE, BCAST_SECONDS, BCAST_QUIET, BCAST_GRACE,
-                  BCAST_SECONDS))
-    print()
+    if a.only & {"echo", "compression"}:
+        print("Echo rows: median of {} rounds per figure (each figure's "
+              "median on its own); errors summed over the rounds. Latency "
+              "is the round trip (echo) or send-to-delivery (broadcast), "
+              "in ms. MB/s is payload echoed, one way. Server CPU us/msg: "
+              "the user + system time of the server's processes over the "
+              "run (warm-up included) / the messages echoed in it. Ratios "
+              "in the notes: mod_websocket's figure / this server's "
+              "(msgs/s: above 1 = mod_websocket echoed more; p99 and "
+              "CPU/msg: below 1 = mod_websocket was faster, used "
+              "less).".format(ROUNDS))
+        print()
+    if a.only != set(SECTIONS):
+        print("Only part of the benchmark ran (--only {}).".format(
+            ",".join(x for x in SECTIONS if x in a.only)))
+        print()
+    if "broadcast" in a.only:
+        print("Broadcast rows: one run each; one publisher sends {} B "
+              "text messages for {} s to /broadcast?channel=bench once "
+              "every receiver is connected; after the last send the "
+              "receivers wait until each has every message (or nothing "
+              "came for {} s, or {} s passed). deliveries/s = deliveries "
+              "counted / the {} s of sending (a server that falls behind "
+              "delivers the rest late: see \"last delivery\" and the "
+              "first/last second's latencies); delivered % = deliveries / "
+              "(messages sent x receivers connected). Ratios in the notes: "
+              "mod_websocket's figure / this server's (deliveries/s: above "
+              "1 = mod_websocket delivered more; latency: below 1 = "
+              "mod_websocket was faster)."
+              .format(BCAST_SIZE, BCAST_SECONDS, BCAST_QUIET, BCAST_GRACE,
+                      BCAST_SECONDS))
+        print()
     print("| Test | Server | msgs/s | MB/s | p50 ms | p99 ms | p99.9 ms "
-          "| max ms | errors | notes |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+          "| max ms | server CPU us/msg | errors | notes |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     names = ["mod_websocket"] + (["node ws"] if node else [])
-    for c, k, s in ECHO_CASES:
-        key = "echo {}x{}x{}".format(c, k, s)
-        base = None
-        for name in names:
-            runs = b.results.get((key, name), [])
-            label = "echo {} conns x {} in flight x {} B text".format(c, k, s)
-            if not runs:
-                print("| {} | {} | not run | | | | | | | |".format(label, name))
-                continue
-            rate = med(runs, "msgs_per_s")
-            if base is None:
-                base = rate
-                rel = ""
-            else:
-                rel = "; mod_websocket/node = {:.2f}".format(base / rate) \
-                    if rate else ""
-            print("| {} | {} | {:.0f} | {:.3f} | {} | {} | {} | {} | {:.0f} "
-                  "| {} rounds: {} msgs/s{} |".format(
-                      label, name, rate, med(runs, "mb_per_s"),
-                      fmt(med(runs, "p50_ms")), fmt(med(runs, "p99_ms")),
-                      fmt(med(runs, "p999_ms")), fmt(med(runs, "max_ms")),
-                      sum(r["errors"] for r in runs), len(runs),
-                      "/".join("{:.0f}".format(r["msgs_per_s"])
-                               for r in runs), rel))
-    for c, k, s in Z_CASES:
+    if "echo" in a.only:
+        for c, k, s in ECHO_CASES:
+            echo_rows(b, c, k, s, names + ["libwebsockets"])
+    for c, k, s in Z_CASES if "compression" in a.only else []:
         zrows(b, c, k, s)
-    for name in names:
+    for name in names if "idle" in a.only else []:
         runs = b.results.get(("idle", name), [])
         label = "idle {} conns held {} s".format(IDLE_CONNS, IDLE_SECONDS)
         if not runs:
-            print("| {} | {} | not run | | | | | | | |".format(label, name))
+            print("| {} | {} | not run | | | | | | | | |".format(label, name))
             continue
         r = runs[0]
-        print("| {} | {} | - | - | - | - | - | - | {:.0f} | connected {:.0f}, "
-              "failed {:.0f}, still open {:.0f}; server RSS {:.1f} MB -> "
-              "{:.1f} MB after connecting ({:.2f} KB/conn) -> {:.1f} MB idle "
-              "= **{:.2f} KB per idle conn**; threads {:.0f} -> {:.0f} in "
-              "{:.0f} process(es); connect {:.1f} s |".format(
+        print("| {} | {} | - | - | - | - | - | - | - | {:.0f} | connected "
+              "{:.0f}, failed {:.0f}, still open {:.0f}; server RSS {:.1f} "
+              "MB -> {:.1f} MB after connecting ({:.2f} KB/conn) -> {:.1f} "
+              "MB idle = **{:.2f} KB per idle conn**; threads {:.0f} -> "
+              "{:.0f} in {:.0f} process(es); connect {:.1f} s |".format(
                   label, name, r["errors"], r["connected"], r["failed"],
                   r["still_open"], r["rss_before_kb"] / 1024.0,
                   r["rss_after_kb"] / 1024.0,
@@ -1598,9 +1804,11 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
                   r["rss_end_kb"] / 1024.0, r["rss_per_conn_kb"],
                   r["threads_before"], r["threads"], r["procs"],
                   r["connect_s"]))
-    zidle_rows(b)
-    demo_idle_rows(b)
-    for receivers, rate in BCAST_CASES:
+    if "compression" in a.only:
+        zidle_rows(b)
+    if "demo" in a.only:
+        demo_idle_rows(b)
+    for receivers, rate in BCAST_CASES if "broadcast" in a.only else []:
         key = bcast_key(receivers, rate)
         label = "broadcast 1 -> {} receivers, {} msg/s x {} B text, " \
             "{} s".format(receivers, rate, BCAST_SIZE, BCAST_SECONDS)
@@ -1608,28 +1816,29 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
         for name in BCAST_TARGETS:
             runs = b.results.get((key, name), [])
             if not runs:
-                print("| {} | {} | {} | | | | | | | {} |".format(
+                print("| {} | {} | {} | | | | | | | | {} |".format(
                     label, name, "skipped" if name in bc.skipped
                     else "not run", bc.skipped.get(name, "")))
                 continue
             print(bcast_row(label, name, runs[0],
                             base if name != "mod_websocket" else None))
-        if (receivers, rate) == (BCAST_RECEIVERS, BCAST_RATE) and have_bcast:
+        if (receivers, rate) == (BCAST_RECEIVERS, BCAST_RATE) and \
+                have_bcast:
             name = "mod_websocket, 1 child"
             runs = b.results.get((key, name), [])
             if runs:
                 print(bcast_row(label, name, runs[0], None))
             else:
-                print("| {} | {} | not run | | | | | | | |".format(label,
+                print("| {} | {} | not run | | | | | | | | |".format(label,
                                                                   name))
 
-    for name in SEVERAL_TARGETS:
+    for name in SEVERAL_TARGETS if "several" in a.only else []:
         runs = b.results.get((SEVERAL_KEY, name), [])
         if runs:
             print(several_row(name, runs))
         elif have_bcast:
             print("| broadcast 1 -> {} receivers across servers | {} | not "
-                  "run | | | | | | | {} |".format(SEVERAL_RECEIVERS, name,
+                  "run | | | | | | | | {} |".format(SEVERAL_RECEIVERS, name,
                                                   bc.several_note))
     print()
     print("### Settings and commands")
@@ -1679,30 +1888,36 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
               "`{}` (127.0.0.1:{})".format(version_of([a.node, "--version"]),
                                           ws_ver, shlex.join(node.argv),
                                           nport))
-    print("- compression rows (permessage-deflate, RFC 7692): wsbench "
-          "--json --deflate: {} B JSON-like text messages (a batch of "
-          "records, 64 variants with the same keys, the send time in the "
-          "first field), the client offering `permessage-deflate; "
-          "client_max_window_bits` as browsers do (no "
-          "client_no_context_takeover: it keeps its compressor's context "
-          "per connection, zlib's default level, so the server keeps an "
-          "inflater per connection) and inflating what comes back with "
-          "RSV1; every echo checked byte for byte; \"compression on\" = "
-          "/echo (WebSocketCompression On, the default), \"off\" = "
-          "/echo-plain (WebSocketCompression Off: the same offer "
-          "declined); server CPU = user + system time of the server's "
-          "processes over the run (warm-up included), per message = that "
-          "time / messages echoed in the run; wire/payload = frame payload "
-          "bytes / message bytes, as wsbench counted them".format(
-              ", ".join(str(z[2]) for z in Z_CASES)))
-    if b.znode:
-        print("  - node ws, compression on: a second tools/node-echo.js "
-              "with --deflate (perMessageDeflate threshold 64, level 3, "
-              "memLevel 8, serverNoContextTakeover, clientMaxWindowBits 12: "
-              "mod_websocket's defaults; ws runs zlib in libuv's thread "
-              "pool), started as: `{}` (127.0.0.1:{}); \"off\": the plain "
-              "node-echo.js above".format(shlex.join(b.znode.argv),
-                                          b.zport))
+    if b.lws:
+        print("- libwebsockets (echo rows): {} (tools/lws-echo.c) on "
+              "Debian's libwebsockets {} ({}): one context, one vhost on "
+              "127.0.0.1, one service thread on lws's default event loop "
+              "(poll), no TLS, no extensions (permessage-deflate not "
+              "offered), text checked for UTF-8 "
+              "(LWS_SERVER_OPTION_VALIDATE_UTF8, as mod_websocket and ws "
+              "do); each message is assembled from its fragments, queued "
+              "per connection and written back with its own type on "
+              "LWS_CALLBACK_SERVER_WRITEABLE, as much of the queue as goes "
+              "out before lws has to buffer a write (lws_partial_buffered"
+              "()); log level ERR|WARN; started "
+              "as: `{}` (127.0.0.1:{})".format(
+                  os.path.relpath(a.lws_echo, TOP),
+                  dpkg_version(LWS_PACKAGE), lws_build_note(a.lws_echo),
+                  shlex.join(b.lws.argv), b.lws_port))
+    if "echo" in a.only:
+        print("- echo rows, server CPU: user + system time (/proc/PID/stat "
+              "utime + stime) of the server's process and its descendants "
+              "(httpd: the master and its child; node and lws-echo: one "
+              "process), read by wsbench --pid just before the run and "
+              "just after it (warm-up included); per message = that time "
+              "/ the messages echoed in the same span; the client's own "
+              "CPU from getrusage (a client near 100% of its CPU was the "
+              "limit, not the server); not in these counters: the "
+              "kernel's softirq time delivering what the server sends "
+              "over loopback (charged to CPU 0, about a third more than "
+              "lws-echo's own time in a check here)")
+    if "compression" in a.only:
+        z_settings(b)
     if getattr(b, "demo_argv", None):
         print("  - idle on the demo's configuration: `make start`'s "
               "(tools/serverroot.py demo_sizing: {} children of 25 threads "
@@ -1717,18 +1932,8 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
                   resource.getrlimit(resource.RLIMIT_NOFILE)[0],
                   shlex.join(b.demo_argv), b.demo_conf, DEMO_IDLE_CLIENTS,
                   DEMO_PAGE_PROBES))
-    if b.zidle_argv:
-        print("  - idle with compression: for each row a fresh httpd, the "
-              "echo httpd's config and port, started as `{}` and stopped "
-              "after; each connection sends one {} B message once open and "
-              "gets it back, then stays idle; with compression on the RSS "
-              "also holds the worker threads' compressors (one per thread "
-              "that compressed an echo, up to ThreadsPerChild, about 260 KB "
-              "each at window 15 and memLevel 8; not per connection: the "
-              "difference on/off is an upper bound of one inflater's "
-              "cost)".format(
-                  shlex.join(b.zidle_argv), Z_IDLE_SIZE))
-    bcast_settings(b, a, bc)
+    if "broadcast" in a.only:
+        bcast_settings(b, a, bc)
     if bc.several_redis:
         redis, rport, rs = bc.several_redis
         print("- several servers (rows \"broadcast across servers\"): "
@@ -1782,14 +1987,19 @@ def report(b, a, conf, extra, hport, nport, httpd, node, pinning, nofile,
             print("    " + ln)
     else:
         print("- httpd error_log: nothing above notice")
-    if node:
+    for what, srv in (("node", node), ("lws-echo", b.lws)):
+        if not srv:
+            continue
         try:
-            with open(node.log_path) as f:
-                other = [ln.strip() for ln in f if ln.strip() != "listening"]
+            with open(srv.log_path) as f:
+                other = [ln.strip() for ln in f
+                         if ln.strip() not in ("", "listening")]
             if other:
-                print("- node output: " + " | ".join(other[:10]))
+                print("- {} output: {}".format(what, " | ".join(other[:10])))
         except OSError:
             pass
+    if b.lws_note:
+        print("- libwebsockets rows skipped: " + b.lws_note)
     for name in BCAST_TARGETS:
         path = bc.errlogs.get(name)
         if not path:
