@@ -8,7 +8,8 @@
  *   check_config ws_conf_check_config: options of inner locations
  *   post_config  ws_addrlimit_post_config, ws_capacity_post_config,
  *                ws_ids_post_config, ws_stats_post_config (the shared
- *                counters), the channel hub (ws_hub)
+ *                counters), the channel hub (ws_hub), mod_logio's count
+ *                (ws_io_post_config)
  *   child_init   this child's id number (ws_ids), its counters
  *                (ws_stats), handlers' init
  *                (ws_plugin), the locations' init (ws_location), the
@@ -78,6 +79,7 @@ static int ws_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     }
     /* Without the hub, channels still work within each child. */
     ws_hub_post_config(pconf, s);
+    ws_io_post_config();
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, WSLOGNO(00002)
                      "mod_websocket/" WS_MODULE_VERSION " (handler ABI %d): "

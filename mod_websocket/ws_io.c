@@ -84,6 +84,8 @@ struct ws_io {
     apr_status_t write_status;  /* first failed write, or APR_SUCCESS */
     int tls;                    /* filters may hold input the socket does
                                  * not show (mod_ssl, an HTTP/2 stream) */
+    int direct;                 /* input read from the socket itself (see
+                                 * read_direct) */
     int upgrade_eos;            /* an HTTP/2 stream: its input opens with
                                  * the EOS of the upgrade request */
     int out_pending;            /* the filters or obb still hold output */
@@ -280,6 +282,63 @@ static uint8_t *read_buffer(void)
     return buf;
 }
 
+/*
+ * Reading the socket ourselves.  httpd's core input filter, asked in
+ * AP_MODE_READBYTES for more than one read returned, reads the socket
+ * again at once to see whether more came: on a quiet socket, every
+ * message costs a second read() that says EAGAIN (a third of the system
+ * calls of a small echo).  A plain connection whose only input filters
+ * left are httpd's core (and mod_logio's count) is read with recv()
+ * instead, once a filtered read came back short: the core filter then
+ * holds nothing (it read until EAGAIN), so no byte is left behind it.
+ * mod_logio still counts what is read (its optional function), as its
+ * filter would have.  TLS and HTTP/2 streams always go through their
+ * filters.
+ */
+static APR_OPTIONAL_FN_TYPE(ap_logio_add_bytes_in) *logio_add_bytes_in;
+
+void ws_io_post_config(void)
+{
+    logio_add_bytes_in = APR_RETRIEVE_OPTIONAL_FN(ap_logio_add_bytes_in);
+}
+
+/* Are c's input filters only httpd's core and mod_logio's count? */
+static int filters_plain(conn_rec *c)
+{
+    ap_filter_t *f;
+
+    for (f = c->input_filters; f; f = f->next) {
+        if (strcasecmp(f->frec->name, "core_in")
+            && strcasecmp(f->frec->name, "log_input_output")) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* One non-blocking recv() into buf (*len: its size, then what came). */
+static apr_status_t read_direct(ws_io_t *io, uint8_t *buf, apr_size_t *len)
+{
+    apr_socket_t *sock = ap_get_conn_socket(io->c);
+    apr_interval_time_t timeout;
+    apr_status_t rv;
+
+    /* httpd's Timeout stays the socket's for its blocking writes; a read
+     * here never waits (both are >= 0: no system call, APR only keeps
+     * the value). */
+    apr_socket_timeout_get(sock, &timeout);
+    apr_socket_timeout_set(sock, 0);
+    rv = apr_socket_recv(sock, (char *)buf, len);
+    apr_socket_timeout_set(sock, timeout);
+    if (rv == APR_SUCCESS && *len > 0 && logio_add_bytes_in) {
+        logio_add_bytes_in(io->c, (apr_off_t)*len);
+    }
+    if (rv == APR_SUCCESS && *len == 0) {
+        return APR_EOF;
+    }
+    return rv;
+}
+
 /* Read until EAGAIN or the budget, feeding the session. */
 static ws_io_result_e read_input(ws_io_t *io)
 {
@@ -300,6 +359,18 @@ static ws_io_result_e read_input(ws_io_t *io)
              * the socket does not say so. */
             io->read_more = 1;
             return WS_IO_BUSY;
+        }
+        if (io->direct) {
+            rv = read_direct(io, buf, &len);
+            if (APR_STATUS_IS_EAGAIN(rv)) {
+                return WS_IO_AGAIN;
+            }
+            if (rv != APR_SUCCESS) {
+                ap_log_cerror(APLOG_MARK, APLOG_TRACE1, rv, c,
+                              "[ws %lu] read ended", ws_session_id(io->ws));
+                return WS_IO_EOF;
+            }
+            goto feed;
         }
         apr_brigade_cleanup(io->ibb);
         rv = ap_get_brigade(c->input_filters, io->ibb, AP_MODE_READBYTES,
@@ -334,6 +405,11 @@ static ws_io_result_e read_input(ws_io_t *io)
         if (len == 0) {
             return WS_IO_AGAIN;
         }
+        if (len < WS_READ_CHUNK && !io->tls && filters_plain(c)) {
+            /* The core filter read until EAGAIN: it holds nothing. */
+            io->direct = 1;
+        }
+    feed:
         budget -= len < budget ? len : budget;
         if (ws_session_feed(io->ws, buf, len, apr_time_now())
             == WS_STATE_CLOSED) {
@@ -347,21 +423,23 @@ static ws_io_result_e read_input(ws_io_t *io)
                 return WS_IO_AGAIN;
             }
         }
-        /* On a plain socket, a read shorter than one socket bucket means
-         * the kernel had nothing more at that moment, and no filter holds
-         * any: skip the read that would only say EAGAIN (whatever arrives
-         * later wakes the poll).  Through TLS, mod_ssl may hold decrypted
-         * bytes: read on until EAGAIN. */
-        if (len < APR_BUCKET_BUFF_SIZE && !io->tls) {
+        /* On a plain socket, a read shorter than asked (one socket bucket
+         * through the filters) means the kernel had nothing more at that
+         * moment, and no filter holds any: skip the read that would only
+         * say EAGAIN (whatever arrives later wakes the poll).  Through
+         * TLS, mod_ssl may hold decrypted bytes: read on until EAGAIN. */
+        if (!io->tls && len < (io->direct ? WS_READ_CHUNK
+                                          : APR_BUCKET_BUFF_SIZE)) {
             return WS_IO_AGAIN;
         }
     }
 }
 
 /* One round of work for the owner: read (if readable), mail, timers,
- * write.  Returns 1 while the connection goes on; sets busy if input was
- * left for the next turn. */
-static int work(ws_io_t *io, int readable, apr_time_t now)
+ * write (unless push_now is 0: the owner pushes later, ws_io_push).
+ * Returns 1 while the connection goes on; sets busy if input was left for
+ * the next turn. */
+static int work(ws_io_t *io, int readable, apr_time_t now, int push_now)
 {
     ws_io_result_e res = WS_IO_AGAIN;
     int drop;
@@ -379,7 +457,9 @@ static int work(ws_io_t *io, int readable, apr_time_t now)
     }
     ws_session_take_mail(io->ws, now);
     drop = ws_session_timers(io->ws, now);
-    push(io);
+    if (push_now) {
+        push(io);
+    }
     return res == WS_IO_AGAIN && !drop && io->write_status == APR_SUCCESS
            && ws_session_engine_state(io->ws) != WS_STATE_CLOSED;
 }
@@ -635,7 +715,7 @@ void ws_io_run_thread(ws_io_t *io)
             apr_int16_t want;
 
             take_stop_signal();
-            if (!work(io, 1, apr_time_now())) {
+            if (!work(io, 1, apr_time_now(), 1)) {
                 break;
             }
             want = APR_POLLIN | (io->out_pending ? APR_POLLOUT : 0);
@@ -796,12 +876,12 @@ static int linger(ws_io_t *io, apr_time_t now)
     return 1;
 }
 
-int ws_io_turn(ws_io_t *io, int readable, apr_time_t now)
+int ws_io_turn(ws_io_t *io, int readable, apr_time_t now, int push_now)
 {
     if (io->linger_until) {
         return linger(io, now);
     }
-    if (work(io, readable, now)) {
+    if (work(io, readable, now, push_now)) {
         return 1;
     }
     end(io);
@@ -812,7 +892,7 @@ int ws_io_turn(ws_io_t *io, int readable, apr_time_t now)
 
 int ws_io_tick(ws_io_t *io, apr_time_t now)
 {
-    int keep = ws_io_turn(io, 0, now);
+    int keep = ws_io_turn(io, 0, now, 1);
 
     if (!ws_session_quiet(io->ws, now, WS_TRIM_AFTER)) {
         io->trimmed = 0;
@@ -838,7 +918,7 @@ int ws_io_adopted(ws_io_t *io, ws_owner_t *owner, void *slot,
     /* The loop never blocks: reads and writes on this socket are
      * non-blocking from now on. */
     apr_socket_timeout_set(ap_get_conn_socket(io->c), 0);
-    return ws_io_turn(io, 1, now);
+    return ws_io_turn(io, 1, now, 1);
 }
 
 int ws_io_wants_write(const ws_io_t *io)

@@ -39,6 +39,11 @@ void ws_io_stop_signals_release(void);
  * ends (on_close) if the pool goes first. */
 ws_io_t *ws_io_create(ws_session_t *ws, conn_rec *c);
 
+/* post_config: find mod_logio's byte count (plain connections are read
+ * from the socket, not through its filter, once the core filter holds
+ * nothing; what is read is still counted). */
+void ws_io_post_config(void);
+
 ws_session_t *ws_io_session(const ws_io_t *io);
 conn_rec *ws_io_conn(const ws_io_t *io);
 
@@ -54,8 +59,10 @@ void ws_io_run_thread(ws_io_t *io);
 int ws_io_adopted(ws_io_t *io, ws_owner_t *owner, void *slot,
                   apr_time_t now);
 /* A turn: read if readable (or input was left over), mail, timers,
- * write. */
-int ws_io_turn(ws_io_t *io, int readable, apr_time_t now);
+ * write -- or, with push_now 0, leave the writing to the caller's
+ * ws_io_push later in its round (a loop writes after every turn of the
+ * round: a client gets its answers together, with fewer wake-ups). */
+int ws_io_turn(ws_io_t *io, int readable, apr_time_t now, int push_now);
 /* A timer tick (every WS_TIMER_TICK_MS): a turn without input, and idle
  * memory given back. */
 int ws_io_tick(ws_io_t *io, apr_time_t now);

@@ -285,7 +285,12 @@ static void turn(ws_loop_t *l, entry_t *e, int readable, apr_time_t now)
         return;
     }
     e->turn_round = l->round;
-    settle(l, e, ws_io_turn(e->io, readable, now));
+    settle(l, e, ws_io_turn(e->io, readable, now, 0));
+    /* Its output goes with everyone's at the end of the round: the
+     * reads of a round first, then the writes (a peer woken by the
+     * first answer finds the others there; one write per turn would
+     * wake it each time). */
+    owner_dirty(&l->owner, NULL, e);
 }
 
 /* The turns cut short last round, now that everyone had one. */

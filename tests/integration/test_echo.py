@@ -86,6 +86,26 @@ def test_raw_pipelined_frames_in_one_write_all_echo(mpm_server):
             assert ws.recv_message() == (OP_TEXT, "p{}".format(i).encode())
 
 
+def test_frames_sent_with_the_upgrade_then_later_all_echo(mpm_server):
+    """Frames in the upgrade's own write (httpd's input filters hold them
+    at the 101), then more, small and over the 64 KB a read takes (a plain
+    connection is then read from the socket itself): every message comes
+    back, in order."""
+    big = "b" * (100 * 1024)
+    early = [("e{}".format(i)) for i in range(5)] + [big, "after big"]
+    later = ["l0", "x" * (300 * 1024), "l2"]
+    with RawWebSocket(mpm_server.port, "/echo", early=b"".join(
+            wsutil.frame(OP_TEXT, m) for m in early)) as ws:
+        for m in early:
+            assert ws.recv_message() == (OP_TEXT, m.encode())
+        for m in later:
+            ws.send_frame(OP_TEXT, m.encode())
+            assert ws.recv_message() == (OP_TEXT, m.encode())
+        ws.send(b"".join(wsutil.frame(OP_TEXT, m) for m in later))
+        for m in later:
+            assert ws.recv_message() == (OP_TEXT, m.encode())
+
+
 @pytest.mark.parametrize("opcode,parts", [
     (OP_TEXT, [b"Hel", b"lo, ", b"fragmented ", b"world"]),
     (OP_BINARY, [b"\x00\x01", b"", b"\x02\x03\xff", b"\x04"]),

@@ -273,15 +273,16 @@ class RawWebSocket:
     a test gives it and reads the server's frames one by one."""
 
     def __init__(self, port, path="/echo", headers=None, timeout=READ_TIMEOUT,
-                 source=None, refusal_ok=False):
+                 source=None, refusal_ok=False, early=b""):
         """source: the local address to connect from; refusal_ok: a
         refused upgrade is not an error (see .response; the socket is
-        closed then)."""
+        closed then); early: bytes (frames) sent in the same write as the
+        upgrade request, before its answer."""
         self.port = port
         self.sock = connect(port, timeout=timeout, source=source)
         self.key = new_key()
         self.sock.sendall(upgrade_request(path, port, key=self.key,
-                                          headers=headers))
+                                          headers=headers) + early)
         self.response, rest = read_head(self.sock)
         self.buf = bytearray(rest)      # bytes after the 101, not yet read
         if self.response.status != 101:
