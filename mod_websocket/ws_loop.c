@@ -47,6 +47,9 @@
 
 #define WS_LOOP_EVENTS 256
 
+/* Turns whose output is written together (see turn()). */
+#define WS_LOOP_PUSH_BATCH 32
+
 typedef struct ws_loop ws_loop_t;
 
 typedef struct entry {
@@ -84,6 +87,7 @@ struct ws_loop {
     unsigned round;             /* loop thread only */
     entry_t *again;             /* loop thread only */
     entry_t *dirty;             /* loop thread only */
+    int ndirty;                 /* entries on it */
     entry_t *owned;             /* loop thread only */
     entry_t *leaving;           /* loop thread only */
 };
@@ -164,6 +168,7 @@ static void owner_dirty(ws_owner_t *owner, ws_session_t *ws, void *slot)
         e->in_dirty = 1;
         e->dirty_next = l->dirty;
         l->dirty = e;
+        l->ndirty++;
     }
 }
 
@@ -278,6 +283,8 @@ static void settle(ws_loop_t *l, entry_t *e, int keep)
     }
 }
 
+static void push_dirty(ws_loop_t *l);
+
 /* One turn of e, at most one per round (ticks aside). */
 static void turn(ws_loop_t *l, entry_t *e, int readable, apr_time_t now)
 {
@@ -286,11 +293,16 @@ static void turn(ws_loop_t *l, entry_t *e, int readable, apr_time_t now)
     }
     e->turn_round = l->round;
     settle(l, e, ws_io_turn(e->io, readable, now, 0));
-    /* Its output goes with everyone's at the end of the round: the
-     * reads of a round first, then the writes (a peer woken by the
-     * first answer finds the others there; one write per turn would
-     * wake it each time). */
+    /* Its output goes with others', WS_LOOP_PUSH_BATCH turns at a time
+     * (or at the end of the round): a peer woken by the first answer
+     * finds the next ones there, where one write per turn would wake it
+     * each time; a batch keeps the sessions in the cache between their
+     * turn and their write, and the first answer from waiting for a
+     * whole round of thousands (a broadcast). */
     owner_dirty(&l->owner, NULL, e);
+    if (l->ndirty >= WS_LOOP_PUSH_BATCH) {
+        push_dirty(l);
+    }
 }
 
 /* The turns cut short last round, now that everyone had one. */
@@ -360,6 +372,7 @@ static void push_dirty(ws_loop_t *l)
     entry_t *e = l->dirty, *next;
 
     l->dirty = NULL;
+    l->ndirty = 0;
     for (; e; e = next) {
         next = e->dirty_next;
         e->in_dirty = 0;
