@@ -206,6 +206,93 @@ static int sink_frame(void *sink, const uint8_t *hdr, size_t hlen,
 
 static const ws_sink_ops_t sink_ops = { sink_frame };
 
+/*
+ * Writing the socket ourselves.  A plain connection whose only output
+ * filter is httpd's core, while the core holds nothing, gets obb written
+ * with one writev() of its frames: the same system call the core would
+ * make, without passing each frame through the filter, holding it there
+ * (the core keeps less than 4 KB until told to write) and asking again.
+ * mod_logio counts what is written, as the core does.  Anything else (TLS,
+ * HTTP/2 streams, other filters, the core still holding output) goes
+ * through the filters.
+ */
+static APR_OPTIONAL_FN_TYPE(ap_logio_add_bytes_out) *logio_add_bytes_out;
+
+/* At most this many frames' pieces in one writev(). */
+#define WS_PUSH_IOVS 64
+
+/* Is c's output chain only httpd's core? */
+static int out_filters_plain(conn_rec *c)
+{
+    return !c->output_filters->next
+           && !strcasecmp(c->output_filters->frec->name, "core");
+}
+
+/* One writev() of obb's first frames (within *budget).  *more: the socket
+ * took all of it (the caller may go on). */
+static apr_status_t push_direct(ws_io_t *io, apr_off_t *budget, int *more)
+{
+    struct iovec vec[WS_PUSH_IOVS];
+    apr_socket_t *sock = ap_get_conn_socket(io->c);
+    apr_interval_time_t timeout;
+    apr_size_t total = 0, written = 0, left;
+    apr_bucket *b;
+    apr_status_t rv;
+    int n = 0;
+
+    *more = 0;
+    for (b = APR_BRIGADE_FIRST(io->obb);
+         b != APR_BRIGADE_SENTINEL(io->obb) && n < WS_PUSH_IOVS
+         && (apr_off_t)total < *budget;
+         b = APR_BUCKET_NEXT(b)) {
+        const char *data;
+        apr_size_t len;
+
+        rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        if (len) {
+            vec[n].iov_base = (void *)data;
+            vec[n].iov_len = len;
+            n++;
+            total += len;
+        }
+    }
+    if (n == 0) {
+        apr_brigade_cleanup(io->obb);
+        return APR_SUCCESS;
+    }
+    apr_socket_timeout_get(sock, &timeout);
+    apr_socket_timeout_set(sock, 0);
+    rv = apr_socket_sendv(sock, vec, n, &written);
+    apr_socket_timeout_set(sock, timeout);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
+        return rv;
+    }
+    for (left = written; left > 0;) {
+        b = APR_BRIGADE_FIRST(io->obb);
+        if (b->length > left) {
+            apr_bucket_split(b, left);
+            left = 0;
+        }
+        else {
+            left -= b->length;
+        }
+        apr_bucket_delete(b);
+    }
+    if (written) {
+        io->obb_bytes -= written;
+        ws_session_written(io->ws, written);
+        if (logio_add_bytes_out) {
+            logio_add_bytes_out(io->c, (apr_off_t)written);
+        }
+        *budget -= (apr_off_t)written;
+    }
+    *more = rv == APR_SUCCESS && written == total;
+    return APR_SUCCESS;
+}
+
 /* Write queued output without blocking, at most WS_PUSH_BUDGET; sets
  * out_pending if some is left for later. */
 static apr_status_t push(ws_io_t *io)
@@ -213,11 +300,19 @@ static apr_status_t push(ws_io_t *io)
     conn_rec *c = io->c;
     apr_status_t rv = io->write_status;
     apr_off_t budget = WS_PUSH_BUDGET;
+    int more = 1;
 
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    for (;;) {
+    if (!io->tls && !c->data_in_output_filters && out_filters_plain(c)) {
+        while (rv == APR_SUCCESS && more && budget > 0
+               && !APR_BRIGADE_EMPTY(io->obb)) {
+            rv = push_direct(io, &budget, &more);
+        }
+        more = 0;               /* the filters have nothing to do */
+    }
+    while (rv == APR_SUCCESS && more) {
         apr_bucket *after;
         apr_off_t len = 0;
 
@@ -300,6 +395,7 @@ static APR_OPTIONAL_FN_TYPE(ap_logio_add_bytes_in) *logio_add_bytes_in;
 void ws_io_post_config(void)
 {
     logio_add_bytes_in = APR_RETRIEVE_OPTIONAL_FN(ap_logio_add_bytes_in);
+    logio_add_bytes_out = APR_RETRIEVE_OPTIONAL_FN(ap_logio_add_bytes_out);
 }
 
 /* Are c's input filters only httpd's core and mod_logio's count? */

@@ -36,7 +36,7 @@ WebSocketLoadHandler broadcast "{bc}"
     SetHandler websocket-status
     Require local
 </Location>
-LogFormat "%>s %D \\"%r\\" s=%{WS_SESSION}e d=%{WS_DURATION}e code=%{WS_CLOSE_CODE}e by=%{WS_CLOSED_BY}e reason=\\"%{WS_CLOSE_REASON}e\\" in=%{WS_MSGS_IN}e/%{WS_BYTES_IN}e out=%{WS_MSGS_OUT}e/%{WS_BYTES_OUT}e b=%b I=%I proto=%{WS_PROTOCOL}e ext=\\"%{WS_COMPRESSION}e\\" ua=\\"%{User-Agent}i\\"" session
+LogFormat "%>s %D \\"%r\\" s=%{WS_SESSION}e d=%{WS_DURATION}e code=%{WS_CLOSE_CODE}e by=%{WS_CLOSED_BY}e reason=\\"%{WS_CLOSE_REASON}e\\" in=%{WS_MSGS_IN}e/%{WS_BYTES_IN}e out=%{WS_MSGS_OUT}e/%{WS_BYTES_OUT}e b=%b I=%I O=%O proto=%{WS_PROTOCOL}e ext=\\"%{WS_COMPRESSION}e\\" ua=\\"%{User-Agent}i\\"" session
 CustomLog "@ROOT@/logs/session_log" session env=WS_SESSION
 CustomLog "@ROOT@/logs/upgrade_log" session env=!WS_SESSION
 # Every field mod_log_config (and mod_logio, built in) has, on every line: the
@@ -363,7 +363,7 @@ def test_one_session_line_at_the_end_under_each_mpm(httpd_factory, mpm):
         m = re.match(r'101 (\d+) "GET /echo2 HTTP/1.1" s=(\d+) '
                      r'd=(\d+)\.(\d{3}) code=4001 by=client '
                      r'reason="done here" in=3/(\d+) out=3/(\d+) b=(\d+) '
-                     r'I=(\d+) proto=chat.v1 ext="permessage-deflate[^"]*" '
+                     r'I=(\d+) O=(\d+) proto=chat.v1 ext="permessage-deflate[^"]*" '
                      r'ua="status-test/1"$', first)
         assert m, first
         micros, secs = int(m.group(1)), int(m.group(3))
@@ -372,8 +372,10 @@ def test_one_session_line_at_the_end_under_each_mpm(httpd_factory, mpm):
         assert int(m.group(5)) > 0 and int(m.group(6)) > 0
         assert int(m.group(7)) == int(m.group(6))        # %b = bytes out
         # mod_logio's %I counts what the session read (plain connections
-        # are read from the socket, past its filter).
+        # are read from the socket, past its filter)...
         assert int(m.group(8)) >= int(m.group(5))
+        # And %O what it wrote (past the core output filter, as well).
+        assert int(m.group(9)) >= int(m.group(6))
         second = next(line for line in lines if "GET /echo " in line)
         assert "code=1009 by=server" in second, second
         # The error log names the session by the same id.
