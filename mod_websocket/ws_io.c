@@ -435,6 +435,41 @@ static apr_status_t read_direct(ws_io_t *io, uint8_t *buf, apr_size_t *len)
     return rv;
 }
 
+/* One non-blocking read through c's input filters into buf (*len: its
+ * size, then what came): APR_EAGAIN when nothing came, APR_EOF at the
+ * end of the input. */
+static apr_status_t read_filtered(ws_io_t *io, uint8_t *buf, apr_size_t *len)
+{
+    apr_status_t rv;
+
+    apr_brigade_cleanup(io->ibb);
+    rv = ap_get_brigade(io->c->input_filters, io->ibb, AP_MODE_READBYTES,
+                        APR_NONBLOCK_READ, *len);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (!APR_BRIGADE_EMPTY(io->ibb) && io->upgrade_eos
+        && APR_BUCKET_IS_EOS(APR_BRIGADE_FIRST(io->ibb))) {
+        /* An HTTP/2 stream's input opens with an EOS that ends the
+         * upgrade request's (empty) body (mod_http2, h2_c2.c); the
+         * WebSocket follows. */
+        io->upgrade_eos = 0;
+        apr_bucket_delete(APR_BRIGADE_FIRST(io->ibb));
+    }
+    if (APR_BRIGADE_EMPTY(io->ibb)) {
+        return APR_EAGAIN;
+    }
+    if (APR_BUCKET_IS_EOS(APR_BRIGADE_FIRST(io->ibb))) {
+        return APR_EOF;
+    }
+    rv = apr_brigade_flatten(io->ibb, (char *)buf, len);
+    apr_brigade_cleanup(io->ibb);
+    if (rv == APR_SUCCESS && *len == 0) {
+        return APR_EAGAIN;
+    }
+    return rv;
+}
+
 /* Read until EAGAIN or the budget, feeding the session. */
 static ws_io_result_e read_input(ws_io_t *io)
 {
@@ -456,21 +491,8 @@ static ws_io_result_e read_input(ws_io_t *io)
             io->read_more = 1;
             return WS_IO_BUSY;
         }
-        if (io->direct) {
-            rv = read_direct(io, buf, &len);
-            if (APR_STATUS_IS_EAGAIN(rv)) {
-                return WS_IO_AGAIN;
-            }
-            if (rv != APR_SUCCESS) {
-                ap_log_cerror(APLOG_MARK, APLOG_TRACE1, rv, c,
-                              "[ws %lu] read ended", ws_session_id(io->ws));
-                return WS_IO_EOF;
-            }
-            goto feed;
-        }
-        apr_brigade_cleanup(io->ibb);
-        rv = ap_get_brigade(c->input_filters, io->ibb, AP_MODE_READBYTES,
-                            APR_NONBLOCK_READ, WS_READ_CHUNK);
+        rv = io->direct ? read_direct(io, buf, &len)
+                        : read_filtered(io, buf, &len);
         if (APR_STATUS_IS_EAGAIN(rv)) {
             return WS_IO_AGAIN;
         }
@@ -479,33 +501,11 @@ static ws_io_result_e read_input(ws_io_t *io)
                           "[ws %lu] read ended", ws_session_id(io->ws));
             return WS_IO_EOF;
         }
-        if (!APR_BRIGADE_EMPTY(io->ibb) && io->upgrade_eos
-            && APR_BUCKET_IS_EOS(APR_BRIGADE_FIRST(io->ibb))) {
-            /* An HTTP/2 stream's input opens with an EOS that ends the
-             * upgrade request's (empty) body (mod_http2, h2_c2.c); the
-             * WebSocket follows. */
-            io->upgrade_eos = 0;
-            apr_bucket_delete(APR_BRIGADE_FIRST(io->ibb));
-        }
-        if (APR_BRIGADE_EMPTY(io->ibb)) {
-            return WS_IO_AGAIN;
-        }
-        if (APR_BUCKET_IS_EOS(APR_BRIGADE_FIRST(io->ibb))) {
-            return WS_IO_EOF;
-        }
-        rv = apr_brigade_flatten(io->ibb, (char *)buf, &len);
-        apr_brigade_cleanup(io->ibb);
-        if (rv != APR_SUCCESS) {
-            return WS_IO_EOF;
-        }
-        if (len == 0) {
-            return WS_IO_AGAIN;
-        }
-        if (len < WS_READ_CHUNK && !io->tls && filters_plain(c)) {
+        if (!io->direct && len < WS_READ_CHUNK && !io->tls
+            && filters_plain(c)) {
             /* The core filter read until EAGAIN: it holds nothing. */
             io->direct = 1;
         }
-    feed:
         budget -= len < budget ? len : budget;
         if (ws_session_feed(io->ws, buf, len, apr_time_now())
             == WS_STATE_CLOSED) {

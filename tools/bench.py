@@ -900,19 +900,25 @@ def zidle(b, a, conf, hport, errlog, servers):
         srv.stop()
 
 
+def wait_listening(srv, port, timeout=15.0):
+    """Wait (at most timeout s) until srv printed "listening" and port
+    answers; True if it did and is still running."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and srv.alive():
+        with open(srv.log_path) as f:
+            if "listening" in f.read():
+                break
+        time.sleep(0.05)
+    return srv.alive() and serverroot.wait_port(port, proc=srv.proc)
+
+
 def start_node(b, a, script, port, log, extra=()):
     """Start tools/<script> on port (extra: more arguments); wait for its
     "listening"."""
     argv = b.server_pin + [a.node, os.path.join(TOOLS, script), str(port)] \
         + list(extra)
     node = Server("node", argv, log)
-    deadline = time.time() + 15
-    while time.time() < deadline and node.alive():
-        with open(node.log_path) as f:
-            if "listening" in f.read():
-                break
-        time.sleep(0.05)
-    if not (node.alive() and serverroot.wait_port(port, proc=node.proc)):
+    if not wait_listening(node, port):
         node.stop()
         raise RuntimeError("{} did not start; see {}".format(
             script, node.log_path))
@@ -954,13 +960,7 @@ def start_lws(b, a, port):
     "listening".  None (and b.lws_note says why) when it does not start."""
     log = os.path.join(a.dir, "lws-echo.out")
     srv = Server("lws-echo", b.server_pin + [a.lws_echo, str(port)], log)
-    deadline = time.time() + 15
-    while time.time() < deadline and srv.alive():
-        with open(srv.log_path) as f:
-            if "listening" in f.read():
-                break
-        time.sleep(0.05)
-    if srv.alive() and serverroot.wait_port(port, proc=srv.proc):
+    if wait_listening(srv, port):
         return srv
     srv.stop()
     with open(log) as f:
@@ -1570,6 +1570,17 @@ def ws_version():
         return "?"
 
 
+def print_echo_row(label, name, m, runs, notes):
+    """One echo row of the table: m the medians, runs the rounds."""
+    print("| {} | {} | {:.0f} | {:.3f} | {} | {} | {} | {} | {:.1f} "
+          "| {:.0f} | {} |".format(
+              label, name, m["msgs_per_s"], med(runs, "mb_per_s"),
+              fmt(m["p50_ms"]), fmt(m["p99_ms"]),
+              fmt(med(runs, "p999_ms")), fmt(med(runs, "max_ms")),
+              m["server_cpu_us_per_msg"], sum(r["errors"] for r in runs),
+              "; ".join(notes)))
+
+
 def echo_rows(b, c, k, s, names):
     """The echo rows of one ECHO_CASES case, one per server of names
     (mod_websocket first): medians of the rounds, each figure on its own;
@@ -1614,13 +1625,7 @@ def echo_rows(b, c, k, s, names):
                              "CPU/msg no more than libwebsockets'): {}"
                              .format("**missed on {}**".format(
                                  ", ".join(missed)) if missed else "met"))
-        print("| {} | {} | {:.0f} | {:.3f} | {} | {} | {} | {} | {:.1f} "
-              "| {:.0f} | {} |".format(
-                  label, name, m["msgs_per_s"], med(runs, "mb_per_s"),
-                  fmt(m["p50_ms"]), fmt(m["p99_ms"]),
-                  fmt(med(runs, "p999_ms")), fmt(med(runs, "max_ms")),
-                  m["server_cpu_us_per_msg"], sum(r["errors"] for r in runs),
-                  "; ".join(notes)))
+        print_echo_row(label, name, m, runs, notes)
 
 
 def zrows(b, c, k, s):
@@ -1685,13 +1690,7 @@ def zrows(b, c, k, s):
             if mw and m["msgs_per_s"]:
                 notes.append("mod_websocket/node = {:.2f}".format(
                     mw["msgs_per_s"] / m["msgs_per_s"]))
-        print("| {} | {} | {:.0f} | {:.3f} | {} | {} | {} | {} | {:.1f} "
-              "| {:.0f} | {} |".format(
-                  label, name, m["msgs_per_s"], med(runs, "mb_per_s"),
-                  fmt(m["p50_ms"]), fmt(m["p99_ms"]),
-                  fmt(med(runs, "p999_ms")), fmt(med(runs, "max_ms")),
-                  m["server_cpu_us_per_msg"], sum(r["errors"] for r in runs),
-                  "; ".join(notes)))
+        print_echo_row(label, name, m, runs, notes)
 
 
 def zidle_rows(b):
