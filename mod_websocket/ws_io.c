@@ -92,6 +92,8 @@ struct ws_io {
     int read_more;              /* input may be held: read next turn */
     int busy;                   /* the last turn stopped at its budget */
     int trimmed;                /* idle memory given back */
+    apr_uint64_t trimmed_msgs;  /* data messages when it was, +1 (0:
+                                 * never trimmed) */
     apr_time_t adopted_at;      /* when a loop took it */
     apr_time_t linger_until;    /* closing TCP: the deadline; 0 before */
     int shut_wr;
@@ -851,8 +853,9 @@ void ws_io_run_thread(ws_io_t *io)
  * through one buffer at a time and are freed at once, so a busy
  * connection reuses the same blocks instead of paying an mmap/munmap pair
  * per block (Debian's APR maps each block).  A connection quiet for
- * WS_TRIM_AFTER gives those back too (trim()); it trims again after its
- * next busy spell.  `make bench` (idle) measures what this keeps.
+ * WS_TRIM_AFTER gives those back too (trim()); it trims again after a
+ * busy spell that carried data messages (not after pings and pongs).
+ * `make bench` (idle) measures what this keeps.
  */
 #define WS_LEAN_FREE  (2 * 8192)
 #define WS_TRIM_AFTER apr_time_from_sec(1)
@@ -994,11 +997,30 @@ int ws_io_tick(ws_io_t *io, apr_time_t now)
         io->trimmed = 0;
     }
     else if (keep && !io->linger_until && !io->trimmed) {
-        ws_session_trim(io->ws);
-        trim(io);
+        /* A spell of pings and pongs leaves nothing to give back (their
+         * frames come from the bucket allocator's small blocks): trimming
+         * anyway maps two blocks and unmaps them, and an unmap costs
+         * every CPU of the process a TLB flush.  Idle connections ping
+         * every WebSocketPingInterval: only data messages since the last
+         * trim make another worth it. */
+        apr_uint64_t msgs = ws_session_messages(io->ws) + 1;
+
+        if (msgs != io->trimmed_msgs) {
+            ws_session_trim(io->ws);
+            trim(io);
+            io->trimmed_msgs = msgs;
+        }
         io->trimmed = 1;
     }
     return keep;
+}
+
+apr_time_t ws_io_next_tick(const ws_io_t *io, apr_time_t now)
+{
+    if (io->linger_until || !io->trimmed) {
+        return 0;
+    }
+    return ws_session_timers_next(io->ws, now);
 }
 
 int ws_io_adopted(ws_io_t *io, ws_owner_t *owner, void *slot,

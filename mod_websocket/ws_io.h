@@ -66,6 +66,10 @@ int ws_io_turn(ws_io_t *io, int readable, apr_time_t now, int push_now);
 /* A timer tick (every WS_TIMER_TICK_MS): a turn without input, and idle
  * memory given back. */
 int ws_io_tick(ws_io_t *io, apr_time_t now);
+/* After a tick: the earliest time the next tick may have something to do
+ * if nothing happens on the connection meanwhile (its timers, a pending
+ * trim, a lingering close): 0 for the next tick. */
+apr_time_t ws_io_next_tick(const ws_io_t *io, apr_time_t now);
 /* The output of the last turn was not all written: wait for
  * writability. */
 int ws_io_wants_write(const ws_io_t *io);

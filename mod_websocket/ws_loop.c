@@ -42,6 +42,7 @@
 
 #include "ws_private.h"
 #include "ws_loop.h"
+#include "ws_child.h"
 #include "ws_config.h"
 #include "ws_session.h"
 
@@ -62,6 +63,8 @@ typedef struct entry {
     struct entry *prev, *next;  /* owned */
     unsigned epoll_events;      /* what epoll watches; 0: not in the set */
     unsigned turn_round;        /* the round of its last turn */
+    apr_time_t next_tick;       /* ticks before it have nothing to do; 0:
+                                 * look at the next (ws_io_next_tick) */
     unsigned char in_ready;     /* the loop's lock */
     unsigned char in_again;
     unsigned char in_dirty;
@@ -292,6 +295,7 @@ static void turn(ws_loop_t *l, entry_t *e, int readable, apr_time_t now)
         return;
     }
     e->turn_round = l->round;
+    e->next_tick = 0;           /* its timers may have moved */
     settle(l, e, ws_io_turn(e->io, readable, now, 0));
     /* Its output goes with others', WS_LOOP_PUSH_BATCH turns at a time
      * (or at the end of the round): a peer woken by the first answer
@@ -383,15 +387,28 @@ static void push_dirty(ws_loop_t *l)
     }
 }
 
+/* Every WS_TIMER_TICK_MS: the timers of the sessions that may have one
+ * due.  A session that had no turn since its last tick and whose timers
+ * say nothing is due yet is skipped (an idle one is looked at when its
+ * ping is due, not four times a second); while the child stops, all are
+ * looked at (the stop moves everyone's deadline). */
 static void tick(ws_loop_t *l, apr_time_t now)
 {
     entry_t *e = l->owned, *next;
+    ws_timer_stop_t stop;
+    int stopping;
 
+    ws_child_stop_state(&stop, now);
+    stopping = stop.now || stop.graceful_since;
     for (; e; e = next) {
         next = e->next;
+        if (e->leaving || (!stopping && e->next_tick > now)) {
+            continue;
+        }
+        e->turn_round = l->round;
+        settle(l, e, ws_io_tick(e->io, now));
         if (!e->leaving) {
-            e->turn_round = l->round;
-            settle(l, e, ws_io_tick(e->io, now));
+            e->next_tick = ws_io_next_tick(e->io, now);
         }
     }
 }

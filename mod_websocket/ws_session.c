@@ -582,12 +582,41 @@ void ws_session_take_mail(ws_session_t *ws, apr_time_t now)
     }
 }
 
+/* What the timer rules of ws go by at now: its settings, the child's
+ * stop; returns where its closing handshake stands. */
+static ws_timer_phase_e timer_inputs(const ws_session_t *ws,
+                                     ws_timer_settings_t *set,
+                                     ws_timer_stop_t *stop, apr_time_t now)
+{
+    set->ping = ws->set.ping;
+    set->ping_timeout = ws->set.ping_timeout;
+    set->idle = ws->set.idle;
+    set->close_timeout = ws->set.close_timeout;
+    set->graceful = ws->set.graceful;
+    ws_child_stop_state(stop, now);
+    return ws->engine.state == WS_STATE_CLOSING ? WS_TIMER_CLOSING
+                                                : WS_TIMER_OPEN;
+}
+
+apr_time_t ws_session_timers_next(const ws_session_t *ws, apr_time_t now)
+{
+    ws_timer_settings_t set;
+    ws_timer_stop_t stop;
+    ws_timer_phase_e phase = timer_inputs(ws, &set, &stop, now);
+
+    if (ws->engine.state == WS_STATE_CLOSED) {
+        return 0;
+    }
+    return ws_timers_next(&ws->timers, &set, phase, &stop);
+}
+
 int ws_session_timers(ws_session_t *ws, apr_time_t now)
 {
     ws_conn_t *e = &ws->engine;
     ws_timer_settings_t set;
     ws_timer_stop_t stop;
     ws_timer_due_t due;
+    ws_timer_phase_e phase;
 
     if (ws_timers_new_control_window(&ws->timers, now)) {
         ws_conn_new_control_window(e);
@@ -595,16 +624,8 @@ int ws_session_timers(ws_session_t *ws, apr_time_t now)
     if (e->state == WS_STATE_CLOSED) {
         return 1;
     }
-    set.ping = ws->set.ping;
-    set.ping_timeout = ws->set.ping_timeout;
-    set.idle = ws->set.idle;
-    set.close_timeout = ws->set.close_timeout;
-    set.graceful = ws->set.graceful;
-    ws_child_stop_state(&stop, now);
-    due = ws_timers_due(&ws->timers, &set,
-                        e->state == WS_STATE_CLOSING ? WS_TIMER_CLOSING
-                                                     : WS_TIMER_OPEN,
-                        &stop, now);
+    phase = timer_inputs(ws, &set, &stop, now);
+    due = ws_timers_due(&ws->timers, &set, phase, &stop, now);
     switch (due.action) {
     case WS_TIMER_PING:
         if (ws_conn_ping(e, NULL, 0) == WS_CONN_OK) {
@@ -662,6 +683,11 @@ int ws_session_quiet(const ws_session_t *ws, apr_time_t now,
 void ws_session_trim(ws_session_t *ws)
 {
     ws_conn_trim(&ws->engine);
+}
+
+apr_uint64_t ws_session_messages(const ws_session_t *ws)
+{
+    return ws->engine.msgs_in + ws->engine.msgs_out;
 }
 
 void ws_session_note_end(ws_session_t *ws, const char *reason)

@@ -184,6 +184,10 @@ void ws_session_take_mail(ws_session_t *ws, apr_time_t now);
  * at now.  Returns 1 if TCP should be closed now (the peer is gone or did
  * not answer our close), with the reason noted for on_close. */
 int ws_session_timers(ws_session_t *ws, apr_time_t now);
+/* Owner's thread: when ws_session_timers may next have something to do
+ * if nothing happens on the connection meanwhile (ws_timers_next): 0 for
+ * now, APR_INT64_MAX for never. */
+apr_time_t ws_session_timers_next(const ws_session_t *ws, apr_time_t now);
 
 /* Owner's thread: the child stops at once: start the closing handshake
  * with 1001 now. */
@@ -200,6 +204,9 @@ ws_state_e ws_session_engine_state(const ws_session_t *ws);
 int ws_session_quiet(const ws_session_t *ws, apr_time_t now,
                      apr_interval_time_t quiet);
 void ws_session_trim(ws_session_t *ws);
+/* Data messages so far, both ways (owner's thread): what may have left
+ * memory to trim since the last look (control frames leave none). */
+apr_uint64_t ws_session_messages(const ws_session_t *ws);
 
 /* Why the connection ends without a close exchange ("peer vanished",
  * "write failed"...: static text), for on_close; the first reason

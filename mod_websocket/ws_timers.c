@@ -99,3 +99,40 @@ ws_timer_due_t ws_timers_due(ws_timers_t *t, const ws_timer_settings_t *set,
     }
     return due(WS_TIMER_NONE, 0, NULL);
 }
+
+/* The earlier of a and b. */
+static apr_time_t earlier(apr_time_t a, apr_time_t b)
+{
+    return a < b ? a : b;
+}
+
+apr_time_t ws_timers_next(const ws_timers_t *t, const ws_timer_settings_t *set,
+                          ws_timer_phase_e phase, const ws_timer_stop_t *stop)
+{
+    apr_time_t next = APR_INT64_MAX;
+
+    if (phase == WS_TIMER_CLOSING) {
+        if (!t->close_sent || stop->now) {
+            return 0;
+        }
+        return t->close_sent + set->close_timeout + 1;
+    }
+    if (stop->now) {
+        return 0;
+    }
+    /* The comparisons of ws_timers_due: "> limit" is due a microsecond
+     * after, ">= limit" at it. */
+    if (stop->graceful_since) {
+        next = earlier(next, stop->graceful_since + set->graceful);
+    }
+    if (set->idle > 0) {
+        next = earlier(next, t->last_msg + set->idle + 1);
+    }
+    if (t->ping_sent) {
+        next = earlier(next, t->ping_sent + set->ping_timeout + 1);
+    }
+    else if (set->ping > 0) {
+        next = earlier(next, t->last_rx + set->ping);
+    }
+    return next;
+}

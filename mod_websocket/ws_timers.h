@@ -108,4 +108,12 @@ ws_timer_due_t ws_timers_due(ws_timers_t *t, const ws_timer_settings_t *set,
                              ws_timer_phase_e phase,
                              const ws_timer_stop_t *stop, apr_time_t now);
 
+/* The earliest time at which ws_timers_due may find something due, if no
+ * event (ws_timers_rx and the others) comes meanwhile: an owner need not
+ * look at the connection's timers before then.  0: look now (closing
+ * without a close sent yet, or the child stops at once); APR_INT64_MAX:
+ * never (no ping, no idle timeout, nothing outstanding). */
+apr_time_t ws_timers_next(const ws_timers_t *t, const ws_timer_settings_t *set,
+                          ws_timer_phase_e phase, const ws_timer_stop_t *stop);
+
 #endif /* WS_TIMERS_H */

@@ -215,6 +215,58 @@ START_TEST(quiet_needs_neither_input_nor_messages)
 }
 END_TEST
 
+/* ws_timers_next says exactly when ws_timers_due first finds something:
+ * nothing a microsecond before, something at it. */
+static void next_is_first_due(ws_timers_t *t, const ws_timer_settings_t *s,
+                              ws_timer_phase_e phase,
+                              const ws_timer_stop_t *stop,
+                              ws_timer_action_e want)
+{
+    apr_time_t next = ws_timers_next(t, s, phase, stop);
+
+    ck_assert(next > T0 && next < APR_INT64_MAX);
+    ck_assert_int_eq(ws_timers_due(t, s, phase, stop, next - 1).action,
+                     WS_TIMER_NONE);
+    ck_assert_int_eq(ws_timers_due(t, s, phase, stop, next).action, want);
+}
+
+START_TEST(next_is_when_the_first_timer_falls_due)
+{
+    ws_timer_settings_t s = settings();
+    ws_timer_stop_t graceful = { T0 + SEC(3), 0, "server restarting" };
+    ws_timer_stop_t now = { 0, 1, "server stopping" };
+    ws_timers_t t;
+
+    /* The ping, moved by input. */
+    ws_timers_init(&t, T0);
+    next_is_first_due(&t, &s, WS_TIMER_OPEN, &running, WS_TIMER_PING);
+    ws_timers_rx(&t, T0 + SEC(7));
+    ck_assert_int_eq(ws_timers_next(&t, &s, WS_TIMER_OPEN, &running),
+                     T0 + SEC(37));
+    /* The pong awaited. */
+    ws_timers_pinged(&t, T0 + SEC(37));
+    next_is_first_due(&t, &s, WS_TIMER_OPEN, &running, WS_TIMER_DROP);
+    /* The idle timeout comes first. */
+    s.idle = SEC(10);
+    ws_timers_init(&t, T0);
+    next_is_first_due(&t, &s, WS_TIMER_OPEN, &running, WS_TIMER_CLOSE);
+    /* A graceful stop, before any of them. */
+    next_is_first_due(&t, &s, WS_TIMER_OPEN, &graceful, WS_TIMER_CLOSE);
+    /* Our close awaiting the peer's. */
+    ws_timers_close_sent(&t, T0 + SEC(1));
+    next_is_first_due(&t, &s, WS_TIMER_CLOSING, &running, WS_TIMER_DROP);
+    /* Now: closing without a close noted, or an immediate stop. */
+    ws_timers_init(&t, T0);
+    ck_assert_int_eq(ws_timers_next(&t, &s, WS_TIMER_CLOSING, &running), 0);
+    ck_assert_int_eq(ws_timers_next(&t, &s, WS_TIMER_OPEN, &now), 0);
+    /* Never: no ping, no idle timeout, nothing outstanding. */
+    s.ping = 0;
+    s.idle = 0;
+    ck_assert(ws_timers_next(&t, &s, WS_TIMER_OPEN, &running)
+              == APR_INT64_MAX);
+}
+END_TEST
+
 Suite *ws_timers_suite(void)
 {
     Suite *s = suite_create("ws_timers");
@@ -232,6 +284,7 @@ Suite *ws_timers_suite(void)
     tcase_add_test(tc, an_immediate_stop_closes_now_and_waits_little);
     tcase_add_test(tc, control_rate_windows_are_one_second);
     tcase_add_test(tc, quiet_needs_neither_input_nor_messages);
+    tcase_add_test(tc, next_is_when_the_first_timer_falls_due);
     suite_add_tcase(s, tc);
     return s;
 }
