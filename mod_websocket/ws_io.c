@@ -560,15 +560,19 @@ static int work(ws_io_t *io, int readable, apr_time_t now, int push_now)
            && ws_session_engine_state(io->ws) != WS_STATE_CLOSED;
 }
 
-/* The connection is over: tell the handler, send what is left. */
+/* The connection is over: tell the handler, send what is left, then
+ * log the session -- after that write, which is the only one an event
+ * loop's last turn gets (its turns leave writing to the loop, which
+ * skips a session that ended): the session line counts the answers and
+ * the close frame sent with it. */
 static void end(ws_io_t *io)
 {
     ws_session_end(io->ws);
-    ws_accesslog_write(io->ws, io->c);
-    ws_registry_remove(io->ws);
     if (io->write_status == APR_SUCCESS) {
         push(io);
     }
+    ws_accesslog_write(io->ws, io->c);
+    ws_registry_remove(io->ws);
 }
 
 /* --- the connection --- */
