@@ -90,6 +90,8 @@ struct ws_io {
                                  * the EOS of the upgrade request */
     int out_pending;            /* the filters or obb still hold output */
     int read_more;              /* input may be held: read next turn */
+    int read_paused;            /* WS_READ_PAUSE unsent: no reading (nor
+                                 * polling for input) until it is below */
     int busy;                   /* the last turn stopped at its budget */
     int trimmed;                /* idle memory given back */
     apr_uint64_t trimmed_msgs;  /* data messages when it was, +1 (0:
@@ -354,6 +356,10 @@ static apr_status_t push(ws_io_t *io)
     }
     io->out_pending = c->data_in_output_filters
                       || !APR_BRIGADE_EMPTY(io->obb);
+    if (io->read_paused
+        && (!io->out_pending || io->obb_bytes < WS_READ_PAUSE)) {
+        io->read_paused = 0;
+    }
     return APR_SUCCESS;
 }
 
@@ -516,7 +522,14 @@ static ws_io_result_e read_input(ws_io_t *io)
         if (io->obb_bytes >= WS_PUSH_AT) {
             push(io);
             if (io->out_pending && io->obb_bytes >= WS_READ_PAUSE) {
-                /* Read again once the peer took some output. */
+                /* Read again once the peer took some output: until then
+                 * the owner polls its socket for writability only
+                 * (level-triggered readability would bring a turn, and a
+                 * read, at once: a client that never reads would have its
+                 * answers queued up to WebSocketMaxQueuedOutput).  An
+                 * HTTP/2 stream's input is a pipe its owner keeps
+                 * polling: it reads on. */
+                io->read_paused = !c->master;
                 io->read_more = 1;
                 return WS_IO_AGAIN;
             }
@@ -543,7 +556,7 @@ static int work(ws_io_t *io, int readable, apr_time_t now, int push_now)
     int drop;
 
     io->busy = 0;
-    if (readable || io->read_more) {
+    if ((readable || io->read_more) && !io->read_paused) {
         res = read_input(io);
     }
     if (res == WS_IO_BUSY) {
@@ -562,15 +575,19 @@ static int work(ws_io_t *io, int readable, apr_time_t now, int push_now)
            && ws_session_engine_state(io->ws) != WS_STATE_CLOSED;
 }
 
-/* The connection is over: tell the handler, send what is left. */
+/* The connection is over: tell the handler, send what is left, then
+ * log the session -- after that write, which is the only one an event
+ * loop's last turn gets (its turns leave writing to the loop, which
+ * skips a session that ended): the session line counts the answers and
+ * the close frame sent with it. */
 static void end(ws_io_t *io)
 {
     ws_session_end(io->ws);
-    ws_accesslog_write(io->ws, io->c);
-    ws_registry_remove(io->ws);
     if (io->write_status == APR_SUCCESS) {
         push(io);
     }
+    ws_accesslog_write(io->ws, io->c);
+    ws_registry_remove(io->ws);
 }
 
 /* --- the connection --- */
@@ -816,7 +833,8 @@ void ws_io_run_thread(ws_io_t *io)
             if (!work(io, 1, apr_time_now(), 1)) {
                 break;
             }
-            want = APR_POLLIN | (io->out_pending ? APR_POLLOUT : 0);
+            want = (io->read_paused ? 0 : APR_POLLIN)
+                   | (io->out_pending ? APR_POLLOUT : 0);
             if (input && pfd.desc_type == APR_POLL_SOCKET
                 && want != pfd.reqevents) {
                 apr_pollset_remove(me.ps, &pfd);
@@ -1042,6 +1060,11 @@ int ws_io_adopted(ws_io_t *io, ws_owner_t *owner, void *slot,
 int ws_io_wants_write(const ws_io_t *io)
 {
     return io->out_pending;
+}
+
+int ws_io_wants_read(const ws_io_t *io)
+{
+    return !io->read_paused;
 }
 
 int ws_io_busy(const ws_io_t *io)

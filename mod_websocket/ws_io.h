@@ -73,6 +73,9 @@ apr_time_t ws_io_next_tick(const ws_io_t *io, apr_time_t now);
 /* The output of the last turn was not all written: wait for
  * writability. */
 int ws_io_wants_write(const ws_io_t *io);
+/* Input is wanted: not while WS_READ_PAUSE bytes of output wait for a
+ * peer that does not read them (the owner polls for writability only). */
+int ws_io_wants_read(const ws_io_t *io);
 /* The last turn stopped at its read budget: come back next round. */
 int ws_io_busy(const ws_io_t *io);
 /* Closed and drained: no more polling, only ticks until released. */

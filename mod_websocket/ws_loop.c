@@ -198,7 +198,7 @@ int ws_loop_adopt(ws_io_t *io)
 static void set_events(ws_loop_t *l, entry_t *e)
 {
     struct epoll_event ev;
-    unsigned events = EPOLLIN | EPOLLRDHUP
+    unsigned events = (ws_io_wants_read(e->io) ? EPOLLIN | EPOLLRDHUP : 0)
                       | (ws_io_wants_write(e->io) ? EPOLLOUT : 0);
     int fd = ws_io_fd(e->io);
 

@@ -106,6 +106,43 @@ def test_frames_sent_with_the_upgrade_then_later_all_echo(mpm_server):
             assert ws.recv_message() == (OP_TEXT, m.encode())
 
 
+def test_a_client_that_does_not_read_its_echoes_is_paused_not_buffered(
+        mpm_server):
+    """A client sends 48 MB of 1 MB messages and reads nothing: once a few
+    MB of answers wait, the server stops reading it (TCP then stops the
+    client) instead of queueing every echo towards WebSocketMaxQueuedOutput
+    (64 MB: it would be closed with 1008); when the client reads again,
+    every echo comes, in order, and the connection stays open."""
+    import socket
+    import threading
+
+    n, size = 48, 1 << 20
+    ws = RawWebSocket(mpm_server.port, "/echo", timeout=30)
+    try:
+        ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        msgs = [bytes([i]) * size for i in range(n)]
+        sent = []
+
+        def sender():
+            for m in msgs:
+                ws.sock.sendall(wsutil.frame(OP_BINARY, m))
+                sent.append(1)
+
+        t = threading.Thread(target=sender, daemon=True)
+        t.start()
+        time.sleep(3)
+        # Paused: the sender is held by TCP, far from done.
+        assert t.is_alive() and len(sent) < n // 2, len(sent)
+        for i, m in enumerate(msgs):
+            assert ws.recv_message() == (OP_BINARY, m), i
+        t.join(10)
+        assert not t.is_alive()
+        ws.send_frame(OP_TEXT, b"still open")
+        assert ws.recv_message() == (OP_TEXT, b"still open")
+    finally:
+        ws.close()
+
+
 @pytest.mark.parametrize("opcode,parts", [
     (OP_TEXT, [b"Hel", b"lo, ", b"fragmented ", b"world"]),
     (OP_BINARY, [b"\x00\x01", b"", b"\x02\x03\xff", b"\x04"]),

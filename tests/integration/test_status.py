@@ -395,6 +395,39 @@ def test_one_session_line_at_the_end_under_each_mpm(httpd_factory, mpm):
         stop_server(srv)
 
 
+@pytest.mark.parametrize("mpm", ["event", "worker", "prefork"])
+def test_session_line_counts_answers_sent_in_its_last_turn(httpd_factory,
+                                                           mpm):
+    """Messages and the close frame in one write: the session ends in the
+    turn that reads them, and its line still counts the echoes and the
+    close frame it wrote (WS_BYTES_OUT, %b, mod_logio's %O), as when they
+    come one by one."""
+    srv = httpd_factory("status-lastturn-" + mpm, SITE, mpm=mpm)
+    try:
+        msgs = [b"x" * 1000, b"y" * 70000, b"z"]
+        with wsutil.RawWebSocket(srv.port, "/echo2") as ws:
+            ws.send(b"".join(wsutil.frame(wsutil.OP_BINARY, m)
+                             for m in msgs)
+                    + wsutil.frame(wsutil.OP_CLOSE,
+                                   wsutil.close_payload(1000)))
+            for m in msgs:
+                assert ws.recv_message() == (wsutil.OP_BINARY, m)
+            ws.expect_close()
+        lines = session_lines(srv, 1)
+        assert len(lines) == 1, lines
+        m = re.search(r" in=3/\d+ out=(\d+)/(\d+) b=(\d+) I=\d+ O=(\d+) ",
+                      lines[0])
+        assert m, lines[0]
+        # Three frames (headers 4, 10 and 2 bytes) and the close (2 + 2).
+        wire = sum(len(m) for m in msgs) + 4 + 10 + 2 + 4
+        assert int(m.group(1)) == 3, lines[0]
+        assert int(m.group(2)) == wire, lines[0]
+        assert int(m.group(3)) == wire, lines[0]
+        assert int(m.group(4)) >= wire, lines[0]
+    finally:
+        stop_server(srv)
+
+
 def test_locations_past_the_table_share_a_row(httpd_factory):
     """Past 31 locations the rest are counted together, on a row
     "(other locations)" that names no handler or limits of its own: each
