@@ -99,7 +99,9 @@ $(MODULE): $(MOD_SRCS) $(MOD_HDRS)
 	    $(addprefix -Wl$(comma),$(LDFLAGS_EXTRA)) \
 	    $(notdir $(MOD_SRCS)) $(MOD_LIBS) >build.log 2>&1 \
 	    || { cat build.log; exit 1; }
-	cp $(BUILD)/obj/.libs/mod_websocket.so $@
+	# A new file, not the old one rewritten: an httpd running this build
+	# keeps the module it mapped (rewriting it in place crashes it).
+	cp $(BUILD)/obj/.libs/mod_websocket.so $@.new && mv -f $@.new $@
 
 comma := ,
 
