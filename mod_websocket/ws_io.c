@@ -93,9 +93,8 @@ struct ws_io {
     int read_paused;            /* WS_READ_PAUSE unsent: no reading (nor
                                  * polling for input) until it is below */
     int busy;                   /* the last turn stopped at its budget */
-    int trimmed;                /* idle memory given back */
-    apr_uint64_t trimmed_msgs;  /* data messages when it was, +1 (0:
-                                 * never trimmed) */
+    apr_uint64_t trimmed_at;    /* data messages + 1 when idle memory
+                                 * was last given back; 0: never */
     apr_time_t adopted_at;      /* when a loop took it */
     apr_time_t linger_until;    /* closing TCP: the deadline; 0 before */
     int shut_wr;
@@ -1007,35 +1006,33 @@ int ws_io_turn(ws_io_t *io, int readable, apr_time_t now, int push_now)
     return linger(io, now);
 }
 
+/* Has the connection carried data messages since it last gave memory
+ * back (or never given any)?  A spell of pings and pongs leaves nothing
+ * to give back (their frames come from the bucket allocator's small
+ * blocks): trimming anyway maps two blocks and unmaps them, and an unmap
+ * costs every CPU of the process a TLB flush; idle connections ping every
+ * WebSocketPingInterval. */
+static int trim_due(const ws_io_t *io)
+{
+    return ws_session_messages(io->ws) + 1 != io->trimmed_at;
+}
+
 int ws_io_tick(ws_io_t *io, apr_time_t now)
 {
     int keep = ws_io_turn(io, 0, now, 1);
 
-    if (!ws_session_quiet(io->ws, now, WS_TRIM_AFTER)) {
-        io->trimmed = 0;
-    }
-    else if (keep && !io->linger_until && !io->trimmed) {
-        /* A spell of pings and pongs leaves nothing to give back (their
-         * frames come from the bucket allocator's small blocks): trimming
-         * anyway maps two blocks and unmaps them, and an unmap costs
-         * every CPU of the process a TLB flush.  Idle connections ping
-         * every WebSocketPingInterval: only data messages since the last
-         * trim make another worth it. */
-        apr_uint64_t msgs = ws_session_messages(io->ws) + 1;
-
-        if (msgs != io->trimmed_msgs) {
-            ws_session_trim(io->ws);
-            trim(io);
-            io->trimmed_msgs = msgs;
-        }
-        io->trimmed = 1;
+    if (keep && !io->linger_until && trim_due(io)
+        && ws_session_quiet(io->ws, now, WS_TRIM_AFTER)) {
+        ws_session_trim(io->ws);
+        trim(io);
+        io->trimmed_at = ws_session_messages(io->ws) + 1;
     }
     return keep;
 }
 
 apr_time_t ws_io_next_tick(const ws_io_t *io, apr_time_t now)
 {
-    if (io->linger_until || !io->trimmed) {
+    if (io->linger_until || trim_due(io)) {
         return 0;
     }
     return ws_session_timers_next(io->ws, now);
