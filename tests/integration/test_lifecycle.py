@@ -150,8 +150,12 @@ def test_graceful_restart_closes_websockets_with_1001(server, request):
 def test_graceful_restart_with_websockets_in_every_child_keeps_pages_answering(
         httpd_factory, variant):
     # The old children keep their scoreboard slots while their WebSockets
-    # close: the new generation needs slots of its own (ServerLimit), or
-    # no new child starts and every page waits ("scoreboard is full").
+    # close: the new generation needs slots of its own, or no new child
+    # starts and every page waits ("scoreboard is full").  mpm_worker uses
+    # at most MaxRequestWorkers / ThreadsPerChild slots, not ServerLimit:
+    # servers=4 gives it four for the two children of each generation
+    # (with two, a new child waited for an old one's slot: AH00288 and a
+    # page 10 s late in about one full run in three).
     # mpm_event's own race while an old generation's child exits with
     # thread-mode connections still finishing: its lingering close adds a
     # socket to a pollset the exiting child has closed (AH03092, EBADF,
@@ -163,7 +167,7 @@ def test_graceful_restart_with_websockets_in_every_child_keeps_pages_answering(
 <Location "/held">
     WebSocketHandler echo
 </Location>
-""", variant, expected=expected)
+""", variant, expected=expected, servers=4)
     socks = []
     try:
         # Held through the default WebSocketGracefulTimeout (5 s).
